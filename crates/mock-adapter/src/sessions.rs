@@ -1,0 +1,205 @@
+//! In-memory [`SessionStore`].
+
+use std::{
+    collections::{BTreeSet, HashMap},
+    sync::{Arc, PoisonError, RwLock},
+};
+
+use async_trait::async_trait;
+use sesame_ports::{Clock, PortError, Session, SessionId, SessionStore, SessionTokenHash, UserId};
+use time::{Duration, OffsetDateTime};
+
+/// Sessions in a map keyed by token hash, with a per-user index for listing and
+/// revoking. Validation takes a read lock only; expired sessions are hidden at once
+/// and purged at most once per [`InMemorySessionStore::PURGE_INTERVAL`], on a write.
+pub struct InMemorySessionStore {
+    clock: Arc<dyn Clock>,
+    state: RwLock<Sessions>,
+}
+
+#[derive(Default)]
+struct Sessions {
+    by_hash: HashMap<SessionTokenHash, Session>,
+    /// Per user, the token hashes ordered by creation time (then hash, to break ties).
+    by_user: HashMap<UserId, BTreeSet<(OffsetDateTime, [u8; 32])>>,
+    next_purge: Option<OffsetDateTime>,
+}
+
+impl InMemorySessionStore {
+    /// How often, at most, a write sweeps out every expired session.
+    pub const PURGE_INTERVAL: Duration = Duration::minutes(1);
+
+    /// An empty store that reads time from `clock`.
+    pub fn new(clock: Arc<dyn Clock>) -> Self {
+        Self { clock, state: RwLock::new(Sessions::default()) }
+    }
+
+    /// How many sessions the store holds, expired ones not yet purged included.
+    pub fn len(&self) -> usize {
+        self.state.read().unwrap_or_else(PoisonError::into_inner).by_hash.len()
+    }
+
+    /// Whether the store holds no session at all.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Removes every expired session now.
+    pub fn purge_expired(&self) {
+        let now = self.clock.now();
+        self.state.write().unwrap_or_else(PoisonError::into_inner).purge(now);
+    }
+}
+
+impl Sessions {
+    fn insert(&mut self, session: Session) {
+        self.by_user.entry(session.user_id).or_default().insert((session.created_at, *session.token_hash.as_bytes()));
+        self.by_hash.insert(session.token_hash, session);
+    }
+
+    fn remove(&mut self, token_hash: &SessionTokenHash) -> Option<Session> {
+        let session = self.by_hash.remove(token_hash)?;
+        if let Some(index) = self.by_user.get_mut(&session.user_id) {
+            index.remove(&(session.created_at, *token_hash.as_bytes()));
+            if index.is_empty() {
+                self.by_user.remove(&session.user_id);
+            }
+        }
+        Some(session)
+    }
+
+    fn live(&self, token_hash: &SessionTokenHash, now: OffsetDateTime) -> Option<&Session> {
+        self.by_hash.get(token_hash).filter(|session| session.is_live_at(now))
+    }
+
+    fn live_of_user(&self, user_id: UserId, now: OffsetDateTime) -> impl Iterator<Item = &Session> {
+        self.by_user
+            .get(&user_id)
+            .into_iter()
+            .flatten()
+            .filter_map(move |(_, hash)| self.live(&SessionTokenHash::from_bytes(*hash), now))
+    }
+
+    fn purge_if_due(&mut self, now: OffsetDateTime) {
+        if self.next_purge.is_none_or(|due| now >= due) {
+            self.purge(now);
+        }
+    }
+
+    fn purge(&mut self, now: OffsetDateTime) {
+        let expired: Vec<SessionTokenHash> = self
+            .by_hash
+            .values()
+            .filter(|session| !session.is_live_at(now))
+            .map(|session| session.token_hash)
+            .collect();
+        for hash in &expired {
+            self.remove(hash);
+        }
+        self.next_purge = Some(now + InMemorySessionStore::PURGE_INTERVAL);
+    }
+}
+
+#[async_trait]
+impl SessionStore for InMemorySessionStore {
+    async fn create(&self, session: &Session) -> Result<(), PortError> {
+        let now = self.clock.now();
+        let mut sessions = self.state.write().unwrap_or_else(PoisonError::into_inner);
+        sessions.purge_if_due(now);
+        sessions.remove(&session.token_hash);
+        sessions.insert(session.clone());
+        Ok(())
+    }
+
+    async fn get(&self, token_hash: &SessionTokenHash) -> Result<Option<Session>, PortError> {
+        let now = self.clock.now();
+        let sessions = self.state.read().unwrap_or_else(PoisonError::into_inner);
+        Ok(sessions.live(token_hash, now).cloned())
+    }
+
+    async fn touch(
+        &self,
+        token_hash: &SessionTokenHash,
+        last_seen_at: OffsetDateTime,
+        idle_expires_at: OffsetDateTime,
+    ) -> Result<bool, PortError> {
+        let now = self.clock.now();
+        let mut sessions = self.state.write().unwrap_or_else(PoisonError::into_inner);
+        match sessions.by_hash.get_mut(token_hash).filter(|session| session.is_live_at(now)) {
+            Some(session) => {
+                session.last_seen_at = last_seen_at;
+                session.idle_expires_at = idle_expires_at;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    async fn delete(&self, token_hash: &SessionTokenHash) -> Result<bool, PortError> {
+        let now = self.clock.now();
+        let mut sessions = self.state.write().unwrap_or_else(PoisonError::into_inner);
+        Ok(sessions.remove(token_hash).is_some_and(|session| session.is_live_at(now)))
+    }
+
+    async fn list_for_user(&self, user_id: UserId) -> Result<Vec<Session>, PortError> {
+        let now = self.clock.now();
+        let sessions = self.state.read().unwrap_or_else(PoisonError::into_inner);
+        Ok(sessions.live_of_user(user_id, now).cloned().collect())
+    }
+
+    async fn revoke(&self, user_id: UserId, session_id: SessionId) -> Result<bool, PortError> {
+        let now = self.clock.now();
+        let mut sessions = self.state.write().unwrap_or_else(PoisonError::into_inner);
+        let target = sessions.live_of_user(user_id, now).find(|session| session.id == session_id).map(|s| s.token_hash);
+        Ok(target.and_then(|hash| sessions.remove(&hash)).is_some())
+    }
+
+    async fn revoke_all(&self, user_id: UserId) -> Result<u64, PortError> {
+        let now = self.clock.now();
+        let mut sessions = self.state.write().unwrap_or_else(PoisonError::into_inner);
+        let hashes: Vec<(OffsetDateTime, [u8; 32])> =
+            sessions.by_user.get(&user_id).map(|index| index.iter().copied().collect()).unwrap_or_default();
+        let mut live = 0;
+        for (_, hash) in hashes {
+            if sessions.remove(&SessionTokenHash::from_bytes(hash)).is_some_and(|session| session.is_live_at(now)) {
+                live += 1;
+            }
+        }
+        Ok(live)
+    }
+
+    async fn ping(&self) -> Result<(), PortError> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sesame_ports::{ManualClock, SessionMetadata};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn expired_sessions_are_purged_on_a_later_write() {
+        let clock = ManualClock::default();
+        let store = InMemorySessionStore::new(Arc::new(clock.clone()));
+        let now = clock.now();
+        let session = |byte: u8| Session {
+            id: SessionId::random(),
+            token_hash: SessionTokenHash::from_bytes([byte; 32]),
+            user_id: UserId::random(),
+            created_at: clock.now(),
+            last_seen_at: clock.now(),
+            idle_expires_at: clock.now() + Duration::minutes(30),
+            absolute_expires_at: now + Duration::hours(12),
+            metadata: SessionMetadata::default(),
+        };
+        store.create(&session(1)).await.unwrap();
+        store.create(&session(2)).await.unwrap();
+        assert_eq!(store.len(), 2);
+
+        clock.advance(Duration::hours(1));
+        store.create(&session(3)).await.unwrap();
+        assert_eq!(store.len(), 1, "the two expired sessions were purged");
+    }
+}

@@ -1,0 +1,40 @@
+//! sesame's ports: the boundary between the domain and the stores.
+//!
+//! This crate owns the data that crosses a port — validated value types such as
+//! [`Email`], [`UserId`] and [`SessionId`], records such as [`User`] and
+//! [`Session`] — and the traits every adapter implements: [`UserRepository`],
+//! [`SessionStore`] and [`Clock`]. It depends on no other workspace crate, so an
+//! adapter team needs nothing but this crate.
+//!
+//! Features:
+//! - `mock`: [`mockall`](https://docs.rs/mockall) mocks of every port
+//!   (`MockUserRepository`, `MockSessionStore`, `MockClock`); only dev-dependencies
+//!   turn it on, so mocks never reach a release build.
+//! - `testkit`: the contract test kit ([`testkit`]) that every adapter runs
+//!   against itself with [`user_repository_contract!`] and [`session_store_contract!`].
+
+mod clock;
+mod email;
+mod error;
+mod ids;
+mod records;
+mod session_store;
+mod user_repository;
+
+#[cfg(feature = "testkit")]
+pub mod testkit;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use email::{Email, EmailError};
+pub use error::{BoxError, PortError};
+pub use ids::{ParseIdError, SessionId, SessionTokenHash, UserId};
+pub use records::{NewUser, PasswordHash, Session, SessionMetadata, User, UserChanges};
+pub use session_store::SessionStore;
+pub use user_repository::UserRepository;
+
+#[cfg(feature = "mock")]
+pub use clock::MockClock;
+#[cfg(feature = "mock")]
+pub use session_store::MockSessionStore;
+#[cfg(feature = "mock")]
+pub use user_repository::MockUserRepository;

@@ -1,0 +1,56 @@
+//! The port to where sessions live.
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
+use crate::{PortError, Session, SessionId, SessionTokenHash, UserId};
+
+/// Stores sessions, keyed by the SHA-256 of their token.
+///
+/// A session is *live* while the store's clock reads earlier than
+/// [`Session::expires_at`]. A store must never return, list or extend a session
+/// that is not live, whether or not it has purged it yet. A record that cannot be
+/// decoded is deleted and treated as absent.
+///
+/// Every method may also fail with [`PortError::Unavailable`] when the store cannot
+/// be reached; a failed call changes nothing a later call could observe as half
+/// done.
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait SessionStore: Send + Sync + 'static {
+    /// Stores a new session. Its token hash is fresh (256 random bits), so a
+    /// collision is not a case to handle; a session with the same hash is replaced.
+    async fn create(&self, session: &Session) -> Result<(), PortError>;
+
+    /// The live session with this token hash, or `None` when there is none or it has expired.
+    async fn get(&self, token_hash: &SessionTokenHash) -> Result<Option<Session>, PortError>;
+
+    /// Records use of a live session: sets `last_seen_at` and `idle_expires_at`
+    /// (the caller keeps the latter at or before the absolute expiry).
+    ///
+    /// Returns `false`, changing nothing, when the session is absent or not live.
+    async fn touch(
+        &self,
+        token_hash: &SessionTokenHash,
+        last_seen_at: OffsetDateTime,
+        idle_expires_at: OffsetDateTime,
+    ) -> Result<bool, PortError>;
+
+    /// Deletes the session with this token hash. Returns whether one was deleted.
+    async fn delete(&self, token_hash: &SessionTokenHash) -> Result<bool, PortError>;
+
+    /// The live sessions of `user_id`, oldest first.
+    async fn list_for_user(&self, user_id: UserId) -> Result<Vec<Session>, PortError>;
+
+    /// Deletes the session with public id `session_id` if, and only if, it belongs
+    /// to `user_id`. Returns whether one was deleted; `false` both when there is no
+    /// such session and when it is someone else's, so callers cannot probe ids.
+    async fn revoke(&self, user_id: UserId, session_id: SessionId) -> Result<bool, PortError>;
+
+    /// Deletes every session of `user_id` and no one else's. Returns how many live
+    /// sessions were deleted.
+    async fn revoke_all(&self, user_id: UserId) -> Result<u64, PortError>;
+
+    /// Answers `Ok` when the store is reachable; used by readiness checks.
+    async fn ping(&self) -> Result<(), PortError>;
+}

@@ -1,0 +1,104 @@
+//! The contract test kit: one suite that every adapter runs against itself.
+//!
+//! An adapter crate turns on this crate's `testkit` feature in its
+//! dev-dependencies and invokes the macros in an integration test:
+//!
+//! ```ignore
+//! use std::sync::Arc;
+//! use sesame_ports::{ManualClock, SessionStore, UserRepository};
+//!
+//! sesame_ports::user_repository_contract!(|| async {
+//!     Arc::new(MyUsers::new()) as Arc<dyn UserRepository>
+//! });
+//! sesame_ports::session_store_contract!(|clock: ManualClock| async move {
+//!     Arc::new(MySessions::new(Arc::new(clock))) as Arc<dyn SessionStore>
+//! });
+//! ```
+//!
+//! Each macro expands to one `#[tokio::test]` per contract clause, so a failure
+//! names the clause. The closure is called once per test and must return a store
+//! of its own (a fresh schema, a unique key prefix), so the tests can run in
+//! parallel. The session store must read time from the clock it is handed: the
+//! kit moves that clock to test expiry.
+
+pub mod sessions;
+pub mod users;
+
+/// Runs the [`UserRepository`](crate::UserRepository) contract against the
+/// repositories that `$make` (an `async` closure taking nothing and returning
+/// `Arc<dyn UserRepository>`) builds, one per test.
+#[macro_export]
+macro_rules! user_repository_contract {
+    ($make:expr) => {
+        $crate::__contract_tests! {
+            mod user_repository_contract;
+            |make| $crate::testkit::users::Fixture::new(make().await);
+            users {
+                create_then_find_by_id_and_email,
+                find_of_unknown_user_returns_none,
+                email_is_unique_case_insensitively,
+                concurrent_creation_of_one_email_has_one_winner,
+                update_changes_only_the_given_fields,
+                update_to_a_taken_email_is_refused,
+                update_of_unknown_user_is_not_found,
+                ping_answers,
+            }
+            $make
+        }
+    };
+}
+
+/// Runs the [`SessionStore`](crate::SessionStore) contract against the stores
+/// that `$make` (an `async` closure taking a [`ManualClock`](crate::ManualClock)
+/// and returning `Arc<dyn SessionStore>`) builds, one per test.
+#[macro_export]
+macro_rules! session_store_contract {
+    ($make:expr) => {
+        $crate::__contract_tests! {
+            mod session_store_contract;
+            |make| {
+                let clock = $crate::ManualClock::default();
+                $crate::testkit::sessions::Fixture::new(make(clock.clone()).await, clock)
+            };
+            sessions {
+                create_then_get,
+                get_of_unknown_hash_returns_none,
+                touch_extends_the_idle_expiry,
+                touch_of_unknown_session_returns_false,
+                delete_removes_the_session,
+                list_returns_the_users_live_sessions_oldest_first,
+                revoke_deletes_one_own_session,
+                revoke_of_another_users_session_is_refused,
+                revoke_all_ends_every_session_of_one_user_only,
+                idle_expiry_ends_an_unused_session,
+                absolute_expiry_ends_a_session_however_much_it_is_used,
+                expired_session_is_neither_touched_nor_revoked,
+                ping_answers,
+            }
+            $make
+        }
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __contract_tests {
+    (
+        mod $module:ident;
+        |$make:ident| $fixture:expr;
+        $kit:ident { $($name:ident),+ $(,)? }
+        $make_expr:expr
+    ) => {
+        mod $module {
+            #[allow(unused_imports)]
+            use super::*;
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let $make = $make_expr;
+                    $crate::testkit::$kit::$name($fixture).await;
+                }
+            )+
+        }
+    };
+}

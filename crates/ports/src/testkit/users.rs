@@ -1,0 +1,138 @@
+//! The [`UserRepository`] contract, clause by clause.
+
+use std::sync::Arc;
+
+use time::macros::datetime;
+
+use crate::{Email, NewUser, PasswordHash, PortError, UserChanges, UserId, UserRepository};
+
+/// What each clause runs against: one repository of its own.
+pub struct Fixture {
+    repo: Arc<dyn UserRepository>,
+}
+
+impl Fixture {
+    /// Wraps a fresh repository.
+    pub fn new(repo: Arc<dyn UserRepository>) -> Self {
+        Self { repo }
+    }
+}
+
+/// An address no other test uses, so a shared store cannot make tests collide.
+fn unique_email(tag: &str) -> Email {
+    Email::parse(&format!("{tag}-{}@example.com", UserId::random())).expect("a valid address")
+}
+
+fn new_user(email: Email) -> NewUser {
+    NewUser {
+        id: UserId::random(),
+        email,
+        password_hash: PasswordHash::new("$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2g"),
+        created_at: datetime!(2026-01-01 12:00 UTC),
+    }
+}
+
+/// A created user can be found by id and by email, unverified, as given.
+pub async fn create_then_find_by_id_and_email(f: Fixture) {
+    let new = new_user(unique_email("find"));
+    let created = f.repo.create(new.clone()).await.expect("create");
+    assert_eq!(created, new.clone().into(), "create returns the user as stored");
+    assert!(!created.is_verified, "a new user is unverified");
+
+    let by_id = f.repo.find_by_id(new.id).await.expect("find_by_id");
+    assert_eq!(by_id.as_ref(), Some(&created));
+    let by_email = f.repo.find_by_email(&new.email).await.expect("find_by_email");
+    assert_eq!(by_email.as_ref(), Some(&created));
+}
+
+/// Looking up a user that does not exist is not an error.
+pub async fn find_of_unknown_user_returns_none(f: Fixture) {
+    assert!(f.repo.find_by_id(UserId::random()).await.expect("find_by_id").is_none());
+    let email = unique_email("nobody");
+    assert!(f.repo.find_by_email(&email).await.expect("find_by_email").is_none());
+}
+
+/// A second user with the same address, in any case, is refused with `EmailTaken`.
+pub async fn email_is_unique_case_insensitively(f: Fixture) {
+    let email = unique_email("Unique");
+    f.repo.create(new_user(email.clone())).await.expect("first create");
+    let shouted = Email::parse(&email.as_str().to_uppercase()).expect("valid");
+    let err = f.repo.create(new_user(shouted)).await.expect_err("duplicate must fail");
+    assert!(matches!(err, PortError::EmailTaken), "got {err:?}");
+    let found = f.repo.find_by_email(&email).await.expect("find").expect("first user kept");
+    assert_eq!(found.email, email);
+}
+
+/// Of many concurrent creations of one email, exactly one wins; the rest get `EmailTaken`.
+pub async fn concurrent_creation_of_one_email_has_one_winner(f: Fixture) {
+    const RACERS: usize = 16;
+    let email = unique_email("race");
+    let attempts: Vec<_> = (0..RACERS)
+        .map(|i| {
+            let repo = Arc::clone(&f.repo);
+            let address = if i % 2 == 0 { email.as_str().to_owned() } else { email.as_str().to_uppercase() };
+            tokio::spawn(async move { repo.create(new_user(Email::parse(&address).expect("valid"))).await })
+        })
+        .collect();
+    let mut winners = Vec::new();
+    for attempt in attempts {
+        match attempt.await.expect("task") {
+            Ok(user) => winners.push(user),
+            Err(PortError::EmailTaken) => {}
+            Err(other) => panic!("a racer failed with {other:?} instead of EmailTaken"),
+        }
+    }
+    assert_eq!(winners.len(), 1, "exactly one creation wins");
+    let stored = f.repo.find_by_email(&email).await.expect("find").expect("winner stored");
+    assert_eq!(stored.id, winners[0].id);
+}
+
+/// `update` changes the given fields, keeps the rest, and returns the stored user.
+pub async fn update_changes_only_the_given_fields(f: Fixture) {
+    let new = new_user(unique_email("update"));
+    let created = f.repo.create(new.clone()).await.expect("create");
+
+    let verified = f
+        .repo
+        .update(created.id, UserChanges { is_verified: Some(true), ..UserChanges::default() })
+        .await
+        .expect("verify");
+    assert!(verified.is_verified);
+    assert_eq!(verified.email, created.email);
+    assert_eq!(verified.password_hash, created.password_hash);
+
+    let new_hash = PasswordHash::new("$argon2id$v=19$m=19456,t=2,p=1$bmV3c2FsdA$bmV3aGFzaA");
+    let new_email = unique_email("moved");
+    let changes =
+        UserChanges { email: Some(new_email.clone()), password_hash: Some(new_hash.clone()), is_verified: None };
+    let moved = f.repo.update(created.id, changes).await.expect("update");
+    assert_eq!(
+        (moved.email.clone(), moved.password_hash.clone(), moved.is_verified),
+        (new_email.clone(), new_hash, true)
+    );
+    assert_eq!(f.repo.find_by_id(created.id).await.expect("find"), Some(moved.clone()));
+    assert_eq!(f.repo.find_by_email(&new_email).await.expect("find"), Some(moved));
+    assert!(f.repo.find_by_email(&new.email).await.expect("find").is_none(), "the old address is free");
+}
+
+/// Moving a user to another user's address fails with `EmailTaken` and changes nothing.
+pub async fn update_to_a_taken_email_is_refused(f: Fixture) {
+    let first = f.repo.create(new_user(unique_email("first"))).await.expect("create");
+    let second = f.repo.create(new_user(unique_email("second"))).await.expect("create");
+    let changes = UserChanges { email: Some(first.email.clone()), ..UserChanges::default() };
+    let err = f.repo.update(second.id, changes).await.expect_err("must fail");
+    assert!(matches!(err, PortError::EmailTaken), "got {err:?}");
+    assert_eq!(f.repo.find_by_id(second.id).await.expect("find"), Some(second));
+}
+
+/// Updating a user that does not exist fails with `NotFound`.
+pub async fn update_of_unknown_user_is_not_found(f: Fixture) {
+    let changes = UserChanges { is_verified: Some(true), ..UserChanges::default() };
+    let err = f.repo.update(UserId::random(), changes).await.expect_err("must fail");
+    assert!(matches!(err, PortError::NotFound), "got {err:?}");
+}
+
+/// A reachable store answers its ping.
+pub async fn ping_answers(f: Fixture) {
+    f.repo.ping().await.expect("ping");
+}

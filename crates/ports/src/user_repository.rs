@@ -1,0 +1,35 @@
+//! The port to where users live.
+
+use async_trait::async_trait;
+
+use crate::{Email, NewUser, PortError, User, UserChanges, UserId};
+
+/// Stores users. Emails are unique: two users never share a normalised [`Email`].
+///
+/// Every method may also fail with [`PortError::Unavailable`] when the store cannot
+/// be reached; a failed call changes nothing.
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait UserRepository: Send + Sync + 'static {
+    /// Stores `user` (unverified) and returns it as stored.
+    ///
+    /// Errors: [`PortError::EmailTaken`] when a user with this email exists. When
+    /// several calls race for one email, exactly one succeeds and every other gets
+    /// `EmailTaken`.
+    async fn create(&self, user: NewUser) -> Result<User, PortError>;
+
+    /// The user with this id, or `None`.
+    async fn find_by_id(&self, id: UserId) -> Result<Option<User>, PortError>;
+
+    /// The user with this email, or `None`.
+    async fn find_by_email(&self, email: &Email) -> Result<Option<User>, PortError>;
+
+    /// Applies `changes` to the user with this id and returns the user as stored.
+    ///
+    /// Errors: [`PortError::NotFound`] when there is no such user;
+    /// [`PortError::EmailTaken`] when the new email belongs to another user.
+    async fn update(&self, id: UserId, changes: UserChanges) -> Result<User, PortError>;
+
+    /// Answers `Ok` when the store is reachable; used by readiness checks.
+    async fn ping(&self) -> Result<(), PortError>;
+}
