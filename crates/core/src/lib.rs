@@ -1,1 +1,25 @@
-//! placeholder
+//! sesame's domain: its rules and use cases, and nothing that does I/O.
+//!
+//! Rules: what an email and a password must be ([`Password`]), how session tokens
+//! are made and hashed ([`SessionToken`]), how long sessions live
+//! ([`SessionPolicy`]), and how passwords are hashed ([`PasswordHasher`]). Use
+//! cases: [`AuthService`] — register, login, authenticate, logout, logout
+//! everywhere, list sessions, revoke one.
+//!
+//! This crate depends on `sesame-ports` only: no sqlx, redis, axum or network I/O.
+//! tokio is used for `spawn_blocking` and a semaphore, nothing else.
+
+mod error;
+mod password;
+mod policy;
+mod service;
+mod token;
+
+pub use error::AuthError;
+pub use password::{HashError, Password, PasswordError, PasswordHasher};
+pub use policy::{Expiry, SessionPolicy};
+pub use service::{AuthService, LoggedIn};
+pub use token::SessionToken;
+
+/// The ports, re-exported so that the web layer needs no direct dependency on them.
+pub use sesame_ports as ports;

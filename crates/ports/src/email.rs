@@ -169,7 +169,7 @@ mod tests {
         fn parsing_never_panics_and_output_is_bounded(input in "\\PC{0,300}") {
             if let Ok(email) = Email::parse(&input) {
                 prop_assert!(email.as_str().len() <= Email::MAX_LEN);
-                prop_assert_eq!(Email::parse(email.as_str()), Ok(email.clone()));
+                prop_assert_eq!(Email::parse(email.as_str()), Ok(email));
             }
         }
     }

@@ -1,0 +1,58 @@
+//! What the use cases answer when they cannot do what was asked.
+
+use sesame_ports::{EmailError, PortError};
+
+use crate::password::{HashError, PasswordError};
+
+/// The outcome of a use case that did not succeed.
+///
+/// The first variants are the client's doing and carry no internal detail; the
+/// last two are faults of ours, whose causes are for logs only.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// The email is not a valid address.
+    #[error(transparent)]
+    InvalidEmail(#[from] EmailError),
+    /// The password breaks a rule.
+    #[error(transparent)]
+    WeakPassword(#[from] PasswordError),
+    /// Registration with an address that already has a user.
+    #[error("email address is already taken")]
+    EmailTaken,
+    /// Unknown email or wrong password; which one is never said.
+    #[error("invalid email or password")]
+    InvalidCredentials,
+    /// No live session was presented.
+    #[error("no valid session")]
+    Unauthenticated,
+    /// The session id is not one of the caller's live sessions.
+    #[error("session not found")]
+    SessionNotFound,
+    /// A store failed.
+    #[error("store failure")]
+    Store(#[source] PortError),
+    /// Hashing or the random number generator failed.
+    #[error("internal failure: {0}")]
+    Internal(String),
+}
+
+impl From<PortError> for AuthError {
+    fn from(err: PortError) -> Self {
+        match err {
+            PortError::EmailTaken => Self::EmailTaken,
+            other => Self::Store(other),
+        }
+    }
+}
+
+impl From<HashError> for AuthError {
+    fn from(err: HashError) -> Self {
+        Self::Internal(err.to_string())
+    }
+}
+
+impl From<getrandom::Error> for AuthError {
+    fn from(err: getrandom::Error) -> Self {
+        Self::Internal(format!("OS random number generator failed: {err}"))
+    }
+}

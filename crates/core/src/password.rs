@@ -1,0 +1,212 @@
+//! Password rules and hashing: what a password must be, and argon2id run off the
+//! async runtime with bounded concurrency.
+
+use std::{collections::HashSet, fmt, sync::Arc, sync::OnceLock};
+
+use argon2::{Algorithm, Argon2, Params, PasswordHasher as _, PasswordVerifier as _, Version};
+use sesame_ports::PasswordHash;
+use tokio::sync::{OnceCell, Semaphore};
+
+/// A password that passed the rules; `Debug` never shows it.
+#[derive(Clone)]
+pub struct Password(String);
+
+/// Why a password is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum PasswordError {
+    /// Fewer than [`Password::MIN_CHARS`] characters.
+    #[error("password must be at least 8 characters long")]
+    TooShort,
+    /// More than [`Password::MAX_CHARS`] characters.
+    #[error("password must be at most 128 characters long")]
+    TooLong,
+    /// On the embedded list of common passwords.
+    #[error("password is too common")]
+    TooCommon,
+}
+
+impl Password {
+    /// The fewest characters (Unicode scalar values) accepted.
+    pub const MIN_CHARS: usize = 8;
+    /// The most characters accepted; also caps the work a login can ask for.
+    pub const MAX_CHARS: usize = 128;
+
+    /// Checks `input` against the rules. Nothing is trimmed: spaces are characters.
+    pub fn parse(input: &str) -> Result<Self, PasswordError> {
+        let chars = input.chars().count();
+        if chars < Self::MIN_CHARS {
+            Err(PasswordError::TooShort)
+        } else if chars > Self::MAX_CHARS {
+            Err(PasswordError::TooLong)
+        } else if is_common(input) {
+            Err(PasswordError::TooCommon)
+        } else {
+            Ok(Self(input.to_owned()))
+        }
+    }
+
+    /// The password itself, for the hasher.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Password([redacted])")
+    }
+}
+
+fn is_common(password: &str) -> bool {
+    static COMMON: OnceLock<HashSet<&'static str>> = OnceLock::new();
+    let common = COMMON.get_or_init(|| {
+        include_str!("common-passwords.txt")
+            .lines()
+            .map(str::trim)
+            .filter(|line| !line.is_empty() && !line.starts_with('#'))
+            .collect()
+    });
+    common.contains(password.to_lowercase().as_str())
+}
+
+/// Why hashing or verifying could not run; never "wrong password".
+#[derive(Debug, thiserror::Error)]
+pub enum HashError {
+    /// argon2 refused its input or parameters.
+    #[error("password hashing failed: {0}")]
+    Argon2(String),
+    /// The blocking task panicked or was cancelled.
+    #[error("password hashing task failed")]
+    Task(#[from] tokio::task::JoinError),
+}
+
+/// Hashes and verifies passwords with argon2id (OWASP: m = 19456 KiB, t = 2, p = 1).
+///
+/// Each hash needs ~19 MiB and tens of milliseconds of CPU, so it runs on tokio's
+/// blocking pool, and at most `max_concurrent` run at once: a login storm queues
+/// here instead of exhausting memory or starving the runtime that validates sessions.
+pub struct PasswordHasher {
+    params: Params,
+    permits: Arc<Semaphore>,
+    /// A hash of a random password, verified against when the email is unknown so
+    /// that an unknown email and a wrong password take the same time.
+    dummy: OnceCell<PasswordHash>,
+}
+
+impl PasswordHasher {
+    /// Memory cost in KiB.
+    pub const MEMORY_KIB: u32 = 19_456;
+    /// Iterations.
+    pub const ITERATIONS: u32 = 2;
+    /// Lanes.
+    pub const PARALLELISM: u32 = 1;
+
+    /// A hasher running at most `max_concurrent` (at least one) hashes at once.
+    pub fn new(max_concurrent: usize) -> Self {
+        let params = Params::new(Self::MEMORY_KIB, Self::ITERATIONS, Self::PARALLELISM, None)
+            .expect("the OWASP parameters are valid");
+        Self { params, permits: Arc::new(Semaphore::new(max_concurrent.max(1))), dummy: OnceCell::new() }
+    }
+
+    /// Hashes `password` with a fresh random salt, in PHC string form.
+    pub async fn hash(&self, password: &Password) -> Result<PasswordHash, HashError> {
+        let password = password.expose().to_owned();
+        let phc = self
+            .run(move |argon2| {
+                argon2.hash_password(password.as_bytes()).map(|hash| hash.to_string()).map_err(argon2_error)
+            })
+            .await?;
+        Ok(PasswordHash::new(phc))
+    }
+
+    /// Whether `candidate` matches `hash`. With no hash (the email is unknown) it
+    /// verifies against a dummy hash and answers `false`, taking the same time.
+    pub async fn verify(&self, candidate: &str, hash: Option<&PasswordHash>) -> Result<bool, HashError> {
+        let (phc, known) = match hash {
+            Some(hash) => (hash.expose().to_owned(), true),
+            None => (self.dummy_hash().await?.expose().to_owned(), false),
+        };
+        let candidate = candidate.to_owned();
+        let matches = self
+            .run(move |argon2| match argon2.verify_password(candidate.as_bytes(), phc.as_str()) {
+                Ok(()) => Ok(true),
+                Err(argon2::password_hash::Error::PasswordInvalid) => Ok(false),
+                Err(other) => Err(argon2_error(other)),
+            })
+            .await?;
+        Ok(known && matches)
+    }
+
+    async fn dummy_hash(&self) -> Result<&PasswordHash, HashError> {
+        self.dummy
+            .get_or_try_init(|| async {
+                let random =
+                    crate::token::SessionToken::generate().map_err(|err| HashError::Argon2(err.to_string()))?;
+                self.hash(&Password(random.expose().to_owned())).await
+            })
+            .await
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(Argon2<'static>) -> Result<T, HashError> + Send + 'static,
+    ) -> Result<T, HashError> {
+        let _permit = self.permits.acquire().await.expect("the semaphore is never closed");
+        let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, self.params.clone());
+        tokio::task::spawn_blocking(move || work(argon2)).await?
+    }
+}
+
+fn argon2_error(err: argon2::password_hash::Error) -> HashError {
+    HashError::Argon2(err.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn length_is_counted_in_characters() {
+        assert_eq!(Password::parse("é".repeat(7).as_str()).unwrap_err(), PasswordError::TooShort);
+        assert!(Password::parse("é".repeat(8).as_str()).is_ok());
+        assert!(Password::parse(&"ü".repeat(128)).is_ok());
+        assert_eq!(Password::parse(&"ü".repeat(129)).unwrap_err(), PasswordError::TooLong);
+    }
+
+    #[test]
+    fn common_passwords_are_refused_in_any_case() {
+        assert_eq!(Password::parse("password123").unwrap_err(), PasswordError::TooCommon);
+        assert_eq!(Password::parse("PassWord123").unwrap_err(), PasswordError::TooCommon);
+        assert!(Password::parse("correct horse battery staple").is_ok());
+    }
+
+    #[test]
+    fn debug_never_shows_the_password() {
+        let password = Password::parse("s3cret-passphrase").unwrap();
+        assert!(!format!("{password:?}").contains("s3cret"));
+    }
+
+    #[tokio::test]
+    async fn hash_is_argon2id_with_the_owasp_parameters_and_verifies() {
+        let hasher = PasswordHasher::new(2);
+        let password = Password::parse("s3cret-passphrase").unwrap();
+        let hash = hasher.hash(&password).await.unwrap();
+        assert!(hash.expose().starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{}", hash.expose());
+        assert!(hasher.verify("s3cret-passphrase", Some(&hash)).await.unwrap());
+        assert!(!hasher.verify("s3cret-passphrasE", Some(&hash)).await.unwrap());
+        assert_ne!(hasher.hash(&password).await.unwrap(), hash, "every hash has its own salt");
+    }
+
+    #[tokio::test]
+    async fn verify_without_a_hash_answers_false() {
+        let hasher = PasswordHasher::new(1);
+        assert!(!hasher.verify("anything at all", None).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn a_corrupt_stored_hash_is_an_error_not_a_match() {
+        let hasher = PasswordHasher::new(1);
+        let corrupt = PasswordHash::new("not a phc string");
+        assert!(hasher.verify("whatever1", Some(&corrupt)).await.is_err());
+    }
+}

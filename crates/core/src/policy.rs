@@ -1,0 +1,109 @@
+//! The session expiry policy: an idle (sliding) timeout inside an absolute one,
+//! with extension writes throttled.
+
+use sesame_ports::Session;
+use time::{Duration, OffsetDateTime};
+
+/// How long sessions live and how often their use is recorded.
+///
+/// A session's validity is measured from its last *recorded* use. Recording is
+/// throttled to one write per `touch_interval`, so a validated request is usually a
+/// read only; the price is that the idle window can start up to `touch_interval`
+/// before the latest use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionPolicy {
+    /// A session unused for this long ends (`SESSION_MAX_AGE_SECONDS`, default 30 min).
+    pub idle_timeout: Duration,
+    /// A session ends this long after it was opened, however much it is used (default 12 h).
+    pub absolute_timeout: Duration,
+    /// The least time between two recorded uses of one session (default 60 s).
+    pub touch_interval: Duration,
+}
+
+impl Default for SessionPolicy {
+    fn default() -> Self {
+        Self {
+            idle_timeout: Duration::seconds(1800),
+            absolute_timeout: Duration::seconds(43_200),
+            touch_interval: Duration::seconds(60),
+        }
+    }
+}
+
+/// When a session opened at some instant ends, by each rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Expiry {
+    /// End of the first idle window (never after `absolute`).
+    pub idle: OffsetDateTime,
+    /// The absolute end.
+    pub absolute: OffsetDateTime,
+}
+
+impl SessionPolicy {
+    /// The expiries of a session opened at `now`.
+    pub fn open(&self, now: OffsetDateTime) -> Expiry {
+        let absolute = now + self.absolute_timeout;
+        Expiry { idle: (now + self.idle_timeout).min(absolute), absolute }
+    }
+
+    /// The new idle expiry if `session`, used at `now`, is due for a recorded use;
+    /// `None` while its last recorded use is more recent than `touch_interval`.
+    pub fn touch(&self, session: &Session, now: OffsetDateTime) -> Option<OffsetDateTime> {
+        (now - session.last_seen_at >= self.touch_interval)
+            .then(|| (now + self.idle_timeout).min(session.absolute_expires_at))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sesame_ports::{SessionId, SessionMetadata, SessionTokenHash, UserId};
+    use time::macros::datetime;
+
+    use super::*;
+
+    fn opened_at(now: OffsetDateTime, policy: &SessionPolicy) -> Session {
+        let expiry = policy.open(now);
+        Session {
+            id: SessionId::random(),
+            token_hash: SessionTokenHash::from_bytes([7; 32]),
+            user_id: UserId::random(),
+            created_at: now,
+            last_seen_at: now,
+            idle_expires_at: expiry.idle,
+            absolute_expires_at: expiry.absolute,
+            metadata: SessionMetadata::default(),
+        }
+    }
+
+    #[test]
+    fn open_sets_both_expiries() {
+        let now = datetime!(2026-01-01 0:00 UTC);
+        let expiry = SessionPolicy::default().open(now);
+        assert_eq!(expiry.idle, now + Duration::minutes(30));
+        assert_eq!(expiry.absolute, now + Duration::hours(12));
+    }
+
+    #[test]
+    fn idle_expiry_never_passes_the_absolute_one() {
+        let policy = SessionPolicy {
+            idle_timeout: Duration::hours(2),
+            absolute_timeout: Duration::hours(1),
+            ..SessionPolicy::default()
+        };
+        let now = datetime!(2026-01-01 0:00 UTC);
+        let session = opened_at(now, &policy);
+        assert_eq!(session.idle_expires_at, session.absolute_expires_at);
+        let later = now + Duration::minutes(50);
+        assert_eq!(policy.touch(&session, later), Some(session.absolute_expires_at));
+    }
+
+    #[test]
+    fn touch_is_throttled_to_one_per_interval() {
+        let policy = SessionPolicy::default();
+        let now = datetime!(2026-01-01 0:00 UTC);
+        let session = opened_at(now, &policy);
+        assert_eq!(policy.touch(&session, now + Duration::seconds(59)), None);
+        let due = now + Duration::seconds(60);
+        assert_eq!(policy.touch(&session, due), Some(due + Duration::minutes(30)));
+    }
+}

@@ -1,0 +1,185 @@
+//! The use cases: register, login, authenticate, logout, logout everywhere, list
+//! sessions, revoke one session.
+
+use std::sync::Arc;
+
+use sesame_ports::{
+    Clock, Email, NewUser, Session, SessionId, SessionMetadata, SessionStore, User, UserId, UserRepository,
+};
+
+use crate::{AuthError, Password, PasswordHasher, SessionPolicy, SessionToken};
+
+/// A fresh session and the token that opens it: the result of register and login.
+#[derive(Debug)]
+pub struct LoggedIn {
+    /// The user now logged in.
+    pub user: User,
+    /// The new session.
+    pub session: Session,
+    /// The token for the client's cookie; the only copy.
+    pub token: SessionToken,
+}
+
+/// The use cases, over whichever adapters the factory built.
+pub struct AuthService {
+    users: Arc<dyn UserRepository>,
+    sessions: Arc<dyn SessionStore>,
+    clock: Arc<dyn Clock>,
+    hasher: PasswordHasher,
+    policy: SessionPolicy,
+}
+
+impl AuthService {
+    /// Use cases over these ports, with this session policy and hasher.
+    pub fn new(
+        users: Arc<dyn UserRepository>,
+        sessions: Arc<dyn SessionStore>,
+        clock: Arc<dyn Clock>,
+        hasher: PasswordHasher,
+        policy: SessionPolicy,
+    ) -> Self {
+        Self { users, sessions, clock, hasher, policy }
+    }
+
+    /// The session policy in force.
+    pub fn policy(&self) -> &SessionPolicy {
+        &self.policy
+    }
+
+    /// The current time by the service's clock.
+    pub fn now(&self) -> time::OffsetDateTime {
+        self.clock.now()
+    }
+
+    /// Creates a user and logs them in.
+    ///
+    /// Errors: `InvalidEmail`, `WeakPassword` (checked before anything is stored),
+    /// `EmailTaken` (also when a concurrent registration wins the race).
+    pub async fn register(
+        &self,
+        email: &str,
+        password: &str,
+        presented: Option<&SessionToken>,
+        metadata: SessionMetadata,
+    ) -> Result<LoggedIn, AuthError> {
+        let email = Email::parse(email)?;
+        let password = Password::parse(password)?;
+        // Cheap early answer for the common duplicate; the store's unique index
+        // still decides races.
+        if self.users.find_by_email(&email).await?.is_some() {
+            return Err(AuthError::EmailTaken);
+        }
+        let password_hash = self.hasher.hash(&password).await?;
+        let new = NewUser { id: UserId::random(), email, password_hash, created_at: self.clock.now() };
+        let user = self.users.create(new).await?;
+        self.open_session(user, presented, metadata).await
+    }
+
+    /// Checks credentials and opens a new session, revoking the one presented.
+    ///
+    /// Errors: `InvalidCredentials` for an unknown email, a wrong password or input
+    /// that could be neither; both cases cost one password verification.
+    pub async fn login(
+        &self,
+        email: &str,
+        password: &str,
+        presented: Option<&SessionToken>,
+        metadata: SessionMetadata,
+    ) -> Result<LoggedIn, AuthError> {
+        let (Ok(email), true) = (Email::parse(email), password.chars().count() <= Password::MAX_CHARS) else {
+            return Err(AuthError::InvalidCredentials);
+        };
+        let user = self.users.find_by_email(&email).await?;
+        let verified = self.hasher.verify(password, user.as_ref().map(|user| &user.password_hash)).await?;
+        match user {
+            Some(user) if verified => self.open_session(user, presented, metadata).await,
+            _ => Err(AuthError::InvalidCredentials),
+        }
+    }
+
+    async fn open_session(
+        &self,
+        user: User,
+        presented: Option<&SessionToken>,
+        metadata: SessionMetadata,
+    ) -> Result<LoggedIn, AuthError> {
+        if let Some(old) = presented {
+            self.sessions.delete(&old.hash()).await?;
+        }
+        let token = SessionToken::generate()?;
+        let now = self.clock.now();
+        let expiry = self.policy.open(now);
+        let session = Session {
+            id: SessionId::random(),
+            token_hash: token.hash(),
+            user_id: user.id,
+            created_at: now,
+            last_seen_at: now,
+            idle_expires_at: expiry.idle,
+            absolute_expires_at: expiry.absolute,
+            metadata,
+        };
+        self.sessions.create(&session).await?;
+        Ok(LoggedIn { user, session, token })
+    }
+
+    /// The live session that `token` opens, its use recorded when due.
+    ///
+    /// A validated request is one store read; it is also a write at most once per
+    /// touch interval. Errors: `Unauthenticated` when there is no live session.
+    pub async fn authenticate(&self, token: &SessionToken) -> Result<Session, AuthError> {
+        let hash = token.hash();
+        let mut session = self.sessions.get(&hash).await?.ok_or(AuthError::Unauthenticated)?;
+        let now = self.clock.now();
+        if let Some(idle_expires_at) = self.policy.touch(&session, now) {
+            if !self.sessions.touch(&hash, now, idle_expires_at).await? {
+                return Err(AuthError::Unauthenticated);
+            }
+            session.last_seen_at = now;
+            session.idle_expires_at = idle_expires_at;
+        }
+        Ok(session)
+    }
+
+    /// The user a session belongs to. A session whose user is gone is ended.
+    ///
+    /// Errors: `Unauthenticated` when the user no longer exists.
+    pub async fn current_user(&self, session: &Session) -> Result<User, AuthError> {
+        match self.users.find_by_id(session.user_id).await? {
+            Some(user) => Ok(user),
+            None => {
+                self.sessions.revoke_all(session.user_id).await?;
+                Err(AuthError::Unauthenticated)
+            }
+        }
+    }
+
+    /// Ends the session that `token` opens, if any. Idempotent.
+    pub async fn logout(&self, token: &SessionToken) -> Result<(), AuthError> {
+        self.sessions.delete(&token.hash()).await?;
+        Ok(())
+    }
+
+    /// Ends every session of `user_id`; returns how many there were.
+    pub async fn logout_everywhere(&self, user_id: UserId) -> Result<u64, AuthError> {
+        Ok(self.sessions.revoke_all(user_id).await?)
+    }
+
+    /// The live sessions of `user_id`, oldest first.
+    pub async fn list_sessions(&self, user_id: UserId) -> Result<Vec<Session>, AuthError> {
+        Ok(self.sessions.list_for_user(user_id).await?)
+    }
+
+    /// Ends one session of `user_id` by its public id.
+    ///
+    /// Errors: `SessionNotFound` when it is not one of the user's live sessions.
+    pub async fn revoke_session(&self, user_id: UserId, session_id: SessionId) -> Result<(), AuthError> {
+        if self.sessions.revoke(user_id, session_id).await? { Ok(()) } else { Err(AuthError::SessionNotFound) }
+    }
+
+    /// Pings both stores at once: `(users, sessions)`.
+    pub async fn check_stores(&self) -> (Result<(), AuthError>, Result<(), AuthError>) {
+        let (users, sessions) = tokio::join!(self.users.ping(), self.sessions.ping());
+        (users.map_err(AuthError::from), sessions.map_err(AuthError::from))
+    }
+}

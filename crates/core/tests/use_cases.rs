@@ -1,0 +1,289 @@
+//! The use cases against mockall mocks of the ports, failure paths included.
+
+use std::{io, sync::Arc};
+
+use sesame_core::{
+    AuthError, AuthService, PasswordHasher, SessionPolicy, SessionToken,
+    ports::{
+        Clock, Email, ManualClock, MockSessionStore, MockUserRepository, NewUser, PasswordHash, PortError, Session,
+        SessionId, SessionMetadata, User, UserId,
+    },
+};
+use time::Duration;
+
+const PASSWORD: &str = "correct horse battery staple";
+
+fn service(users: MockUserRepository, sessions: MockSessionStore, clock: &ManualClock) -> AuthService {
+    AuthService::new(
+        Arc::new(users),
+        Arc::new(sessions),
+        Arc::new(clock.clone()),
+        PasswordHasher::new(2),
+        SessionPolicy::default(),
+    )
+}
+
+fn outage() -> PortError {
+    PortError::unavailable("test", io::Error::new(io::ErrorKind::ConnectionRefused, "refused"))
+}
+
+async fn stored_user(clock: &ManualClock) -> User {
+    let hasher = PasswordHasher::new(1);
+    let hash = hasher.hash(&sesame_core::Password::parse(PASSWORD).unwrap()).await.unwrap();
+    User {
+        id: UserId::random(),
+        email: Email::parse("alice@example.com").unwrap(),
+        password_hash: hash,
+        is_verified: false,
+        created_at: clock.now(),
+    }
+}
+
+fn session_of(user_id: UserId, token: &SessionToken, clock: &ManualClock) -> Session {
+    let now = clock.now();
+    let expiry = SessionPolicy::default().open(now);
+    Session {
+        id: SessionId::random(),
+        token_hash: token.hash(),
+        user_id,
+        created_at: now,
+        last_seen_at: now,
+        idle_expires_at: expiry.idle,
+        absolute_expires_at: expiry.absolute,
+        metadata: SessionMetadata::default(),
+    }
+}
+
+#[tokio::test]
+async fn register_stores_an_argon2id_hash_and_opens_a_session() {
+    let clock = ManualClock::default();
+    let mut users = MockUserRepository::new();
+    users.expect_find_by_email().times(1).returning(|_| Ok(None));
+    users.expect_create().times(1).returning(|new: NewUser| {
+        assert_eq!(new.email.as_str(), "alice@example.com");
+        assert!(new.password_hash.expose().starts_with("$argon2id$"));
+        Ok(new.into())
+    });
+    let mut sessions = MockSessionStore::new();
+    sessions.expect_create().times(1).returning(|_| Ok(()));
+
+    let logged_in = service(users, sessions, &clock)
+        .register(" Alice@Example.com ", PASSWORD, None, SessionMetadata::default())
+        .await
+        .unwrap();
+    assert_eq!(logged_in.session.token_hash, logged_in.token.hash());
+    assert_eq!(logged_in.session.user_id, logged_in.user.id);
+    assert_eq!(logged_in.session.idle_expires_at, clock.now() + Duration::minutes(30));
+    assert_eq!(logged_in.session.absolute_expires_at, clock.now() + Duration::hours(12));
+}
+
+#[tokio::test]
+async fn register_refuses_bad_input_before_touching_a_store() {
+    let clock = ManualClock::default();
+    // Mocks without expectations panic if called.
+    let service = service(MockUserRepository::new(), MockSessionStore::new(), &clock);
+    let meta = SessionMetadata::default;
+    assert!(matches!(service.register("not-an-email", PASSWORD, None, meta()).await, Err(AuthError::InvalidEmail(_))));
+    assert!(matches!(service.register("a@example.com", "short", None, meta()).await, Err(AuthError::WeakPassword(_))));
+    assert!(matches!(
+        service.register("a@example.com", "password123", None, meta()).await,
+        Err(AuthError::WeakPassword(_))
+    ));
+}
+
+#[tokio::test]
+async fn register_losing_a_race_is_email_taken_and_opens_no_session() {
+    let clock = ManualClock::default();
+    let mut users = MockUserRepository::new();
+    users.expect_find_by_email().returning(|_| Ok(None));
+    users.expect_create().returning(|_| Err(PortError::EmailTaken));
+    let result = service(users, MockSessionStore::new(), &clock)
+        .register("alice@example.com", PASSWORD, None, SessionMetadata::default())
+        .await;
+    assert!(matches!(result, Err(AuthError::EmailTaken)), "{result:?}");
+}
+
+#[tokio::test]
+async fn register_of_a_known_email_skips_hashing_and_is_email_taken() {
+    let clock = ManualClock::default();
+    let user = stored_user(&clock).await;
+    let mut users = MockUserRepository::new();
+    users.expect_find_by_email().returning(move |_| Ok(Some(user.clone())));
+    let result = service(users, MockSessionStore::new(), &clock)
+        .register("ALICE@example.com", PASSWORD, None, SessionMetadata::default())
+        .await;
+    assert!(matches!(result, Err(AuthError::EmailTaken)), "{result:?}");
+}
+
+#[tokio::test]
+async fn register_surfaces_a_store_outage_as_an_error() {
+    let clock = ManualClock::default();
+    let mut users = MockUserRepository::new();
+    users.expect_find_by_email().returning(|_| Ok(None));
+    users.expect_create().returning(|_| Err(outage()));
+    let result = service(users, MockSessionStore::new(), &clock)
+        .register("alice@example.com", PASSWORD, None, SessionMetadata::default())
+        .await;
+    assert!(matches!(result, Err(AuthError::Store(PortError::Unavailable { .. }))), "{result:?}");
+}
+
+#[tokio::test]
+async fn login_revokes_the_presented_session_and_opens_a_new_one() {
+    let clock = ManualClock::default();
+    let user = stored_user(&clock).await;
+    let presented = SessionToken::generate().unwrap();
+    let presented_hash = presented.hash();
+
+    let mut users = MockUserRepository::new();
+    let found = user.clone();
+    users.expect_find_by_email().returning(move |_| Ok(Some(found.clone())));
+    let mut sessions = MockSessionStore::new();
+    sessions.expect_delete().withf(move |hash| *hash == presented_hash).times(1).returning(|_| Ok(true));
+    sessions.expect_create().withf(move |s| s.token_hash != presented_hash).times(1).returning(|_| Ok(()));
+
+    let logged_in = service(users, sessions, &clock)
+        .login("alice@example.com", PASSWORD, Some(&presented), SessionMetadata::default())
+        .await
+        .unwrap();
+    assert_eq!(logged_in.user.id, user.id);
+    assert_ne!(logged_in.token, presented);
+}
+
+#[tokio::test]
+async fn login_with_unknown_email_or_wrong_password_is_invalid_credentials() {
+    let clock = ManualClock::default();
+    let user = stored_user(&clock).await;
+    let mut users = MockUserRepository::new();
+    users
+        .expect_find_by_email()
+        .returning(move |email| Ok((email.as_str() == "alice@example.com").then(|| user.clone())));
+    let service = service(users, MockSessionStore::new(), &clock);
+    for (email, password) in
+        [("bob@example.com", PASSWORD), ("alice@example.com", "wrong password"), ("nonsense", PASSWORD)]
+    {
+        let result = service.login(email, password, None, SessionMetadata::default()).await;
+        assert!(matches!(result, Err(AuthError::InvalidCredentials)), "{email}: {result:?}");
+    }
+    let too_long = "x".repeat(129);
+    let result = service.login("alice@example.com", &too_long, None, SessionMetadata::default()).await;
+    assert!(matches!(result, Err(AuthError::InvalidCredentials)));
+}
+
+#[tokio::test]
+async fn login_surfaces_a_session_store_outage() {
+    let clock = ManualClock::default();
+    let user = stored_user(&clock).await;
+    let mut users = MockUserRepository::new();
+    users.expect_find_by_email().returning(move |_| Ok(Some(user.clone())));
+    let mut sessions = MockSessionStore::new();
+    sessions.expect_create().returning(|_| Err(outage()));
+    let result =
+        service(users, sessions, &clock).login("alice@example.com", PASSWORD, None, SessionMetadata::default()).await;
+    assert!(matches!(result, Err(AuthError::Store(_))), "{result:?}");
+}
+
+#[tokio::test]
+async fn authenticate_within_the_touch_interval_is_a_read_only() {
+    let clock = ManualClock::default();
+    let token = SessionToken::generate().unwrap();
+    let session = session_of(UserId::random(), &token, &clock);
+    let mut sessions = MockSessionStore::new();
+    let stored = session.clone();
+    sessions.expect_get().times(1).returning(move |_| Ok(Some(stored.clone())));
+    sessions.expect_touch().never();
+    clock.advance(Duration::seconds(59));
+    let authenticated = service(MockUserRepository::new(), sessions, &clock).authenticate(&token).await.unwrap();
+    assert_eq!(authenticated, session);
+}
+
+#[tokio::test]
+async fn authenticate_records_use_once_the_interval_has_passed() {
+    let clock = ManualClock::default();
+    let token = SessionToken::generate().unwrap();
+    let session = session_of(UserId::random(), &token, &clock);
+    clock.advance(Duration::minutes(10));
+    let now = clock.now();
+    let mut sessions = MockSessionStore::new();
+    sessions.expect_get().returning(move |_| Ok(Some(session.clone())));
+    sessions
+        .expect_touch()
+        .withf(move |_, seen, idle| *seen == now && *idle == now + Duration::minutes(30))
+        .times(1)
+        .returning(|_, _, _| Ok(true));
+    let authenticated = service(MockUserRepository::new(), sessions, &clock).authenticate(&token).await.unwrap();
+    assert_eq!(authenticated.last_seen_at, now);
+}
+
+#[tokio::test]
+async fn authenticate_answers_unauthenticated_when_the_session_is_gone() {
+    let clock = ManualClock::default();
+    let token = SessionToken::generate().unwrap();
+    let session = session_of(UserId::random(), &token, &clock);
+    clock.advance(Duration::minutes(10));
+    let mut sessions = MockSessionStore::new();
+    let mut first = true;
+    sessions.expect_get().returning(move |_| {
+        // First call: the session exists but is deleted before the touch lands.
+        let answer = if first { Some(session.clone()) } else { None };
+        first = false;
+        Ok(answer)
+    });
+    sessions.expect_touch().returning(|_, _, _| Ok(false));
+    let service = service(MockUserRepository::new(), sessions, &clock);
+    assert!(matches!(service.authenticate(&token).await, Err(AuthError::Unauthenticated)));
+    assert!(matches!(service.authenticate(&token).await, Err(AuthError::Unauthenticated)));
+}
+
+#[tokio::test]
+async fn authenticate_surfaces_a_store_outage() {
+    let clock = ManualClock::default();
+    let mut sessions = MockSessionStore::new();
+    sessions.expect_get().returning(|_| Err(outage()));
+    let result =
+        service(MockUserRepository::new(), sessions, &clock).authenticate(&SessionToken::generate().unwrap()).await;
+    assert!(matches!(result, Err(AuthError::Store(_))), "{result:?}");
+}
+
+#[tokio::test]
+async fn current_user_of_a_deleted_user_ends_their_sessions() {
+    let clock = ManualClock::default();
+    let token = SessionToken::generate().unwrap();
+    let session = session_of(UserId::random(), &token, &clock);
+    let owner = session.user_id;
+    let mut users = MockUserRepository::new();
+    users.expect_find_by_id().returning(|_| Ok(None));
+    let mut sessions = MockSessionStore::new();
+    sessions.expect_revoke_all().withf(move |id| *id == owner).times(1).returning(|_| Ok(1));
+    let result = service(users, sessions, &clock).current_user(&session).await;
+    assert!(matches!(result, Err(AuthError::Unauthenticated)));
+}
+
+#[tokio::test]
+async fn revoking_a_session_that_is_not_the_users_is_not_found() {
+    let clock = ManualClock::default();
+    let mut sessions = MockSessionStore::new();
+    sessions.expect_revoke().returning(|_, _| Ok(false));
+    let result = service(MockUserRepository::new(), sessions, &clock)
+        .revoke_session(UserId::random(), SessionId::random())
+        .await;
+    assert!(matches!(result, Err(AuthError::SessionNotFound)));
+}
+
+#[tokio::test]
+async fn logout_and_logout_everywhere_surface_store_outages() {
+    let clock = ManualClock::default();
+    let mut sessions = MockSessionStore::new();
+    sessions.expect_delete().returning(|_| Err(outage()));
+    sessions.expect_revoke_all().returning(|_| Err(outage()));
+    sessions.expect_list_for_user().returning(|_| Err(outage()));
+    let service = service(MockUserRepository::new(), sessions, &clock);
+    assert!(matches!(service.logout(&SessionToken::generate().unwrap()).await, Err(AuthError::Store(_))));
+    assert!(matches!(service.logout_everywhere(UserId::random()).await, Err(AuthError::Store(_))));
+    assert!(matches!(service.list_sessions(UserId::random()).await, Err(AuthError::Store(_))));
+}
+
+#[test]
+fn password_hash_is_never_printed() {
+    let hash = PasswordHash::new("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA");
+    assert!(!format!("{hash:?}").contains("argon2id"));
+}
