@@ -1,1 +1,19 @@
-//! placeholder
+//! Turns configuration into adapters: sesame's only place that knows which store
+//! backs which port in which environment.
+//!
+//! [`Environment`] comes from `SESSION_ENVIRONMENT` (mock when unset);
+//! [`Settings`] are layered from built-in defaults, then `.env.{environment}`, then
+//! the process environment; [`build`] returns the adapters as `Arc<dyn …>`.
+//! Depends on `sesame-ports` and the adapter crates, never on the domain or the web
+//! layer.
+
+mod build;
+mod environment;
+mod settings;
+
+pub use build::{Adapters, FactoryError, build};
+pub use environment::{Environment, EnvironmentError};
+pub use settings::{
+    CookieSettings, HttpSettings, LogFormat, LogSettings, PasswordSettings, SessionBackend, SessionSettings, Settings,
+    SettingsError, StoreSettings, UserBackend,
+};

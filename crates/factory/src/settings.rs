@@ -1,0 +1,374 @@
+//! Settings: built-in defaults, then `.env.{environment}`, then the process
+//! environment. docs/configuration.md lists every one.
+//!
+//! The seed's names are kept as they are (`DATABASE_URL`, `REDIS_URL`,
+//! `SESSION_MAX_AGE_SECONDS`); every other setting is `SESAME__SECTION__KEY`, for
+//! example `SESAME__HTTP__ADDR`.
+
+use std::{collections::HashMap, net::SocketAddr, path::Path};
+
+use config::{Config, ConfigError};
+use secrecy::SecretString;
+use serde::Deserialize;
+
+use crate::Environment;
+
+/// Everything the service reads at start-up.
+#[derive(Debug, Deserialize)]
+pub struct Settings {
+    /// The environment these settings were loaded for.
+    #[serde(skip)]
+    pub environment: Environment,
+    /// `DATABASE_URL`: the PostgreSQL users store. Secret: it may hold a password.
+    pub database_url: Option<SecretString>,
+    /// `REDIS_URL`: the Redis sessions store. Secret: it may hold a password.
+    pub redis_url: Option<SecretString>,
+    /// `SESAME__HTTP__*`.
+    pub http: HttpSettings,
+    /// `SESSION_MAX_AGE_SECONDS` and `SESAME__SESSION__*`.
+    pub session: SessionSettings,
+    /// `SESAME__COOKIE__*`.
+    pub cookie: CookieSettings,
+    /// `SESAME__PASSWORD__*`.
+    pub password: PasswordSettings,
+    /// `SESAME__STORE__*`.
+    pub store: StoreSettings,
+    /// `SESAME__LOG__*`.
+    pub log: LogSettings,
+}
+
+/// The HTTP listener.
+#[derive(Debug, Deserialize)]
+pub struct HttpSettings {
+    /// `SESAME__HTTP__ADDR`, default `127.0.0.1:3000`.
+    pub addr: SocketAddr,
+}
+
+/// Session lifetimes, in seconds.
+#[derive(Debug, Deserialize)]
+pub struct SessionSettings {
+    /// `SESSION_MAX_AGE_SECONDS`: the idle (sliding) timeout, default 1800.
+    pub max_age_seconds: u32,
+    /// `SESAME__SESSION__ABSOLUTE_TIMEOUT_SECONDS`, default 43200.
+    pub absolute_timeout_seconds: u32,
+    /// `SESAME__SESSION__TOUCH_INTERVAL_SECONDS`: the least time between two
+    /// recorded uses of a session, default 60.
+    pub touch_interval_seconds: u32,
+}
+
+/// The session cookie.
+#[derive(Debug, Deserialize)]
+pub struct CookieSettings {
+    /// `SESAME__COOKIE__NAME`, default `sessionId`; a `__Host-` prefix is allowed
+    /// and then requires `Secure`.
+    pub name: String,
+    /// `SESAME__COOKIE__SECURE`; defaults to true in production, false elsewhere.
+    pub secure: bool,
+}
+
+/// Password hashing.
+#[derive(Debug, Deserialize)]
+pub struct PasswordSettings {
+    /// `SESAME__PASSWORD__MAX_CONCURRENT_HASHES`: hashes run at once (each needs
+    /// ~19 MiB), default 4.
+    pub max_concurrent_hashes: usize,
+}
+
+/// Which store backs each port.
+#[derive(Debug, Deserialize)]
+pub struct StoreSettings {
+    /// `SESAME__STORE__USERS`: `memory` or `postgres`; by default `memory` in mock,
+    /// `postgres` elsewhere.
+    pub users: UserBackend,
+    /// `SESAME__STORE__SESSIONS`: `memory` or `redis`; by default `memory` in mock,
+    /// `redis` elsewhere.
+    pub sessions: SessionBackend,
+}
+
+/// Where users live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UserBackend {
+    /// In process memory.
+    Memory,
+    /// PostgreSQL at `DATABASE_URL`.
+    Postgres,
+}
+
+/// Where sessions live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SessionBackend {
+    /// In process memory.
+    Memory,
+    /// Redis at `REDIS_URL`.
+    Redis,
+}
+
+/// Logging.
+#[derive(Debug, Deserialize)]
+pub struct LogSettings {
+    /// `SESAME__LOG__FORMAT`: `text` or `json`; `json` by default in production.
+    pub format: LogFormat,
+    /// `SESAME__LOG__FILTER`: a tracing filter, default `info`; `RUST_LOG` wins when set.
+    pub filter: String,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object a line.
+    Json,
+}
+
+/// Settings that cannot be loaded, or that the environment refuses.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    /// `.env.{environment}` exists but cannot be read.
+    #[error("cannot read {file}: {source}")]
+    EnvFile {
+        /// The file's path.
+        file: String,
+        /// Why.
+        source: dotenvy::Error,
+    },
+    /// A value has the wrong shape; the message names the key
+    /// (`session.max_age_seconds` is `SESAME__SESSION__MAX_AGE_SECONDS`).
+    #[error("invalid setting: {0}")]
+    Invalid(#[from] ConfigError),
+    /// A value is well-formed but not acceptable; the message names the variable.
+    #[error("{0}")]
+    Refused(String),
+}
+
+/// The seed's variable names and the keys they set.
+const SEED_NAMES: [(&str, &str); 3] = [
+    ("DATABASE_URL", "database_url"),
+    ("REDIS_URL", "redis_url"),
+    ("SESSION_MAX_AGE_SECONDS", "session.max_age_seconds"),
+];
+
+impl Settings {
+    /// Loads the settings for the environment `SESSION_ENVIRONMENT` names, reading
+    /// `.env.{environment}` from `dir` and the process environment.
+    pub fn from_process_env(dir: &Path) -> Result<Self, crate::FactoryError> {
+        let environment = Environment::from_variable(std::env::var(Environment::VARIABLE).ok().as_deref())?;
+        Ok(Self::load(environment, dir, std::env::vars().collect())?)
+    }
+
+    /// Loads the settings for `environment` from `.env.{environment}` in `dir`
+    /// (if present), overridden by `vars` (the process environment, or a test's map).
+    pub fn load(environment: Environment, dir: &Path, vars: HashMap<String, String>) -> Result<Self, SettingsError> {
+        let mut merged = read_env_file(&dir.join(format!(".env.{environment}")))?;
+        merged.extend(vars);
+        Self::from_vars(environment, merged)
+    }
+
+    /// Builds settings from defaults overridden by `vars`, then checks them.
+    pub fn from_vars(environment: Environment, vars: HashMap<String, String>) -> Result<Self, SettingsError> {
+        let production = environment == Environment::Production;
+        let mock = environment == Environment::Mock;
+        let mut builder = Config::builder()
+            .set_default("http.addr", "127.0.0.1:3000")?
+            .set_default("session.max_age_seconds", 1800)?
+            .set_default("session.absolute_timeout_seconds", 43_200)?
+            .set_default("session.touch_interval_seconds", 60)?
+            .set_default("cookie.name", "sessionId")?
+            .set_default("cookie.secure", production)?
+            .set_default("password.max_concurrent_hashes", 4)?
+            .set_default("store.users", if mock { "memory" } else { "postgres" })?
+            .set_default("store.sessions", if mock { "memory" } else { "redis" })?
+            .set_default("log.format", if production { "json" } else { "text" })?
+            .set_default("log.filter", "info")?
+            .add_source(
+                config::Environment::with_prefix("SESAME")
+                    .prefix_separator("__")
+                    .separator("__")
+                    .try_parsing(true)
+                    .source(Some(vars.clone())),
+            );
+        for (name, key) in SEED_NAMES {
+            builder = builder.set_override_option(key, vars.get(name).filter(|value| !value.is_empty()).cloned())?;
+        }
+        let mut settings: Self = builder.build()?.try_deserialize()?;
+        settings.environment = environment;
+        settings.check()?;
+        Ok(settings)
+    }
+
+    fn check(&self) -> Result<(), SettingsError> {
+        let refuse = |message: String| Err(SettingsError::Refused(message));
+        let session = &self.session;
+        if session.max_age_seconds == 0 {
+            return refuse("SESSION_MAX_AGE_SECONDS must be greater than 0".into());
+        }
+        if session.absolute_timeout_seconds < session.max_age_seconds {
+            return refuse(format!(
+                "SESAME__SESSION__ABSOLUTE_TIMEOUT_SECONDS ({}) must be at least SESSION_MAX_AGE_SECONDS ({})",
+                session.absolute_timeout_seconds, session.max_age_seconds
+            ));
+        }
+        if session.touch_interval_seconds >= session.max_age_seconds {
+            return refuse(format!(
+                "SESAME__SESSION__TOUCH_INTERVAL_SECONDS ({}) must be less than SESSION_MAX_AGE_SECONDS ({})",
+                session.touch_interval_seconds, session.max_age_seconds
+            ));
+        }
+        if self.password.max_concurrent_hashes == 0 {
+            return refuse("SESAME__PASSWORD__MAX_CONCURRENT_HASHES must be at least 1".into());
+        }
+        let name = &self.cookie.name;
+        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)) {
+            return refuse(format!("SESAME__COOKIE__NAME={name:?} is not a valid cookie name"));
+        }
+        if name.starts_with("__Host-") && !self.cookie.secure {
+            return refuse(format!(
+                "SESAME__COOKIE__NAME={name:?} has the __Host- prefix, which needs SESAME__COOKIE__SECURE=true"
+            ));
+        }
+        if self.environment == Environment::Production {
+            self.check_production()?;
+        }
+        Ok(())
+    }
+
+    /// Production refuses to start with a setting that is missing or unsafe.
+    fn check_production(&self) -> Result<(), SettingsError> {
+        let refuse = |message: &str| Err(SettingsError::Refused(format!("production refuses to start: {message}")));
+        if self.database_url.is_none() {
+            return refuse("DATABASE_URL is not set");
+        }
+        if self.redis_url.is_none() {
+            return refuse("REDIS_URL is not set");
+        }
+        if !self.cookie.secure {
+            return refuse("SESAME__COOKIE__SECURE must be true (session cookies must be Secure)");
+        }
+        if self.store.users == UserBackend::Memory {
+            return refuse("SESAME__STORE__USERS=memory selects the mock adapter");
+        }
+        if self.store.sessions == SessionBackend::Memory {
+            return refuse("SESAME__STORE__SESSIONS=memory selects the mock adapter");
+        }
+        Ok(())
+    }
+}
+
+/// The variables of a dotenv file, or none when it does not exist.
+fn read_env_file(path: &Path) -> Result<HashMap<String, String>, SettingsError> {
+    let file_error = |source| SettingsError::EnvFile { file: path.display().to_string(), source };
+    match dotenvy::from_path_iter(path) {
+        Ok(iter) => iter.collect::<Result<_, _>>().map_err(file_error),
+        Err(err) if err.not_found() => Ok(HashMap::new()),
+        Err(err) => Err(file_error(err)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use secrecy::ExposeSecret;
+
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    }
+
+    fn refusal(environment: Environment, pairs: &[(&str, &str)]) -> String {
+        match Settings::from_vars(environment, vars(pairs)) {
+            Err(err) => err.to_string(),
+            Ok(settings) => panic!("expected a refusal, got {settings:?}"),
+        }
+    }
+
+    const PRODUCTION_OK: [(&str, &str); 2] =
+        [("DATABASE_URL", "postgres://sesame:hunter2@db/sesame"), ("REDIS_URL", "redis://:hunter2@cache:6379")];
+
+    #[test]
+    fn mock_needs_no_configuration() {
+        let settings = Settings::from_vars(Environment::Mock, HashMap::new()).unwrap();
+        assert_eq!(settings.http.addr, "127.0.0.1:3000".parse().unwrap());
+        assert_eq!(settings.session.max_age_seconds, 1800);
+        assert_eq!(settings.session.absolute_timeout_seconds, 43_200);
+        assert_eq!(settings.cookie.name, "sessionId");
+        assert!(!settings.cookie.secure);
+        assert_eq!((settings.store.users, settings.store.sessions), (UserBackend::Memory, SessionBackend::Memory));
+        assert_eq!(settings.log.format, LogFormat::Text);
+    }
+
+    #[test]
+    fn seed_names_and_prefixed_names_override_defaults() {
+        let settings = Settings::from_vars(
+            Environment::Mock,
+            vars(&[
+                ("SESSION_MAX_AGE_SECONDS", "600"),
+                ("SESAME__HTTP__ADDR", "0.0.0.0:8080"),
+                ("SESAME__COOKIE__NAME", "__Host-sid"),
+                ("SESAME__COOKIE__SECURE", "true"),
+                ("DATABASE_URL", "postgres://localhost/sesame"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(settings.session.max_age_seconds, 600);
+        assert_eq!(settings.http.addr.port(), 8080);
+        assert_eq!(settings.cookie.name, "__Host-sid");
+        assert_eq!(settings.database_url.unwrap().expose_secret(), "postgres://localhost/sesame");
+    }
+
+    #[test]
+    fn the_env_file_is_overridden_by_process_variables() {
+        let dir = std::env::temp_dir().join(format!("sesame-settings-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(".env.mock"), "SESSION_MAX_AGE_SECONDS=900\nSESAME__HTTP__ADDR=127.0.0.1:4000\n")
+            .unwrap();
+        let settings =
+            Settings::load(Environment::Mock, &dir, vars(&[("SESAME__HTTP__ADDR", "127.0.0.1:5000")])).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(settings.session.max_age_seconds, 900, "from the file");
+        assert_eq!(settings.http.addr.port(), 5000, "the process variable wins");
+    }
+
+    #[test]
+    fn a_malformed_value_is_refused_naming_its_key() {
+        let message = refusal(Environment::Mock, &[("SESSION_MAX_AGE_SECONDS", "soon")]);
+        assert!(message.contains("session.max_age_seconds"), "{message}");
+        let message = refusal(Environment::Mock, &[("SESAME__HTTP__ADDR", "nowhere")]);
+        assert!(message.contains("http.addr"), "{message}");
+    }
+
+    #[test]
+    fn inconsistent_lifetimes_are_refused() {
+        let message = refusal(Environment::Mock, &[("SESSION_MAX_AGE_SECONDS", "0")]);
+        assert!(message.contains("SESSION_MAX_AGE_SECONDS"), "{message}");
+        let message = refusal(Environment::Mock, &[("SESAME__SESSION__ABSOLUTE_TIMEOUT_SECONDS", "60")]);
+        assert!(message.contains("SESAME__SESSION__ABSOLUTE_TIMEOUT_SECONDS"), "{message}");
+        let message = refusal(Environment::Mock, &[("SESAME__COOKIE__NAME", "__Host-sid")]);
+        assert!(message.contains("SESAME__COOKIE__SECURE"), "{message}");
+    }
+
+    #[test]
+    fn production_names_each_missing_or_unsafe_setting() {
+        assert!(refusal(Environment::Production, &[PRODUCTION_OK[1]]).contains("DATABASE_URL is not set"));
+        assert!(refusal(Environment::Production, &[PRODUCTION_OK[0]]).contains("REDIS_URL is not set"));
+        let mut unsafe_cookie = PRODUCTION_OK.to_vec();
+        unsafe_cookie.push(("SESAME__COOKIE__SECURE", "false"));
+        assert!(refusal(Environment::Production, &unsafe_cookie).contains("SESAME__COOKIE__SECURE"));
+        let mut mock_store = PRODUCTION_OK.to_vec();
+        mock_store.push(("SESAME__STORE__SESSIONS", "memory"));
+        assert!(refusal(Environment::Production, &mock_store).contains("SESAME__STORE__SESSIONS=memory"));
+
+        let settings = Settings::from_vars(Environment::Production, vars(&PRODUCTION_OK)).unwrap();
+        assert!(settings.cookie.secure, "cookies are Secure by default in production");
+        assert_eq!(settings.log.format, LogFormat::Json);
+    }
+
+    #[test]
+    fn debug_output_never_shows_a_secret() {
+        let settings = Settings::from_vars(Environment::Production, vars(&PRODUCTION_OK)).unwrap();
+        let printed = format!("{settings:?}");
+        assert!(!printed.contains("hunter2"), "{printed}");
+    }
+}
