@@ -1,2 +1,71 @@
-//! placeholder
-fn main() {}
+//! The `sesame` binary: `sesame serve` (the default) runs the HTTP service.
+
+use std::{path::Path, process::ExitCode, sync::Arc};
+
+use clap::{Parser, Subcommand};
+use sesame_core::ports::SystemClock;
+use sesame_factory::Settings;
+use sesame_web::{Application, startup::shutdown_signal, telemetry};
+
+/// Session management and authentication service.
+#[derive(Parser)]
+#[command(name = "sesame", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the HTTP API (the default). Settings come from SESSION_ENVIRONMENT,
+    /// .env.{environment} and SESAME__* variables; see docs/configuration.md.
+    Serve,
+    /// Load and check the settings, print them (secrets redacted), and exit.
+    CheckConfig,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let settings = match Settings::from_process_env(Path::new(".")) {
+        Ok(settings) => settings,
+        Err(err) => {
+            eprintln!("sesame: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    telemetry::init(&settings.log);
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(settings).await,
+        Command::CheckConfig => {
+            eprintln!("{settings:#?}");
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+async fn serve(settings: Settings) -> ExitCode {
+    let adapters = match sesame_factory::build(&settings, Arc::new(SystemClock)).await {
+        Ok(adapters) => adapters,
+        Err(err) => {
+            tracing::error!(error = %err, "cannot build the stores");
+            eprintln!("sesame: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    tracing::info!(environment = %settings.environment, users = adapters.backends.0, sessions = adapters.backends.1, "starting");
+    let app = match Application::build(&settings, adapters).await {
+        Ok(app) => app,
+        Err(err) => {
+            eprintln!("sesame: cannot listen on {}: {err}", settings.http.addr);
+            return ExitCode::FAILURE;
+        }
+    };
+    match app.run_until(shutdown_signal()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("sesame: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,211 @@
+//! The HTTP error policy.
+//!
+//! Every error answer is `application/problem+json` (RFC 9457) with a stable
+//! `code` that clients may match on. A 4xx says what was wrong with the request;
+//! a 5xx says only that it failed: its cause is logged, with the request id, and
+//! never sent. Nothing a client sends is echoed back, and no answer carries a
+//! token, a hash or a store's own error text.
+
+use axum::{
+    Json,
+    extract::rejection::JsonRejection,
+    http::{HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use serde::Serialize;
+use sesame_core::{AuthError, PasswordError, ports::EmailError};
+
+/// A field that broke a rule, in a `validation_failed` problem.
+#[derive(Debug, Clone, Serialize)]
+pub struct FieldError {
+    /// The field's JSON name.
+    pub field: &'static str,
+    /// A stable code for the rule broken.
+    pub code: &'static str,
+    /// A sentence for people.
+    pub message: String,
+}
+
+/// Every way a request can fail, with the status each answers.
+#[derive(Debug)]
+pub enum ApiError {
+    /// 400 `malformed_json`: the body is not JSON.
+    MalformedJson,
+    /// 401 `invalid_credentials`: unknown email or wrong password; the same answer for both.
+    InvalidCredentials,
+    /// 401 `unauthenticated`: no live session was presented.
+    Unauthenticated,
+    /// 404 `not_found`: no such route.
+    NotFound,
+    /// 404 `session_not_found`: not one of the caller's sessions.
+    SessionNotFound,
+    /// 405 `method_not_allowed`.
+    MethodNotAllowed,
+    /// 409 `email_taken`.
+    EmailTaken,
+    /// 413 `payload_too_large`: the body is over 16 KiB.
+    PayloadTooLarge,
+    /// 415 `unsupported_media_type`: a JSON route got another content type.
+    UnsupportedMediaType,
+    /// 422 `invalid_body`: JSON of the wrong shape (a missing field, a wrong type).
+    InvalidBody(String),
+    /// 422 `validation_failed`: fields that break the rules.
+    Validation(Vec<FieldError>),
+    /// 503 `store_unavailable`: a store did not answer. The cause is logged, not sent.
+    StoreUnavailable(String),
+    /// 500 `internal_error`. The cause is logged, not sent.
+    Internal(String),
+}
+
+#[derive(Serialize)]
+struct Problem<'a> {
+    #[serde(rename = "type")]
+    kind: String,
+    title: &'a str,
+    status: u16,
+    code: &'a str,
+    detail: &'a str,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    errors: &'a [FieldError],
+}
+
+impl ApiError {
+    fn status_and_code(&self) -> (StatusCode, &'static str) {
+        match self {
+            Self::MalformedJson => (StatusCode::BAD_REQUEST, "malformed_json"),
+            Self::InvalidCredentials => (StatusCode::UNAUTHORIZED, "invalid_credentials"),
+            Self::Unauthenticated => (StatusCode::UNAUTHORIZED, "unauthenticated"),
+            Self::NotFound => (StatusCode::NOT_FOUND, "not_found"),
+            Self::SessionNotFound => (StatusCode::NOT_FOUND, "session_not_found"),
+            Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
+            Self::EmailTaken => (StatusCode::CONFLICT, "email_taken"),
+            Self::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            Self::UnsupportedMediaType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
+            Self::InvalidBody(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_body"),
+            Self::Validation(_) => (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
+            Self::StoreUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "store_unavailable"),
+            Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
+        }
+    }
+
+    fn detail(&self) -> &str {
+        match self {
+            Self::MalformedJson => "The request body is not valid JSON.",
+            Self::InvalidCredentials => "The email or password is incorrect.",
+            Self::Unauthenticated => "This request needs a valid session.",
+            Self::NotFound => "There is nothing at this address.",
+            Self::SessionNotFound => "There is no such session among yours.",
+            Self::MethodNotAllowed => "This address does not accept this method.",
+            Self::EmailTaken => "An account with this email address already exists.",
+            Self::PayloadTooLarge => "The request body is larger than 16 KiB.",
+            Self::UnsupportedMediaType => "The request body must be sent as application/json.",
+            Self::InvalidBody(detail) => detail,
+            Self::Validation(_) => "Some fields are invalid.",
+            Self::StoreUnavailable(_) => "The service is temporarily unavailable. Try again shortly.",
+            Self::Internal(_) => "The request could not be completed.",
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.status_and_code();
+        match &self {
+            Self::StoreUnavailable(cause) => tracing::error!(code, cause = %cause, "store unavailable"),
+            Self::Internal(cause) => tracing::error!(code, cause = %cause, "internal error"),
+            _ => tracing::debug!(code, "request refused"),
+        }
+        let errors = match &self {
+            Self::Validation(errors) => errors.as_slice(),
+            _ => &[],
+        };
+        let problem = Problem {
+            kind: format!("urn:sesame:problem:{code}"),
+            title: status.canonical_reason().unwrap_or("Error"),
+            status: status.as_u16(),
+            code,
+            detail: self.detail(),
+            errors,
+        };
+        let mut response = (status, Json(problem)).into_response();
+        response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        response
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(err: AuthError) -> Self {
+        match err {
+            AuthError::InvalidEmail(reason) => Self::Validation(vec![email_error(reason)]),
+            AuthError::WeakPassword(reason) => Self::Validation(vec![password_error(reason)]),
+            AuthError::EmailTaken => Self::EmailTaken,
+            AuthError::InvalidCredentials => Self::InvalidCredentials,
+            AuthError::Unauthenticated => Self::Unauthenticated,
+            AuthError::SessionNotFound => Self::SessionNotFound,
+            AuthError::Store(cause) => Self::StoreUnavailable(error_chain(&cause)),
+            AuthError::Internal(cause) => Self::Internal(cause),
+        }
+    }
+}
+
+fn email_error(reason: EmailError) -> FieldError {
+    let code = match reason {
+        EmailError::Empty => "email_empty",
+        EmailError::TooLong => "email_too_long",
+        EmailError::Malformed => "email_malformed",
+    };
+    FieldError { field: "email", code, message: reason.to_string() }
+}
+
+fn password_error(reason: PasswordError) -> FieldError {
+    let code = match reason {
+        PasswordError::TooShort => "password_too_short",
+        PasswordError::TooLong => "password_too_long",
+        PasswordError::TooCommon => "password_too_common",
+    };
+    FieldError { field: "password", code, message: reason.to_string() }
+}
+
+/// An error and its sources on one line, for the log.
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> Self {
+        match rejection {
+            JsonRejection::MissingJsonContentType(_) => Self::UnsupportedMediaType,
+            JsonRejection::JsonSyntaxError(_) => Self::MalformedJson,
+            JsonRejection::JsonDataError(err) => Self::InvalidBody(data_error_detail(&err.body_text())),
+            other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => Self::PayloadTooLarge,
+            _ => Self::MalformedJson,
+        }
+    }
+}
+
+/// serde's sentence about the body's shape (`missing field `password``), without
+/// axum's preamble; it describes the client's input, never our internals.
+fn data_error_detail(body_text: &str) -> String {
+    let sentence = body_text.rsplit_once(": ").map_or(body_text, |(_, last)| last);
+    let sentence = sentence.split(" at line ").next().unwrap_or(sentence);
+    format!("The request body has the wrong shape: {sentence}.")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn data_error_detail_keeps_only_the_sentence_about_the_input() {
+        let text =
+            "Failed to deserialize the JSON body into the target type: missing field `password` at line 1 column 24";
+        assert_eq!(data_error_detail(text), "The request body has the wrong shape: missing field `password`.");
+    }
+}

@@ -1,0 +1,19 @@
+//! sesame's HTTP service: the axum app and the `sesame` binary.
+//!
+//! This is the only crate that wires everything together: it reads settings and
+//! builds adapters through `sesame-factory`, hands them to the use cases of
+//! `sesame-core`, and serves SPEC §4's API over cookies. It depends on those two
+//! crates only (the ports come re-exported through `sesame-core`).
+
+pub mod cookies;
+pub mod dto;
+pub mod error;
+pub mod extract;
+pub mod metrics;
+pub mod routes;
+pub mod startup;
+pub mod state;
+pub mod telemetry;
+
+pub use startup::Application;
+pub use state::AppState;

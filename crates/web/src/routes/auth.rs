@@ -1,0 +1,112 @@
+//! `/api/auth/*`: register, login, logout, logout everywhere, who am I, sessions.
+
+use axum::{
+    Json, Router,
+    extract::{Path, State},
+    http::{StatusCode, header::SET_COOKIE},
+    response::{IntoResponse, Response},
+    routing::{delete, get, post},
+};
+use sesame_core::{AuthError, LoggedIn, ports::SessionId};
+
+use crate::{
+    AppState,
+    dto::{Credentials, MeResponse, SessionBody, SessionsResponse, UserBody, UserResponse},
+    error::ApiError,
+    extract::{ApiJson, Client, CurrentSession, PresentedToken},
+    metrics::record_auth_outcome,
+};
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/auth/register", post(register))
+        .route("/api/auth/login", post(login))
+        .route("/api/auth/logout", post(logout))
+        .route("/api/auth/logout-all", post(logout_all))
+        .route("/api/auth/me", get(me))
+        .route("/api/auth/sessions", get(list_sessions))
+        .route("/api/auth/sessions/{id}", delete(revoke_session))
+}
+
+/// 201 `{user}` and a new session cookie.
+async fn register(
+    State(state): State<AppState>,
+    Client(client): Client,
+    PresentedToken(presented): PresentedToken,
+    ApiJson(body): ApiJson<Credentials>,
+) -> Result<Response, ApiError> {
+    let result = state.auth.register(&body.email, &body.password, presented.as_ref(), client).await;
+    record_auth_outcome("register", &result);
+    Ok(logged_in(&state, StatusCode::CREATED, result?))
+}
+
+/// 200 `{user}` and a new session cookie; the session presented, if any, is ended.
+async fn login(
+    State(state): State<AppState>,
+    Client(client): Client,
+    PresentedToken(presented): PresentedToken,
+    ApiJson(body): ApiJson<Credentials>,
+) -> Result<Response, ApiError> {
+    let result = state.auth.login(&body.email, &body.password, presented.as_ref(), client).await;
+    record_auth_outcome("login", &result);
+    Ok(logged_in(&state, StatusCode::OK, result?))
+}
+
+fn logged_in(state: &AppState, status: StatusCode, logged_in: LoggedIn) -> Response {
+    let cookie = state.cookie.issue(&logged_in);
+    (status, [(SET_COOKIE, cookie)], Json(UserResponse { user: UserBody::from(&logged_in.user) })).into_response()
+}
+
+/// 204 and an expired cookie, with or without a session: logout is idempotent.
+async fn logout(
+    State(state): State<AppState>,
+    PresentedToken(presented): PresentedToken,
+) -> Result<Response, ApiError> {
+    if let Some(token) = presented {
+        state.auth.logout(&token).await?;
+    }
+    Ok(signed_out(&state))
+}
+
+/// 204: every session of the caller ends, this one included.
+async fn logout_all(
+    State(state): State<AppState>,
+    CurrentSession(session): CurrentSession,
+) -> Result<Response, ApiError> {
+    state.auth.logout_everywhere(session.user_id).await?;
+    Ok(signed_out(&state))
+}
+
+fn signed_out(state: &AppState) -> Response {
+    (StatusCode::NO_CONTENT, [(SET_COOKIE, state.cookie.expire())]).into_response()
+}
+
+/// 200 `{user, session}`.
+async fn me(
+    State(state): State<AppState>,
+    CurrentSession(session): CurrentSession,
+) -> Result<Json<MeResponse>, ApiError> {
+    let user = state.auth.current_user(&session).await?;
+    Ok(Json(MeResponse { user: UserBody::from(&user), session: SessionBody::new(&session, session.id) }))
+}
+
+/// 200 `{sessions}`, the caller's, with the current one marked.
+async fn list_sessions(
+    State(state): State<AppState>,
+    CurrentSession(current): CurrentSession,
+) -> Result<Json<SessionsResponse>, ApiError> {
+    let sessions = state.auth.list_sessions(current.user_id).await?;
+    Ok(Json(SessionsResponse { sessions: sessions.iter().map(|s| SessionBody::new(s, current.id)).collect() }))
+}
+
+/// 204; 404 when the id is not one of the caller's sessions (a malformed id is
+/// not one either). Revoking the current session also expires its cookie.
+async fn revoke_session(
+    State(state): State<AppState>,
+    CurrentSession(current): CurrentSession,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let id = SessionId::parse(&id).map_err(|_| AuthError::SessionNotFound)?;
+    state.auth.revoke_session(current.user_id, id).await?;
+    if id == current.id { Ok(signed_out(&state)) } else { Ok(StatusCode::NO_CONTENT.into_response()) }
+}

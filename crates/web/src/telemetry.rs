@@ -1,0 +1,26 @@
+//! Logging: tracing subscribers, and a span per request that carries its request id.
+
+use axum::{body::Body, http::Request};
+use sesame_factory::{LogFormat, LogSettings};
+use tracing::Span;
+use tracing_subscriber::{EnvFilter, fmt, prelude::*};
+
+/// The header that carries the request id, set here when the client sent none.
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// Installs the global subscriber: `RUST_LOG` if set, else the configured filter;
+/// JSON lines or text as configured. Calling it twice is harmless.
+pub fn init(settings: &LogSettings) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&settings.filter));
+    let registry = tracing_subscriber::registry().with(filter);
+    let _ = match settings.format {
+        LogFormat::Json => registry.with(fmt::layer().json().flatten_event(true)).try_init(),
+        LogFormat::Text => registry.with(fmt::layer()).try_init(),
+    };
+}
+
+/// The span of one request: method, path and request id, never headers (they hold cookies).
+pub fn request_span(request: &Request<Body>) -> Span {
+    let request_id = request.headers().get(REQUEST_ID_HEADER).and_then(|value| value.to_str().ok()).unwrap_or("-");
+    tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %request_id)
+}
