@@ -46,11 +46,6 @@ impl AuthService {
         &self.policy
     }
 
-    /// The current time by the service's clock.
-    pub fn now(&self) -> time::OffsetDateTime {
-        self.clock.now()
-    }
-
     /// Creates a user and logs them in.
     ///
     /// Errors: `InvalidEmail`, `WeakPassword` (checked before anything is stored),

@@ -182,17 +182,18 @@ impl Settings {
             .set_default("store.users", if mock { "memory" } else { "postgres" })?
             .set_default("store.sessions", if mock { "memory" } else { "redis" })?
             .set_default("log.format", if production { "json" } else { "text" })?
-            .set_default("log.filter", "info")?
-            .add_source(
-                config::Environment::with_prefix("SESAME")
-                    .prefix_separator("__")
-                    .separator("__")
-                    .try_parsing(true)
-                    .source(Some(vars.clone())),
-            );
+            .set_default("log.filter", "info")?;
+        // Overrides win over every source, whatever the order they are set in.
         for (name, key) in SEED_NAMES {
             builder = builder.set_override_option(key, vars.get(name).filter(|value| !value.is_empty()).cloned())?;
         }
+        let builder = builder.add_source(
+            config::Environment::with_prefix("SESAME")
+                .prefix_separator("__")
+                .separator("__")
+                .try_parsing(true)
+                .source(Some(vars)),
+        );
         let mut settings: Self = builder.build()?.try_deserialize()?;
         settings.environment = environment;
         settings.check()?;

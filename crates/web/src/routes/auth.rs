@@ -37,7 +37,7 @@ async fn register(
 ) -> Result<Response, ApiError> {
     let result = state.auth.register(&body.email, &body.password, presented.as_ref(), client).await;
     record_auth_outcome("register", &result);
-    Ok(logged_in(&state, StatusCode::CREATED, result?))
+    Ok(logged_in(&state, StatusCode::CREATED, &result?))
 }
 
 /// 200 `{user}` and a new session cookie; the session presented, if any, is ended.
@@ -49,11 +49,11 @@ async fn login(
 ) -> Result<Response, ApiError> {
     let result = state.auth.login(&body.email, &body.password, presented.as_ref(), client).await;
     record_auth_outcome("login", &result);
-    Ok(logged_in(&state, StatusCode::OK, result?))
+    Ok(logged_in(&state, StatusCode::OK, &result?))
 }
 
-fn logged_in(state: &AppState, status: StatusCode, logged_in: LoggedIn) -> Response {
-    let cookie = state.cookie.issue(&logged_in);
+fn logged_in(state: &AppState, status: StatusCode, logged_in: &LoggedIn) -> Response {
+    let cookie = state.cookie.issue(logged_in);
     (status, [(SET_COOKIE, cookie)], Json(UserResponse { user: UserBody::from(&logged_in.user) })).into_response()
 }
 

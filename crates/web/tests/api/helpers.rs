@@ -1,0 +1,186 @@
+//! `spawn_app`: a world of its own for each test — the app on port 0 over adapters
+//! built by the factory with a fake clock — and a typed client for it.
+
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+};
+
+use async_trait::async_trait;
+use reqwest::{Client, Response, StatusCode, header};
+use serde_json::{Value, json};
+use sesame_core::ports::{
+    Email, ManualClock, PortError, Session, SessionId, SessionStore, SessionTokenHash, UserId, UserRepository,
+};
+use sesame_factory::{Environment, Settings};
+use sesame_web::Application;
+use time::OffsetDateTime;
+
+pub(crate) const PASSWORD: &str = "correct horse battery staple";
+
+/// A running app and handles on its stores and clock.
+pub(crate) struct TestApp {
+    pub(crate) base: String,
+    pub(crate) clock: ManualClock,
+    pub(crate) users: Arc<dyn UserRepository>,
+    sessions: Arc<CountingSessions>,
+}
+
+/// Spawns the app on the mock environment with default settings.
+pub(crate) async fn spawn_app() -> TestApp {
+    spawn_app_with(&[]).await
+}
+
+/// Spawns the app with these variables on top of the defaults; the listener always gets port 0.
+pub(crate) async fn spawn_app_with(vars: &[(&str, &str)]) -> TestApp {
+    let mut map: HashMap<String, String> = vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+    map.insert("SESAME__HTTP__ADDR".into(), "127.0.0.1:0".into());
+    let settings = Settings::from_vars(Environment::Mock, map).expect("test settings are valid");
+    let clock = ManualClock::new(OffsetDateTime::now_utc().replace_nanosecond(0).expect("valid"));
+    let mut adapters = sesame_factory::build(&settings, Arc::new(clock.clone())).await.expect("adapters");
+    let sessions = Arc::new(CountingSessions { inner: Arc::clone(&adapters.sessions), created: AtomicUsize::new(0) });
+    adapters.sessions = Arc::clone(&sessions) as Arc<dyn SessionStore>;
+    let users = Arc::clone(&adapters.users);
+    let app = Application::build(&settings, adapters).await.expect("bind");
+    let base = format!("http://{}", app.address());
+    tokio::spawn(app.run_until(std::future::pending()));
+    TestApp { base, clock, users, sessions }
+}
+
+impl TestApp {
+    pub(crate) fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// A browser-like client: it keeps cookies and sends them back.
+    pub(crate) fn browser(&self) -> Client {
+        Client::builder().cookie_store(true).user_agent("sesame-tests/1.0").build().expect("client")
+    }
+
+    /// A client without a cookie jar, for requests with hand-made headers.
+    pub(crate) fn raw(&self) -> Client {
+        Client::new()
+    }
+
+    pub(crate) async fn register(&self, client: &Client, email: &str, password: &str) -> Response {
+        self.post_json(client, "/api/auth/register", json!({"email": email, "password": password})).await
+    }
+
+    pub(crate) async fn login(&self, client: &Client, email: &str, password: &str) -> Response {
+        self.post_json(client, "/api/auth/login", json!({"email": email, "password": password})).await
+    }
+
+    pub(crate) async fn post_json(&self, client: &Client, path: &str, body: Value) -> Response {
+        client.post(self.url(path)).json(&body).send().await.expect("request")
+    }
+
+    pub(crate) async fn post(&self, client: &Client, path: &str) -> Response {
+        client.post(self.url(path)).send().await.expect("request")
+    }
+
+    pub(crate) async fn get(&self, client: &Client, path: &str) -> Response {
+        client.get(self.url(path)).send().await.expect("request")
+    }
+
+    /// `GET /api/auth/me` presenting `token` by hand.
+    pub(crate) async fn me_with_token(&self, token: &str) -> Response {
+        self.raw()
+            .get(self.url("/api/auth/me"))
+            .header(header::COOKIE, format!("sessionId={token}"))
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// A new browser registered as a new user; returns the client, the email and the token.
+    pub(crate) async fn signed_up(&self, email: &str) -> (Client, String) {
+        let client = self.browser();
+        let response = self.register(&client, email, PASSWORD).await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+        let token = session_token(&response).expect("register sets the cookie");
+        (client, token)
+    }
+
+    /// How many sessions the app has created so far.
+    pub(crate) fn sessions_created(&self) -> usize {
+        self.sessions.created.load(Ordering::SeqCst)
+    }
+
+    pub(crate) async fn user_exists(&self, email: &str) -> bool {
+        let Ok(email) = Email::parse(email) else { return false };
+        self.users.find_by_email(&email).await.expect("find").is_some()
+    }
+}
+
+/// The token in a response's `Set-Cookie: sessionId=…`, if it sets a non-empty one.
+pub(crate) fn session_token(response: &Response) -> Option<String> {
+    set_cookie(response).and_then(|cookie| {
+        let value = cookie.split(';').next()?.strip_prefix("sessionId=")?;
+        (!value.is_empty()).then(|| value.to_owned())
+    })
+}
+
+pub(crate) fn set_cookie(response: &Response) -> Option<String> {
+    response.headers().get(header::SET_COOKIE).map(|value| value.to_str().expect("ascii").to_owned())
+}
+
+/// The body as JSON, checked never to contain `token`.
+pub(crate) async fn json_without(response: Response, token: &str) -> Value {
+    let text = response.text().await.expect("body");
+    assert!(!text.contains(token), "a response body contains the session token: {text}");
+    serde_json::from_str(&text).expect("a JSON body")
+}
+
+/// Asserts a problem answer: its status, content type and stable code.
+pub(crate) async fn assert_problem(response: Response, status: StatusCode, code: &str) -> Value {
+    assert_eq!(response.status(), status, "for code {code}");
+    let content_type = response.headers().get(header::CONTENT_TYPE).expect("content type").to_str().unwrap().to_owned();
+    assert_eq!(content_type, "application/problem+json");
+    let body: Value = response.json().await.expect("problem body");
+    assert_eq!(body["code"], code, "{body}");
+    assert_eq!(body["status"], status.as_u16());
+    body
+}
+
+/// The app's session store, counting the sessions it is asked to create.
+struct CountingSessions {
+    inner: Arc<dyn SessionStore>,
+    created: AtomicUsize,
+}
+
+#[async_trait]
+impl SessionStore for CountingSessions {
+    async fn create(&self, session: &Session) -> Result<(), PortError> {
+        self.created.fetch_add(1, Ordering::SeqCst);
+        self.inner.create(session).await
+    }
+    async fn get(&self, hash: &SessionTokenHash) -> Result<Option<Session>, PortError> {
+        self.inner.get(hash).await
+    }
+    async fn touch(
+        &self,
+        hash: &SessionTokenHash,
+        seen: OffsetDateTime,
+        idle: OffsetDateTime,
+    ) -> Result<bool, PortError> {
+        self.inner.touch(hash, seen, idle).await
+    }
+    async fn delete(&self, hash: &SessionTokenHash) -> Result<bool, PortError> {
+        self.inner.delete(hash).await
+    }
+    async fn list_for_user(&self, user_id: UserId) -> Result<Vec<Session>, PortError> {
+        self.inner.list_for_user(user_id).await
+    }
+    async fn revoke(&self, user_id: UserId, id: SessionId) -> Result<bool, PortError> {
+        self.inner.revoke(user_id, id).await
+    }
+    async fn revoke_all(&self, user_id: UserId) -> Result<u64, PortError> {
+        self.inner.revoke_all(user_id).await
+    }
+    async fn ping(&self) -> Result<(), PortError> {
+        self.inner.ping().await
+    }
+}

@@ -1,0 +1,6 @@
+//! The HTTP API over real TCP, with cookie-jar clients, against the app bound to port 0.
+
+mod bad_input;
+mod expiry;
+mod flows;
+mod helpers;
