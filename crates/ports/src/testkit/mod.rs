@@ -3,7 +3,7 @@
 //! An adapter crate turns on this crate's `testkit` feature in its
 //! dev-dependencies and invokes the macros in an integration test:
 //!
-//! ```ignore
+//! ```text
 //! use std::sync::Arc;
 //! use sesame_ports::{ManualClock, SessionStore, UserRepository};
 //!

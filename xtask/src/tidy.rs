@@ -1,0 +1,188 @@
+//! The architecture rules a machine can check (docs/architecture.md lists them all):
+//! which workspace crate may depend on which, what the domain must not pull in,
+//! a `//!` doc atop every Rust file, and no ignored test without a reason.
+//!
+//! They run as tests, so `cargo test --workspace` enforces them, and as
+//! `cargo xtask tidy`.
+
+use std::{
+    collections::BTreeMap,
+    fs,
+    path::{Path, PathBuf},
+    process::Command,
+};
+
+use serde_json::Value;
+
+/// Each workspace crate and the workspace crates it may depend on (any kind of dependency).
+const ALLOWED: &[(&str, &[&str])] = &[
+    ("sesame-ports", &[]),
+    ("sesame-core", &["sesame-ports"]),
+    ("sesame-mock", &["sesame-ports"]),
+    ("sesame-postgres", &["sesame-ports"]),
+    ("sesame-redis", &["sesame-ports"]),
+    ("sesame-factory", &["sesame-ports", "sesame-mock", "sesame-postgres", "sesame-redis"]),
+    ("sesame-web", &["sesame-core", "sesame-factory"]),
+    ("xtask", &[]),
+];
+
+/// Crates the domain and the ports must never depend on: drivers, HTTP, networking.
+const FORBIDDEN_IN_DOMAIN: &[&str] = &["sqlx", "redis", "axum", "hyper", "reqwest", "tower", "tower-http", "tokio-postgres"];
+
+/// Runs every check; the error lists every violation.
+pub(crate) fn check_all(root: &Path) -> Result<(), String> {
+    let packages = workspace_packages(root)?;
+    let mut violations = dependency_violations(&packages);
+    violations.extend(missing_module_docs(root));
+    violations.extend(ignores_without_reason(root));
+    if violations.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("tidy found {} problem(s):\n  {}", violations.len(), violations.join("\n  ")))
+    }
+}
+
+/// A workspace package: its name and its dependencies as (name, kind, optional).
+struct Package {
+    name: String,
+    dependencies: Vec<(String, String, bool)>,
+}
+
+fn workspace_packages(root: &Path) -> Result<Vec<Package>, String> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let output = Command::new(cargo)
+        .args(["metadata", "--format-version", "1", "--no-deps", "--offline"])
+        .current_dir(root)
+        .output()
+        .map_err(|err| format!("cannot run cargo metadata: {err}"))?;
+    if !output.status.success() {
+        return Err(format!("cargo metadata failed: {}", String::from_utf8_lossy(&output.stderr)));
+    }
+    let metadata: Value = serde_json::from_slice(&output.stdout).map_err(|err| format!("cargo metadata: {err}"))?;
+    let packages = metadata["packages"].as_array().ok_or("cargo metadata lists no packages")?;
+    Ok(packages
+        .iter()
+        .map(|package| Package {
+            name: package["name"].as_str().unwrap_or_default().to_owned(),
+            dependencies: package["dependencies"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|dep| {
+                    let name = dep["name"].as_str().unwrap_or_default().to_owned();
+                    let kind = dep["kind"].as_str().unwrap_or("normal").to_owned();
+                    (name, kind, dep["optional"].as_bool().unwrap_or(false))
+                })
+                .collect(),
+        })
+        .collect())
+}
+
+fn dependency_violations(packages: &[Package]) -> Vec<String> {
+    let allowed: BTreeMap<&str, &[&str]> = ALLOWED.iter().copied().collect();
+    let workspace: Vec<&str> = packages.iter().map(|p| p.name.as_str()).collect();
+    let mut violations = Vec::new();
+    for package in packages {
+        let Some(may_use) = allowed.get(package.name.as_str()) else {
+            violations.push(format!("{} is not in tidy's dependency rules; add it to ALLOWED", package.name));
+            continue;
+        };
+        for (dep, kind, optional) in &package.dependencies {
+            if workspace.contains(&dep.as_str()) && !may_use.contains(&dep.as_str()) {
+                violations.push(format!("{} must not depend on {dep} ({kind})", package.name));
+            }
+            let domain = matches!(package.name.as_str(), "sesame-core" | "sesame-ports");
+            if domain && kind != "dev" && FORBIDDEN_IN_DOMAIN.contains(&dep.as_str()) {
+                violations.push(format!("{} must not depend on {dep}: the domain does no I/O", package.name));
+            }
+            if dep == "mockall" && kind != "dev" && !optional {
+                violations.push(format!("{} depends on mockall outside dev-dependencies", package.name));
+            }
+        }
+    }
+    violations
+}
+
+/// Every Rust file under crates/ and xtask/.
+fn rust_files(root: &Path) -> Vec<PathBuf> {
+    fn walk(dir: &Path, found: &mut Vec<PathBuf>) {
+        let Ok(entries) = fs::read_dir(dir) else { return };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() && path.file_name().is_some_and(|name| name != "target") {
+                walk(&path, found);
+            } else if path.extension().is_some_and(|ext| ext == "rs") {
+                found.push(path);
+            }
+        }
+    }
+    let mut found = Vec::new();
+    walk(&root.join("crates"), &mut found);
+    walk(&root.join("xtask"), &mut found);
+    found.sort();
+    found
+}
+
+fn missing_module_docs(root: &Path) -> Vec<String> {
+    rust_files(root)
+        .into_iter()
+        .filter(|path| {
+            let text = fs::read_to_string(path).unwrap_or_default();
+            !text.lines().find(|line| !line.trim().is_empty()).is_some_and(|line| line.starts_with("//!"))
+        })
+        .map(|path| format!("{} does not start with a `//!` doc saying what it is for", relative(root, &path)))
+        .collect()
+}
+
+fn ignores_without_reason(root: &Path) -> Vec<String> {
+    // Spelled in two halves so that this file does not match its own check.
+    let bare = concat!("#[", "ignore]");
+    rust_files(root)
+        .into_iter()
+        .filter(|path| fs::read_to_string(path).unwrap_or_default().lines().any(|line| line.trim() == bare))
+        .map(|path| format!("{} has an ignore attribute without a reason string", relative(root, &path)))
+        .collect()
+}
+
+fn relative(root: &Path, path: &Path) -> String {
+    path.strip_prefix(root).unwrap_or(path).display().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn package(name: &str, deps: &[(&str, &str, bool)]) -> Package {
+        Package {
+            name: name.into(),
+            dependencies: deps.iter().map(|(n, k, o)| ((*n).into(), (*k).into(), *o)).collect(),
+        }
+    }
+
+    #[test]
+    fn the_workspace_follows_the_architecture_rules() {
+        check_all(&crate::project_root()).unwrap_or_else(|violations| panic!("{violations}"));
+    }
+
+    #[test]
+    fn a_forbidden_dependency_is_reported() {
+        let packages = [
+            package("sesame-ports", &[]),
+            package("sesame-core", &[("sesame-ports", "normal", false), ("sqlx", "normal", false)]),
+            package("sesame-mock", &[("sesame-core", "normal", false), ("mockall", "normal", false)]),
+            package("sesame-web", &[("sesame-mock", "dev", false)]),
+            package("sesame-new", &[]),
+        ];
+        let violations = dependency_violations(&packages);
+        assert_eq!(
+            violations,
+            [
+                "sesame-core must not depend on sqlx: the domain does no I/O",
+                "sesame-mock must not depend on sesame-core (normal)",
+                "sesame-mock depends on mockall outside dev-dependencies",
+                "sesame-web must not depend on sesame-mock (dev)",
+                "sesame-new is not in tidy's dependency rules; add it to ALLOWED",
+            ]
+        );
+    }
+}
