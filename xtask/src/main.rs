@@ -19,7 +19,9 @@ fn main() -> ExitCode {
         Some("test") => test(),
         Some("ci") => ci(),
         _ => {
-            eprintln!("usage: cargo xtask <task>\n\ntasks:\n  tidy   check the architecture rules\n  test   run the whole test suite\n  ci     formatting, lints and tests, as .ci/run does");
+            eprintln!(
+                "usage: cargo xtask <task>\n\ntasks:\n  tidy   check the architecture rules\n  test   run the whole test suite\n  ci     formatting, lints and tests, as .ci/run does"
+            );
             return ExitCode::from(2);
         }
     };

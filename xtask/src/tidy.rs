@@ -27,7 +27,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
 ];
 
 /// Crates the domain and the ports must never depend on: drivers, HTTP, networking.
-const FORBIDDEN_IN_DOMAIN: &[&str] = &["sqlx", "redis", "axum", "hyper", "reqwest", "tower", "tower-http", "tokio-postgres"];
+const FORBIDDEN_IN_DOMAIN: &[&str] =
+    &["sqlx", "redis", "axum", "hyper", "reqwest", "tower", "tower-http", "tokio-postgres"];
 
 /// Runs every check; the error lists every violation.
 pub(crate) fn check_all(root: &Path) -> Result<(), String> {

@@ -367,6 +367,30 @@ mod tests {
     }
 
     #[test]
+    fn docs_configuration_lists_every_variable() {
+        let doc = include_str!("../../../docs/configuration.md");
+        let variables = [
+            "SESSION_ENVIRONMENT",
+            "DATABASE_URL",
+            "REDIS_URL",
+            "SESSION_MAX_AGE_SECONDS",
+            "SESAME__SESSION__ABSOLUTE_TIMEOUT_SECONDS",
+            "SESAME__SESSION__TOUCH_INTERVAL_SECONDS",
+            "SESAME__HTTP__ADDR",
+            "SESAME__COOKIE__NAME",
+            "SESAME__COOKIE__SECURE",
+            "SESAME__PASSWORD__MAX_CONCURRENT_HASHES",
+            "SESAME__STORE__USERS",
+            "SESAME__STORE__SESSIONS",
+            "SESAME__LOG__FORMAT",
+            "SESAME__LOG__FILTER",
+        ];
+        for variable in variables {
+            assert!(doc.contains(&format!("| `{variable}` |")), "docs/configuration.md lacks {variable}");
+        }
+    }
+
+    #[test]
     fn debug_output_never_shows_a_secret() {
         let settings = Settings::from_vars(Environment::Production, vars(&PRODUCTION_OK)).unwrap();
         let printed = format!("{settings:?}");
