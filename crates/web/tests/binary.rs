@@ -1,0 +1,93 @@
+//! The `sesame` binary as an operator runs it: zero-config start, graceful stop on
+//! SIGTERM, and refusals that name the setting.
+
+use std::{
+    io::{BufRead, BufReader},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+fn sesame() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_sesame"));
+    // A directory without .env files, and none of the developer's settings.
+    command.current_dir(std::env::temp_dir()).env_clear().env("PATH", std::env::var_os("PATH").unwrap_or_default());
+    command
+}
+
+/// Waits for the JSON log line `listening` and returns the address it names.
+fn listening_address(child: &mut Child) -> String {
+    let stdout = child.stdout.take().expect("piped stdout");
+    for line in BufReader::new(stdout).lines() {
+        let line = line.expect("log line");
+        let Ok(event) = serde_json::from_str::<serde_json::Value>(&line) else { continue };
+        if event["message"] == "listening" {
+            return event["address"].as_str().expect("address field").to_owned();
+        }
+    }
+    panic!("the service exited without logging `listening`");
+}
+
+fn wait_with_deadline(child: &mut Child, deadline: Duration) -> std::process::ExitStatus {
+    let started = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            return status;
+        }
+        if started.elapsed() > deadline {
+            child.kill().ok();
+            panic!("the service did not stop within {deadline:?} of SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[tokio::test]
+async fn starts_with_nothing_configured_and_stops_cleanly_on_sigterm() {
+    let mut child = sesame()
+        .args(["serve"])
+        .env("SESAME__HTTP__ADDR", "127.0.0.1:0")
+        .env("SESAME__LOG__FORMAT", "json")
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn sesame");
+    let address = listening_address(&mut child);
+
+    let health = reqwest::get(format!("http://{address}/healthz")).await.expect("healthz");
+    assert_eq!(health.status(), 200);
+    let ready: serde_json::Value =
+        reqwest::get(format!("http://{address}/readyz")).await.unwrap().json().await.unwrap();
+    assert_eq!(ready["checks"]["users"]["backend"], "memory");
+
+    let killed = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill");
+    assert!(killed.success());
+    let status = wait_with_deadline(&mut child, Duration::from_secs(10));
+    assert!(status.success(), "graceful shutdown exits 0, got {status}");
+    assert!(reqwest::get(format!("http://{address}/healthz")).await.is_err(), "nothing listens after shutdown");
+}
+
+#[test]
+fn production_without_its_settings_refuses_to_start_naming_them() {
+    let output = sesame().env("SESSION_ENVIRONMENT", "production").output().expect("run sesame");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("production refuses to start: DATABASE_URL is not set"), "{stderr}");
+
+    let output = sesame()
+        .env("SESSION_ENVIRONMENT", "production")
+        .env("DATABASE_URL", "postgres://sesame:hunter2@db/sesame")
+        .env("REDIS_URL", "redis://:hunter2@cache")
+        .env("SESAME__COOKIE__SECURE", "false")
+        .output()
+        .expect("run sesame");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(stderr.contains("SESAME__COOKIE__SECURE"), "{stderr}");
+    assert!(!stderr.contains("hunter2"), "a refusal never prints a secret: {stderr}");
+}
+
+#[test]
+fn an_unknown_environment_is_refused_naming_the_variable() {
+    let output = sesame().env("SESSION_ENVIRONMENT", "staging").output().expect("run sesame");
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("SESSION_ENVIRONMENT=\"staging\""));
+}
