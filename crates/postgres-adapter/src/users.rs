@@ -1,0 +1,132 @@
+//! [`UserRepository`] on PostgreSQL.
+
+use async_trait::async_trait;
+use sesame_ports::{Email, NewUser, PasswordHash, PortError, User, UserChanges, UserId, UserRepository};
+use sqlx::{
+    AssertSqlSafe, PgPool,
+    migrate::Migrator,
+    postgres::{PgPoolOptions, PgRow},
+};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::{BACKEND, PostgresError, PostgresSettings, settings::is_identifier};
+
+static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
+
+/// The name of the unique index on `lower(email)`.
+const EMAIL_INDEX: &str = "users_email_lower_key";
+
+const COLUMNS: &str = "id, email, password_hash, is_verified, created_at";
+
+/// Users in PostgreSQL.
+#[derive(Debug, Clone)]
+pub struct PostgresUserRepository {
+    pool: PgPool,
+    schema: Option<String>,
+}
+
+impl PostgresUserRepository {
+    /// Opens a pool and checks that the server answers.
+    pub async fn connect(settings: &PostgresSettings) -> Result<Self, PostgresError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(settings.max_connections)
+            .acquire_timeout(settings.acquire_timeout)
+            .connect_with(settings.connect_options()?)
+            .await
+            .map_err(PostgresError::Connect)?;
+        Ok(Self { pool, schema: settings.schema.clone() })
+    }
+
+    /// Applies the embedded migrations that have not run yet (and creates the
+    /// configured schema first, if there is one).
+    pub async fn migrate(&self) -> Result<(), PostgresError> {
+        if let Some(schema) = self.schema.as_deref().filter(|schema| is_identifier(schema)) {
+            sqlx::query(AssertSqlSafe(format!("CREATE SCHEMA IF NOT EXISTS {schema}")))
+                .execute(&self.pool)
+                .await
+                .map_err(PostgresError::Connect)?;
+        }
+        MIGRATOR.run(&self.pool).await?;
+        Ok(())
+    }
+
+    /// The pool, for tooling and tests.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+}
+
+fn store_error(err: sqlx::Error) -> PortError {
+    let email_taken =
+        err.as_database_error().is_some_and(|db| db.is_unique_violation() && db.constraint() == Some(EMAIL_INDEX));
+    if email_taken { PortError::EmailTaken } else { PortError::unavailable(BACKEND, err) }
+}
+
+fn user_from_row(row: &PgRow) -> Result<User, PortError> {
+    use sqlx::Row as _;
+    let read = |err: sqlx::Error| PortError::unavailable(BACKEND, err);
+    let email: String = row.try_get("email").map_err(read)?;
+    Ok(User {
+        id: UserId::from_uuid(row.try_get::<Uuid, _>("id").map_err(read)?),
+        email: Email::parse(&email).map_err(|err| PortError::unavailable(BACKEND, format!("stored email: {err}")))?,
+        password_hash: PasswordHash::new(row.try_get::<String, _>("password_hash").map_err(read)?),
+        is_verified: row.try_get("is_verified").map_err(read)?,
+        created_at: row.try_get::<OffsetDateTime, _>("created_at").map_err(read)?,
+    })
+}
+
+#[async_trait]
+impl UserRepository for PostgresUserRepository {
+    async fn create(&self, user: NewUser) -> Result<User, PortError> {
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "INSERT INTO users (id, email, password_hash, created_at) VALUES ($1, $2, $3, $4) RETURNING {COLUMNS}"
+        )))
+        .bind(user.id.as_uuid())
+        .bind(user.email.as_str())
+        .bind(user.password_hash.expose())
+        .bind(user.created_at)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(store_error)?;
+        user_from_row(&row)
+    }
+
+    async fn find_by_id(&self, id: UserId) -> Result<Option<User>, PortError> {
+        let row = sqlx::query(AssertSqlSafe(format!("SELECT {COLUMNS} FROM users WHERE id = $1")))
+            .bind(id.as_uuid())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(store_error)?;
+        row.as_ref().map(user_from_row).transpose()
+    }
+
+    async fn find_by_email(&self, email: &Email) -> Result<Option<User>, PortError> {
+        let row = sqlx::query(AssertSqlSafe(format!("SELECT {COLUMNS} FROM users WHERE lower(email) = lower($1)")))
+            .bind(email.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(store_error)?;
+        row.as_ref().map(user_from_row).transpose()
+    }
+
+    async fn update(&self, id: UserId, changes: UserChanges) -> Result<User, PortError> {
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "UPDATE users SET email = COALESCE($2, email), password_hash = COALESCE($3, password_hash), \
+             is_verified = COALESCE($4, is_verified), updated_at = now() WHERE id = $1 RETURNING {COLUMNS}"
+        )))
+        .bind(id.as_uuid())
+        .bind(changes.email.as_ref().map(Email::as_str))
+        .bind(changes.password_hash.as_ref().map(PasswordHash::expose))
+        .bind(changes.is_verified)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(store_error)?;
+        row.as_ref().map(user_from_row).transpose()?.ok_or(PortError::NotFound)
+    }
+
+    async fn ping(&self) -> Result<(), PortError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await.map_err(store_error)?;
+        Ok(())
+    }
+}
