@@ -30,6 +30,9 @@ const ALLOWED: &[(&str, &[&str])] = &[
 const FORBIDDEN_IN_DOMAIN: &[&str] =
     &["sqlx", "redis", "axum", "hyper", "reqwest", "tower", "tower-http", "tokio-postgres"];
 
+/// The tokio features the core may use: `spawn_blocking`, sync primitives, `join!`.
+const CORE_TOKIO_FEATURES: &[&str] = &["rt", "sync", "macros"];
+
 /// Runs every check; the error lists every violation.
 pub(crate) fn check_all(root: &Path) -> Result<(), String> {
     let packages = workspace_packages(root)?;
@@ -43,10 +46,19 @@ pub(crate) fn check_all(root: &Path) -> Result<(), String> {
     }
 }
 
-/// A workspace package: its name and its dependencies as (name, kind, optional).
+/// A workspace package and its dependencies.
 struct Package {
     name: String,
-    dependencies: Vec<(String, String, bool)>,
+    dependencies: Vec<Dependency>,
+}
+
+/// One dependency as the manifest declares it.
+struct Dependency {
+    name: String,
+    /// `normal`, `dev` or `build`.
+    kind: String,
+    optional: bool,
+    features: Vec<String>,
 }
 
 fn workspace_packages(root: &Path) -> Result<Vec<Package>, String> {
@@ -69,10 +81,16 @@ fn workspace_packages(root: &Path) -> Result<Vec<Package>, String> {
                 .as_array()
                 .into_iter()
                 .flatten()
-                .map(|dep| {
-                    let name = dep["name"].as_str().unwrap_or_default().to_owned();
-                    let kind = dep["kind"].as_str().unwrap_or("normal").to_owned();
-                    (name, kind, dep["optional"].as_bool().unwrap_or(false))
+                .map(|dep| Dependency {
+                    name: dep["name"].as_str().unwrap_or_default().to_owned(),
+                    kind: dep["kind"].as_str().unwrap_or("normal").to_owned(),
+                    optional: dep["optional"].as_bool().unwrap_or(false),
+                    features: dep["features"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|f| f.as_str().map(str::to_owned))
+                        .collect(),
                 })
                 .collect(),
         })
@@ -88,13 +106,19 @@ fn dependency_violations(packages: &[Package]) -> Vec<String> {
             violations.push(format!("{} is not in tidy's dependency rules; add it to ALLOWED", package.name));
             continue;
         };
-        for (dep, kind, optional) in &package.dependencies {
+        for Dependency { name: dep, kind, optional, features } in &package.dependencies {
             if workspace.contains(&dep.as_str()) && !may_use.contains(&dep.as_str()) {
                 violations.push(format!("{} must not depend on {dep} ({kind})", package.name));
             }
             let domain = matches!(package.name.as_str(), "sesame-core" | "sesame-ports");
             if domain && kind != "dev" && FORBIDDEN_IN_DOMAIN.contains(&dep.as_str()) {
                 violations.push(format!("{} must not depend on {dep}: the domain does no I/O", package.name));
+            }
+            if package.name == "sesame-core" && dep == "tokio" && kind != "dev" {
+                for feature in features.iter().filter(|f| !CORE_TOKIO_FEATURES.contains(&f.as_str())) {
+                    violations
+                        .push(format!("sesame-core must not use tokio's {feature} feature: the domain does no I/O"));
+                }
             }
             if dep == "mockall" && kind != "dev" && !optional {
                 violations.push(format!("{} depends on mockall outside dev-dependencies", package.name));
@@ -156,7 +180,15 @@ mod tests {
     fn package(name: &str, deps: &[(&str, &str, bool)]) -> Package {
         Package {
             name: name.into(),
-            dependencies: deps.iter().map(|(n, k, o)| ((*n).into(), (*k).into(), *o)).collect(),
+            dependencies: deps
+                .iter()
+                .map(|(n, k, o)| Dependency {
+                    name: (*n).into(),
+                    kind: (*k).into(),
+                    optional: *o,
+                    features: if *n == "tokio" { vec!["rt".into(), "net".into()] } else { Vec::new() },
+                })
+                .collect(),
         }
     }
 
@@ -169,7 +201,10 @@ mod tests {
     fn a_forbidden_dependency_is_reported() {
         let packages = [
             package("sesame-ports", &[]),
-            package("sesame-core", &[("sesame-ports", "normal", false), ("sqlx", "normal", false)]),
+            package(
+                "sesame-core",
+                &[("sesame-ports", "normal", false), ("sqlx", "normal", false), ("tokio", "normal", false)],
+            ),
             package("sesame-mock", &[("sesame-core", "normal", false), ("mockall", "normal", false)]),
             package("sesame-web", &[("sesame-mock", "dev", false)]),
             package("sesame-new", &[]),
@@ -179,6 +214,7 @@ mod tests {
             violations,
             [
                 "sesame-core must not depend on sqlx: the domain does no I/O",
+                "sesame-core must not use tokio's net feature: the domain does no I/O",
                 "sesame-mock must not depend on sesame-core (normal)",
                 "sesame-mock depends on mockall outside dev-dependencies",
                 "sesame-web must not depend on sesame-mock (dev)",

@@ -16,7 +16,7 @@ mod service;
 mod token;
 
 pub use error::AuthError;
-pub use password::{HashError, Password, PasswordError, PasswordHasher};
+pub use password::{HashError, HasherStats, Password, PasswordError, PasswordHasher};
 pub use policy::{Expiry, SessionPolicy};
 pub use service::{AuthService, LoggedIn};
 pub use token::SessionToken;

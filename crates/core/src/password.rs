@@ -1,7 +1,14 @@
 //! Password rules and hashing: what a password must be, and argon2id run off the
 //! async runtime with bounded concurrency.
 
-use std::{collections::HashSet, fmt, sync::Arc, sync::OnceLock};
+use std::{
+    collections::HashSet,
+    fmt,
+    sync::{
+        Arc, OnceLock,
+        atomic::{AtomicU64, AtomicUsize, Ordering},
+    },
+};
 
 use argon2::{Algorithm, Argon2, Params, PasswordHasher as _, PasswordVerifier as _, Version};
 use sesame_ports::PasswordHash;
@@ -88,6 +95,7 @@ pub enum HashError {
 pub struct PasswordHasher {
     params: Params,
     permits: Arc<Semaphore>,
+    stats: Arc<Counters>,
     /// A hash of a random password, verified against when the email is unknown so
     /// that an unknown email and a wrong password take the same time.
     dummy: OnceCell<PasswordHash>,
@@ -105,7 +113,20 @@ impl PasswordHasher {
     pub fn new(max_concurrent: usize) -> Self {
         let params = Params::new(Self::MEMORY_KIB, Self::ITERATIONS, Self::PARALLELISM, None)
             .expect("the OWASP parameters are valid");
-        Self { params, permits: Arc::new(Semaphore::new(max_concurrent.max(1))), dummy: OnceCell::new() }
+        Self {
+            params,
+            permits: Arc::new(Semaphore::new(max_concurrent.max(1))),
+            stats: Arc::default(),
+            dummy: OnceCell::new(),
+        }
+    }
+
+    /// How much argon2 work has run, and how much of it at once at most.
+    pub fn stats(&self) -> HasherStats {
+        HasherStats {
+            runs: self.stats.runs.load(Ordering::Relaxed),
+            peak_in_flight: self.stats.peak_in_flight.load(Ordering::Relaxed),
+        }
     }
 
     /// Hashes `password` with a fresh random salt, in PHC string form.
@@ -151,10 +172,38 @@ impl PasswordHasher {
         &self,
         work: impl FnOnce(Argon2<'static>) -> Result<T, HashError> + Send + 'static,
     ) -> Result<T, HashError> {
-        let _permit = self.permits.acquire().await.expect("the semaphore is never closed");
+        // The permit moves into the blocking task: if the caller is dropped (the
+        // client hung up), the work still holds its permit until it finishes.
+        let permit = Arc::clone(&self.permits).acquire_owned().await.expect("the semaphore is never closed");
         let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, self.params.clone());
-        tokio::task::spawn_blocking(move || work(argon2)).await?
+        let stats = Arc::clone(&self.stats);
+        tokio::task::spawn_blocking(move || {
+            let in_flight = stats.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+            stats.peak_in_flight.fetch_max(in_flight, Ordering::SeqCst);
+            stats.runs.fetch_add(1, Ordering::Relaxed);
+            let result = work(argon2);
+            stats.in_flight.fetch_sub(1, Ordering::SeqCst);
+            drop(permit);
+            result
+        })
+        .await?
     }
+}
+
+/// What a [`PasswordHasher`] has done so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HasherStats {
+    /// argon2 hashes and verifications run.
+    pub runs: u64,
+    /// The most that ran at the same time.
+    pub peak_in_flight: usize,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    runs: AtomicU64,
+    in_flight: AtomicUsize,
+    peak_in_flight: AtomicUsize,
 }
 
 fn argon2_error(err: argon2::password_hash::Error) -> HashError {
@@ -201,6 +250,31 @@ mod tests {
     async fn verify_without_a_hash_answers_false() {
         let hasher = PasswordHasher::new(1);
         assert!(!hasher.verify("anything at all", None).await.unwrap());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrency_stays_bounded_even_when_callers_give_up() {
+        let hasher = Arc::new(PasswordHasher::new(2));
+        let password = Password::parse("s3cret-passphrase").unwrap();
+        let callers: Vec<_> = (0..8)
+            .map(|_| {
+                let (hasher, password) = (Arc::clone(&hasher), password.clone());
+                tokio::spawn(async move { hasher.hash(&password).await })
+            })
+            .collect();
+        // Half the callers hang up while their hashes are queued or running.
+        tokio::task::yield_now().await;
+        for caller in callers.iter().step_by(2) {
+            caller.abort();
+        }
+        for caller in callers.into_iter().skip(1).step_by(2) {
+            caller.await.unwrap().unwrap();
+        }
+        // Let any abandoned work finish, then check that it never overlapped beyond the cap.
+        let _all = hasher.permits.acquire_many(2).await.unwrap();
+        let stats = hasher.stats();
+        assert!(stats.runs >= 4, "{stats:?}");
+        assert!(stats.peak_in_flight <= 2, "more hashes ran at once than allowed: {stats:?}");
     }
 
     #[tokio::test]

@@ -98,6 +98,22 @@ mod tests {
     }
 
     #[test]
+    fn the_idle_window_runs_from_the_last_recorded_use() {
+        // The documented price of throttling: a use within the touch interval of
+        // the last recorded one is not written, so the window can end up to one
+        // interval earlier than "last request + idle timeout".
+        let policy = SessionPolicy::default();
+        let opened = datetime!(2026-01-01 0:00 UTC);
+        let session = opened_at(opened, &policy);
+        assert_eq!(policy.touch(&session, opened + Duration::seconds(59)), None, "not recorded");
+        assert!(!session.is_live_at(opened + Duration::minutes(30)), "so the session ends 30 min after opening");
+        let recorded = opened + Duration::seconds(60);
+        let idle_expires_at = policy.touch(&session, recorded).expect("recorded");
+        assert_eq!(idle_expires_at, recorded + policy.idle_timeout);
+        assert!(idle_expires_at - (opened + Duration::seconds(59)) < policy.idle_timeout + policy.touch_interval);
+    }
+
+    #[test]
     fn touch_is_throttled_to_one_per_interval() {
         let policy = SessionPolicy::default();
         let now = datetime!(2026-01-01 0:00 UTC);

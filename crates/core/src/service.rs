@@ -41,6 +41,11 @@ impl AuthService {
         Self { users, sessions, clock, hasher, policy }
     }
 
+    /// The password hasher, for its statistics.
+    pub fn hasher(&self) -> &PasswordHasher {
+        &self.hasher
+    }
+
     /// The session policy in force.
     pub fn policy(&self) -> &SessionPolicy {
         &self.policy

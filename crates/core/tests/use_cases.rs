@@ -109,10 +109,10 @@ async fn register_of_a_known_email_skips_hashing_and_is_email_taken() {
     let user = stored_user(&clock).await;
     let mut users = MockUserRepository::new();
     users.expect_find_by_email().returning(move |_| Ok(Some(user.clone())));
-    let result = service(users, MockSessionStore::new(), &clock)
-        .register("ALICE@example.com", PASSWORD, None, SessionMetadata::default())
-        .await;
+    let service = service(users, MockSessionStore::new(), &clock);
+    let result = service.register("ALICE@example.com", PASSWORD, None, SessionMetadata::default()).await;
     assert!(matches!(result, Err(AuthError::EmailTaken)), "{result:?}");
+    assert_eq!(service.hasher().stats().runs, 0, "no hash was computed");
 }
 
 #[tokio::test]
@@ -150,7 +150,7 @@ async fn login_revokes_the_presented_session_and_opens_a_new_one() {
 }
 
 #[tokio::test]
-async fn login_with_unknown_email_or_wrong_password_is_invalid_credentials() {
+async fn login_with_unknown_email_or_wrong_password_is_invalid_credentials_at_the_same_cost() {
     let clock = ManualClock::default();
     let user = stored_user(&clock).await;
     let mut users = MockUserRepository::new();
@@ -158,15 +158,23 @@ async fn login_with_unknown_email_or_wrong_password_is_invalid_credentials() {
         .expect_find_by_email()
         .returning(move |email| Ok((email.as_str() == "alice@example.com").then(|| user.clone())));
     let service = service(users, MockSessionStore::new(), &clock);
-    for (email, password) in
-        [("bob@example.com", PASSWORD), ("alice@example.com", "wrong password"), ("nonsense", PASSWORD)]
-    {
-        let result = service.login(email, password, None, SessionMetadata::default()).await;
-        assert!(matches!(result, Err(AuthError::InvalidCredentials)), "{email}: {result:?}");
-    }
-    let too_long = "x".repeat(129);
-    let result = service.login("alice@example.com", &too_long, None, SessionMetadata::default()).await;
-    assert!(matches!(result, Err(AuthError::InvalidCredentials)));
+    let login = |email: &'static str, password: &'static str| {
+        let service = &service;
+        async move {
+            let before = service.hasher().stats().runs;
+            let result = service.login(email, password, None, SessionMetadata::default()).await;
+            assert!(matches!(result, Err(AuthError::InvalidCredentials)), "{email}: {result:?}");
+            service.hasher().stats().runs - before
+        }
+    };
+    // The first unknown email also computes the dummy hash once.
+    assert_eq!(login("first@example.com", PASSWORD).await, 2);
+    assert_eq!(login("bob@example.com", PASSWORD).await, 1, "an unknown email costs one verification");
+    assert_eq!(login("alice@example.com", "wrong password").await, 1, "so does a wrong password");
+    // Input that no account can match is refused without hashing: it reveals nothing.
+    assert_eq!(login("nonsense", PASSWORD).await, 0);
+    let too_long: &'static str = "x".repeat(129).leak();
+    assert_eq!(login("alice@example.com", too_long).await, 0);
 }
 
 #[tokio::test]

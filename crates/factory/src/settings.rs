@@ -59,8 +59,8 @@ pub struct SessionSettings {
 /// The session cookie.
 #[derive(Debug, Deserialize)]
 pub struct CookieSettings {
-    /// `SESAME__COOKIE__NAME`, default `sessionId`; a `__Host-` prefix is allowed
-    /// and then requires `Secure`.
+    /// `SESAME__COOKIE__NAME`, default `sessionId`; a `__Host-` or `__Secure-`
+    /// prefix is allowed and then requires `Secure`.
     pub name: String,
     /// `SESAME__COOKIE__SECURE`; defaults to true in production, false elsewhere.
     pub secure: bool,
@@ -128,12 +128,12 @@ pub enum LogFormat {
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
     /// `.env.{environment}` exists but cannot be read.
-    #[error("cannot read {file}: {source}")]
+    #[error("cannot read {file}: {reason}")]
     EnvFile {
         /// The file's path.
         file: String,
-        /// Why.
-        source: dotenvy::Error,
+        /// Why, without the offending line: it may hold a password.
+        reason: String,
     },
     /// A value has the wrong shape; the message names the key
     /// (`session.max_age_seconds` is `SESAME__SESSION__MAX_AGE_SECONDS`).
@@ -225,9 +225,10 @@ impl Settings {
         if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)) {
             return refuse(format!("SESAME__COOKIE__NAME={name:?} is not a valid cookie name"));
         }
-        if name.starts_with("__Host-") && !self.cookie.secure {
+        let prefix = ["__Host-", "__Secure-"].into_iter().find(|prefix| name.starts_with(prefix));
+        if let Some(prefix) = prefix.filter(|_| !self.cookie.secure) {
             return refuse(format!(
-                "SESAME__COOKIE__NAME={name:?} has the __Host- prefix, which needs SESAME__COOKIE__SECURE=true"
+                "SESAME__COOKIE__NAME={name:?} has the {prefix} prefix, which needs SESAME__COOKIE__SECURE=true"
             ));
         }
         if self.environment == Environment::Production {
@@ -260,7 +261,14 @@ impl Settings {
 
 /// The variables of a dotenv file, or none when it does not exist.
 fn read_env_file(path: &Path) -> Result<HashMap<String, String>, SettingsError> {
-    let file_error = |source| SettingsError::EnvFile { file: path.display().to_string(), source };
+    let file_error = |err: dotenvy::Error| {
+        let reason = match err {
+            dotenvy::Error::LineParse(_, index) => format!("it cannot be parsed at character {index}"),
+            dotenvy::Error::Io(err) => err.to_string(),
+            _ => "it cannot be read".to_owned(),
+        };
+        SettingsError::EnvFile { file: path.display().to_string(), reason }
+    };
     match dotenvy::from_path_iter(path) {
         Ok(iter) => iter.collect::<Result<_, _>>().map_err(file_error),
         Err(err) if err.not_found() => Ok(HashMap::new()),
@@ -333,6 +341,17 @@ mod tests {
     }
 
     #[test]
+    fn a_malformed_env_file_is_refused_without_printing_its_lines() {
+        let dir = std::env::temp_dir().join(format!("sesame-bad-env-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(".env.development"), "DATABASE_URL=\"postgres://u:hunter2@db/sesame\n").unwrap();
+        let err = Settings::load(Environment::Development, &dir, HashMap::new()).unwrap_err().to_string();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(err.contains(".env.development") && err.contains("cannot be parsed"), "{err}");
+        assert!(!err.contains("hunter2"), "{err}");
+    }
+
+    #[test]
     fn a_malformed_value_is_refused_naming_its_key() {
         let message = refusal(Environment::Mock, &[("SESSION_MAX_AGE_SECONDS", "soon")]);
         assert!(message.contains("session.max_age_seconds"), "{message}");
@@ -346,8 +365,10 @@ mod tests {
         assert!(message.contains("SESSION_MAX_AGE_SECONDS"), "{message}");
         let message = refusal(Environment::Mock, &[("SESAME__SESSION__ABSOLUTE_TIMEOUT_SECONDS", "60")]);
         assert!(message.contains("SESAME__SESSION__ABSOLUTE_TIMEOUT_SECONDS"), "{message}");
-        let message = refusal(Environment::Mock, &[("SESAME__COOKIE__NAME", "__Host-sid")]);
-        assert!(message.contains("SESAME__COOKIE__SECURE"), "{message}");
+        for name in ["__Host-sid", "__Secure-sid"] {
+            let message = refusal(Environment::Mock, &[("SESAME__COOKIE__NAME", name)]);
+            assert!(message.contains("SESAME__COOKIE__SECURE"), "{message}");
+        }
     }
 
     #[test]

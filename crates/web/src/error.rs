@@ -190,22 +190,44 @@ impl From<JsonRejection> for ApiError {
     }
 }
 
-/// serde's sentence about the body's shape (`missing field `password``), without
-/// axum's preamble; it describes the client's input, never our internals.
+/// What was wrong with the body's shape, naming the field but never echoing a value
+/// the client sent: serde's "missing field" sentence is kept, any other is replaced.
 fn data_error_detail(body_text: &str) -> String {
-    let sentence = body_text.rsplit_once(": ").map_or(body_text, |(_, last)| last);
-    let sentence = sentence.split(" at line ").next().unwrap_or(sentence);
-    format!("The request body has the wrong shape: {sentence}.")
+    let reason = body_text.split_once("target type: ").map_or(body_text, |(_, reason)| reason);
+    let reason = reason.split(" at line ").next().unwrap_or(reason);
+    if reason.starts_with("missing field `") {
+        return format!("The request body has the wrong shape: {reason}.");
+    }
+    match reason.split_once(": ").map(|(path, _)| path).filter(|path| is_field_path(path)) {
+        Some(path) => format!("The request body has the wrong shape: field `{path}` has the wrong type."),
+        None => "The request body has the wrong shape.".to_owned(),
+    }
+}
+
+fn is_field_path(path: &str) -> bool {
+    !path.is_empty()
+        && path.len() <= 64
+        && path.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '[' | ']'))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    const PREFIX: &str = "Failed to deserialize the JSON body into the target type: ";
+
     #[test]
-    fn data_error_detail_keeps_only_the_sentence_about_the_input() {
-        let text =
-            "Failed to deserialize the JSON body into the target type: missing field `password` at line 1 column 24";
-        assert_eq!(data_error_detail(text), "The request body has the wrong shape: missing field `password`.");
+    fn data_error_detail_names_a_missing_field() {
+        let text = format!("{PREFIX}missing field `password` at line 1 column 24");
+        assert_eq!(data_error_detail(&text), "The request body has the wrong shape: missing field `password`.");
+    }
+
+    #[test]
+    fn data_error_detail_names_the_field_but_never_echoes_its_value() {
+        let text = format!("{PREFIX}password: invalid type: integer `12345678`, expected a string at line 1 column 50");
+        let detail = data_error_detail(&text);
+        assert_eq!(detail, "The request body has the wrong shape: field `password` has the wrong type.");
+        let text = format!("{PREFIX}invalid type: string \"hunter2\", expected struct Credentials at line 1 column 9");
+        assert_eq!(data_error_detail(&text), "The request body has the wrong shape.");
     }
 }

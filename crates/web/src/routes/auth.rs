@@ -2,7 +2,7 @@
 
 use axum::{
     Json, Router,
-    extract::{Path, State},
+    extract::{Path, State, rejection::PathRejection},
     http::{StatusCode, header::SET_COOKIE},
     response::{IntoResponse, Response},
     routing::{delete, get, post},
@@ -104,9 +104,9 @@ async fn list_sessions(
 async fn revoke_session(
     State(state): State<AppState>,
     CurrentSession(current): CurrentSession,
-    Path(id): Path<String>,
+    id: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
-    let id = SessionId::parse(&id).map_err(|_| AuthError::SessionNotFound)?;
+    let id = id.ok().and_then(|Path(id)| SessionId::parse(&id).ok()).ok_or(AuthError::SessionNotFound)?;
     state.auth.revoke_session(current.user_id, id).await?;
     if id == current.id { Ok(signed_out(&state)) } else { Ok(StatusCode::NO_CONTENT.into_response()) }
 }

@@ -28,6 +28,7 @@ async fn refused_register(
     assert!(set_cookie(&response).is_none(), "{code}: a refused request sets no cookie");
     let problem = assert_problem(response, status, code).await;
     assert!(!app.user_exists(EMAIL).await, "{code}: no user was created");
+    assert_eq!(app.users_created(), 0, "{code}: no user was created");
     assert_eq!(app.sessions_created(), 0, "{code}: no session was created");
     problem
 }
@@ -62,7 +63,13 @@ async fn missing_fields_and_wrong_types_are_422_invalid_body() {
     .await;
     assert!(problem["detail"].as_str().unwrap().contains("password"), "{problem}");
     let wrong_type = serde_json::to_vec(&json!({"email": EMAIL, "password": 12345678})).unwrap();
-    refused_register(&app, "application/json", wrong_type, StatusCode::UNPROCESSABLE_ENTITY, "invalid_body").await;
+    let problem =
+        refused_register(&app, "application/json", wrong_type, StatusCode::UNPROCESSABLE_ENTITY, "invalid_body").await;
+    let detail = problem["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("`password`") && !detail.contains("12345678"),
+        "names the field, never echoes it: {detail}"
+    );
 }
 
 #[tokio::test]

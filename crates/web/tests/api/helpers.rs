@@ -13,7 +13,8 @@ use async_trait::async_trait;
 use reqwest::{Client, Response, StatusCode, header};
 use serde_json::{Value, json};
 use sesame_core::ports::{
-    Email, ManualClock, PortError, Session, SessionId, SessionStore, SessionTokenHash, UserId, UserRepository,
+    Email, ManualClock, NewUser, PortError, Session, SessionId, SessionStore, SessionTokenHash, User, UserChanges,
+    UserId, UserRepository,
 };
 use sesame_factory::{Environment, Settings};
 use sesame_web::Application;
@@ -26,6 +27,7 @@ pub(crate) struct TestApp {
     pub(crate) base: String,
     pub(crate) clock: ManualClock,
     pub(crate) users: Arc<dyn UserRepository>,
+    users_created: Arc<AtomicUsize>,
     sessions: Arc<CountingSessions>,
 }
 
@@ -43,11 +45,14 @@ pub(crate) async fn spawn_app_with(vars: &[(&str, &str)]) -> TestApp {
     let mut adapters = sesame_factory::build(&settings, Arc::new(clock.clone())).await.expect("adapters");
     let sessions = Arc::new(CountingSessions { inner: Arc::clone(&adapters.sessions), created: AtomicUsize::new(0) });
     adapters.sessions = Arc::clone(&sessions) as Arc<dyn SessionStore>;
+    let users_created = Arc::new(AtomicUsize::new(0));
+    adapters.users =
+        Arc::new(CountingUsers { inner: Arc::clone(&adapters.users), created: Arc::clone(&users_created) });
     let users = Arc::clone(&adapters.users);
     let app = Application::build(&settings, adapters).await.expect("bind");
     let base = format!("http://{}", app.address());
     tokio::spawn(app.run_until(std::future::pending()));
-    TestApp { base, clock, users, sessions }
+    TestApp { base, clock, users, users_created, sessions }
 }
 
 impl TestApp {
@@ -109,6 +114,11 @@ impl TestApp {
         self.sessions.created.load(Ordering::SeqCst)
     }
 
+    /// How many users the app has created so far.
+    pub(crate) fn users_created(&self) -> usize {
+        self.users_created.load(Ordering::SeqCst)
+    }
+
     pub(crate) async fn user_exists(&self, email: &str) -> bool {
         let Ok(email) = Email::parse(email) else { return false };
         self.users.find_by_email(&email).await.expect("find").is_some()
@@ -143,6 +153,33 @@ pub(crate) async fn assert_problem(response: Response, status: StatusCode, code:
     assert_eq!(body["code"], code, "{body}");
     assert_eq!(body["status"], status.as_u16());
     body
+}
+
+/// The app's user repository, counting the users it stores.
+struct CountingUsers {
+    inner: Arc<dyn UserRepository>,
+    created: Arc<AtomicUsize>,
+}
+
+#[async_trait]
+impl UserRepository for CountingUsers {
+    async fn create(&self, user: NewUser) -> Result<User, PortError> {
+        let created = self.inner.create(user).await?;
+        self.created.fetch_add(1, Ordering::SeqCst);
+        Ok(created)
+    }
+    async fn find_by_id(&self, id: UserId) -> Result<Option<User>, PortError> {
+        self.inner.find_by_id(id).await
+    }
+    async fn find_by_email(&self, email: &Email) -> Result<Option<User>, PortError> {
+        self.inner.find_by_email(email).await
+    }
+    async fn update(&self, id: UserId, changes: UserChanges) -> Result<User, PortError> {
+        self.inner.update(id, changes).await
+    }
+    async fn ping(&self) -> Result<(), PortError> {
+        self.inner.ping().await
+    }
 }
 
 /// The app's session store, counting the sessions it is asked to create.
