@@ -1,1 +1,24 @@
-//! placeholder
+//! sesame's Redis adapter: sessions on a standalone Redis or a Redis Cluster.
+//!
+//! [`RedisSessionStore`] implements `SessionStore`. A session is a hash at
+//! `{prefix}session:{sha256-hex}` whose TTL is the time left until the earlier of
+//! its two expiries; each user has a sorted set `{prefix}user:{id}:sessions` of
+//! their token hashes scored by expiry, which serves listing and revoke-all.
+//! Depends on `sesame-ports` only.
+//!
+//! Writes that touch both keys are one `MULTI` transaction on a standalone server.
+//! On a Cluster the two keys live in different slots, so the same writes are an
+//! ordered series of single-key steps: the user's index is written before a
+//! session is created or extended and cleaned after it is deleted, so a failure
+//! half-way leaves at worst a stale index entry (pruned later), never a live
+//! session that revoke-all cannot reach.
+
+mod codec;
+mod connection;
+mod store;
+
+pub use connection::{RedisError, RedisSettings};
+pub use store::RedisSessionStore;
+
+/// The backend name this adapter reports in errors and metrics.
+pub const BACKEND: &str = "redis";

@@ -1,0 +1,116 @@
+//! Connecting to a standalone Redis or a Redis Cluster, with automatic reconnection.
+
+use std::time::Duration;
+
+use redis::{
+    Cmd, Pipeline, RedisFuture, Value,
+    aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig},
+    cluster::ClusterClient,
+    cluster_async::ClusterConnection,
+};
+use secrecy::{ExposeSecret, SecretString};
+
+/// How to reach Redis. The URLs may hold a password and are never printed.
+#[derive(Debug, Clone)]
+pub struct RedisSettings {
+    /// `redis://…` or `rediss://…` (TLS); for a Cluster, one or more node URLs.
+    pub urls: Vec<SecretString>,
+    /// Whether the URLs name the nodes of a Redis Cluster.
+    pub cluster: bool,
+    /// Prepended to every key, so that several deployments or tests share a server.
+    pub key_prefix: String,
+    /// How long connecting may take.
+    pub connection_timeout: Duration,
+    /// How long a command may wait for its answer.
+    pub response_timeout: Duration,
+}
+
+impl RedisSettings {
+    /// Settings for one standalone server, with prefix `sesame:` and 2 s timeouts.
+    pub fn new(url: SecretString) -> Self {
+        Self {
+            urls: vec![url],
+            cluster: false,
+            key_prefix: "sesame:".into(),
+            connection_timeout: Duration::from_secs(2),
+            response_timeout: Duration::from_secs(2),
+        }
+    }
+}
+
+/// Why the adapter cannot start. Messages never contain a URL: it may hold a password.
+#[derive(Debug, thiserror::Error)]
+pub enum RedisError {
+    /// No URL was given, or one is not a Redis URL.
+    #[error("REDIS_URL is not a valid Redis URL")]
+    InvalidUrl,
+    /// The server cannot be reached or refused the connection.
+    #[error("cannot connect: {0}")]
+    Connect(#[source] redis::RedisError),
+}
+
+/// A connection that reconnects by itself, to either kind of deployment.
+#[derive(Clone)]
+pub(crate) enum Connection {
+    Standalone(ConnectionManager),
+    Cluster(ClusterConnection),
+}
+
+impl Connection {
+    pub(crate) async fn open(settings: &RedisSettings) -> Result<Self, RedisError> {
+        let urls: Vec<&str> = settings.urls.iter().map(|url| url.expose_secret()).collect();
+        if urls.is_empty() || urls.iter().any(|url| !(url.starts_with("redis://") || url.starts_with("rediss://"))) {
+            return Err(RedisError::InvalidUrl);
+        }
+        if settings.cluster {
+            let client = ClusterClient::builder(urls)
+                .connection_timeout(settings.connection_timeout)
+                .response_timeout(settings.response_timeout)
+                .retries(3)
+                .build()
+                .map_err(|_| RedisError::InvalidUrl)?;
+            Ok(Self::Cluster(client.get_async_connection().await.map_err(RedisError::Connect)?))
+        } else {
+            let [url] = urls.as_slice() else { return Err(RedisError::InvalidUrl) };
+            let client = redis::Client::open(*url).map_err(|_| RedisError::InvalidUrl)?;
+            let config = ConnectionManagerConfig::new()
+                .set_connection_timeout(Some(settings.connection_timeout))
+                .set_response_timeout(Some(settings.response_timeout))
+                .set_number_of_retries(2);
+            let manager = ConnectionManager::new_with_config(client, config).await.map_err(RedisError::Connect)?;
+            Ok(Self::Standalone(manager))
+        }
+    }
+
+    pub(crate) fn is_cluster(&self) -> bool {
+        matches!(self, Self::Cluster(_))
+    }
+}
+
+impl ConnectionLike for Connection {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            Self::Standalone(connection) => connection.req_packed_command(cmd),
+            Self::Cluster(connection) => connection.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            Self::Standalone(connection) => connection.req_packed_commands(pipeline, offset, count),
+            Self::Cluster(connection) => connection.req_packed_commands(pipeline, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Self::Standalone(connection) => connection.get_db(),
+            Self::Cluster(connection) => connection.get_db(),
+        }
+    }
+}

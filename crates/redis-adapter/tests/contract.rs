@@ -1,0 +1,54 @@
+//! The ports' contract kit, run against a standalone Redis and a Redis Cluster;
+//! each test under a key prefix of its own.
+//!
+//! Needs Redis at `TEST_REDIS_URL` (default `redis://127.0.0.1:6379`) and a
+//! Cluster at `TEST_REDIS_CLUSTER_URLS` (comma-separated node URLs; `cargo xtask
+//! test` starts a local one). Without them these tests fail, naming the variable;
+//! they never pass by skipping.
+
+use std::sync::Arc;
+
+use secrecy::SecretString;
+use sesame_ports::{ManualClock, SessionStore};
+use sesame_redis::{RedisSessionStore, RedisSettings};
+
+fn unique_prefix() -> String {
+    format!("sesame-test:{}:", uuid::Uuid::new_v4().simple())
+}
+
+async fn connect(settings: RedisSettings, clock: ManualClock, variable: &str) -> Arc<dyn SessionStore> {
+    let store = RedisSessionStore::connect(&settings, Arc::new(clock))
+        .await
+        .unwrap_or_else(|err| panic!("Redis is needed ({variable}): {err}. Start it, or set {variable}."));
+    Arc::new(store)
+}
+
+mod standalone {
+    use super::*;
+
+    async fn fresh_store(clock: ManualClock) -> Arc<dyn SessionStore> {
+        let url = std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+        let mut settings = RedisSettings::new(SecretString::from(url));
+        settings.key_prefix = unique_prefix();
+        connect(settings, clock, "TEST_REDIS_URL").await
+    }
+
+    sesame_ports::session_store_contract!(fresh_store);
+}
+
+mod cluster {
+    use super::*;
+
+    async fn fresh_store(clock: ManualClock) -> Arc<dyn SessionStore> {
+        let urls = std::env::var("TEST_REDIS_CLUSTER_URLS").unwrap_or_else(|_| {
+            panic!("a Redis Cluster is needed: set TEST_REDIS_CLUSTER_URLS to its node URLs, or run `cargo xtask test`, which starts one")
+        });
+        let mut settings = RedisSettings::new(SecretString::from(String::new()));
+        settings.urls = urls.split(',').map(|url| SecretString::from(url.trim().to_owned())).collect();
+        settings.cluster = true;
+        settings.key_prefix = unique_prefix();
+        connect(settings, clock, "TEST_REDIS_CLUSTER_URLS").await
+    }
+
+    sesame_ports::session_store_contract!(fresh_store);
+}
