@@ -1,9 +1,19 @@
 //! `cargo xtask <task>`: sesame's developer tasks, in Rust so they run wherever cargo does.
 //!
-//! Tasks: `tidy` (the architecture checks of docs/architecture.md), `test` (the
-//! whole test suite), `ci` (what `.ci/run` runs: formatting, lints, tests).
+//! Tasks:
+//! - `setup`: checks PostgreSQL and Redis answer, creates the development
+//!   database, runs the migrations; says what to do when something is missing.
+//! - `services up|down`: PostgreSQL and Redis, through docker compose when a
+//!   Docker engine answers, else the machine's own; it says which.
+//! - `db migrate|reset`: the development database's migrations, or a fresh database.
+//! - `test`: the whole suite, store-backed and Redis Cluster tests included (it
+//!   starts the services and a throw-away cluster, and stops the cluster after).
+//! - `ci`: what `.ci/run` runs: formatting, lints, the compose file check, `test`.
+//! - `tidy`: the architecture checks of docs/architecture.md.
+//!
 //! Every child command's exit status is checked; the first failure stops the task.
 
+mod services;
 mod tidy;
 
 use std::{
@@ -13,15 +23,19 @@ use std::{
 };
 
 fn main() -> ExitCode {
-    let task = env::args().nth(1);
-    let result = match task.as_deref() {
-        Some("tidy") => tidy::check_all(&project_root()),
-        Some("test") => test(),
-        Some("ci") => ci(),
+    let args: Vec<String> = env::args().skip(1).collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let result = match args.as_slice() {
+        ["setup"] => setup(),
+        ["services", "up"] => services::up(),
+        ["services", "down"] => services::down(),
+        ["db", "migrate"] => migrate(),
+        ["db", "reset"] => reset_database(),
+        ["test", extra @ ..] => test(extra),
+        ["ci"] => ci(),
+        ["tidy"] => tidy::check_all(&project_root()),
         _ => {
-            eprintln!(
-                "usage: cargo xtask <task>\n\ntasks:\n  tidy   check the architecture rules\n  test   run the whole test suite\n  ci     formatting, lints and tests, as .ci/run does"
-            );
+            eprintln!("{USAGE}");
             return ExitCode::from(2);
         }
     };
@@ -34,29 +48,102 @@ fn main() -> ExitCode {
     }
 }
 
+const USAGE: &str = "usage: cargo xtask <task>
+
+tasks:
+  setup             check PostgreSQL and Redis, create the development database, migrate
+  services up|down  start or stop PostgreSQL and Redis (docker compose, or the local ones)
+  db migrate|reset  migrate the development database, or drop and recreate it first
+  test [ARGS]       the whole test suite with its services and a Redis Cluster (ARGS go to cargo test)
+  ci                formatting, lints, compose file check and tests, as .ci/run does
+  tidy              the architecture checks";
+
+/// The development database, as .env.development names it.
+const DEV_DATABASE: &str = "sesame";
+
 /// The workspace root: the parent of this crate's directory.
 fn project_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace root").to_path_buf()
 }
 
-fn test() -> Result<(), String> {
-    cargo(&["test", "--workspace"])
+fn setup() -> Result<(), String> {
+    for (name, address) in [("PostgreSQL", services::POSTGRES), ("Redis", services::REDIS)] {
+        if !services::answers(address) {
+            return Err(format!(
+                "{name} does not answer on {address}. Run `cargo xtask services up` (Docker, or the local \
+                 services), or point DATABASE_URL / REDIS_URL in .env.development at running servers."
+            ));
+        }
+        eprintln!("setup: {name} answers on {address}");
+    }
+    create_database()?;
+    migrate()?;
+    eprintln!("setup: done. Start the service with: SESSION_ENVIRONMENT=development cargo run -p sesame-web");
+    Ok(())
+}
+
+fn psql(sql: &str) -> Command {
+    let mut command = Command::new("psql");
+    command.args(["-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-v", "ON_ERROR_STOP=1", "-qAtc", sql]);
+    command
+}
+
+fn create_database() -> Result<(), String> {
+    let exists = psql(&format!("SELECT 1 FROM pg_database WHERE datname = '{DEV_DATABASE}'"))
+        .output()
+        .map_err(|err| format!("cannot run psql: {err}"))?;
+    if String::from_utf8_lossy(&exists.stdout).trim() == "1" {
+        eprintln!("setup: database {DEV_DATABASE} exists");
+        return Ok(());
+    }
+    run(&mut psql(&format!("CREATE DATABASE {DEV_DATABASE}")))
+}
+
+fn migrate() -> Result<(), String> {
+    let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut command = Command::new(cargo);
+    command.args(["run", "-q", "-p", "sesame-web", "--", "migrate"]).env("SESSION_ENVIRONMENT", "development");
+    run(command.current_dir(project_root()))
+}
+
+fn reset_database() -> Result<(), String> {
+    run(&mut psql(&format!("DROP DATABASE IF EXISTS {DEV_DATABASE} WITH (FORCE)")))?;
+    create_database()?;
+    migrate()
+}
+
+fn test(extra: &[&str]) -> Result<(), String> {
+    services::up()?;
+    let cluster = services::Cluster::start()?;
+    let mut command = cargo_command(&["test", "--workspace"]);
+    command.args(extra).env("TEST_REDIS_CLUSTER_URLS", cluster.urls());
+    run(&mut command)
 }
 
 fn ci() -> Result<(), String> {
-    cargo(&["fmt", "--all", "--check"])?;
-    cargo(&["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"])?;
-    test()
+    run(&mut cargo_command(&["fmt", "--all", "--check"]))?;
+    run(&mut cargo_command(&["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
+    run(Command::new("docker-compose")
+        .args(["-f", "docker/docker-compose.yml", "config", "-q"])
+        .current_dir(project_root()))?;
+    test(&[])
 }
 
-/// Runs `cargo args…` in the project root; an error unless it exits 0.
-fn cargo(args: &[&str]) -> Result<(), String> {
-    let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    eprintln!("$ cargo {}", args.join(" "));
-    let status = Command::new(&cargo)
-        .args(args)
-        .current_dir(project_root())
-        .status()
-        .map_err(|err| format!("cannot run {cargo}: {err}"))?;
-    if status.success() { Ok(()) } else { Err(format!("`cargo {}` failed ({status})", args.join(" "))) }
+/// `cargo args…` in the project root.
+fn cargo_command(args: &[&str]) -> Command {
+    let mut command = Command::new(env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    command.args(args).current_dir(project_root());
+    command
+}
+
+/// Runs `command`; an error unless it exits 0.
+pub(crate) fn run(command: &mut Command) -> Result<(), String> {
+    let shown = format!(
+        "{} {}",
+        command.get_program().to_string_lossy(),
+        command.get_args().map(|a| a.to_string_lossy()).collect::<Vec<_>>().join(" ")
+    );
+    eprintln!("$ {shown}");
+    let status = command.status().map_err(|err| format!("cannot run `{shown}`: {err}"))?;
+    if status.success() { Ok(()) } else { Err(format!("`{shown}` failed ({status})")) }
 }

@@ -1,9 +1,13 @@
-//! From settings to adapters.
+//! From settings to adapters: connecting (with bounded retries), migrating, and
+//! handing the adapters out as `Arc<dyn …>`.
 
-use std::{fmt, sync::Arc};
+use std::{fmt, future::Future, sync::Arc, time::Duration};
 
+use secrecy::{ExposeSecret, SecretString};
 use sesame_mock::{InMemorySessionStore, InMemoryUserRepository};
 use sesame_ports::{Clock, SessionStore, UserRepository};
+use sesame_postgres::{PostgresSettings, PostgresUserRepository};
+use sesame_redis::{RedisSessionStore, RedisSettings};
 
 use crate::{EnvironmentError, SessionBackend, Settings, SettingsError, UserBackend};
 
@@ -26,7 +30,8 @@ impl fmt::Debug for Adapters {
     }
 }
 
-/// Why the service cannot start.
+/// Why the service cannot start. Messages name the store and its URL with any
+/// password replaced by `***`.
 #[derive(Debug, thiserror::Error)]
 pub enum FactoryError {
     /// `SESSION_ENVIRONMENT` is not an environment.
@@ -35,34 +40,158 @@ pub enum FactoryError {
     /// The settings are malformed or refused.
     #[error(transparent)]
     Settings(#[from] SettingsError),
-    /// The selected backend has no adapter yet.
-    #[error(
-        "the {backend} adapter is not available yet; run with SESSION_ENVIRONMENT=mock (the default) or set {setting}=memory"
-    )]
-    NotAvailableYet {
-        /// The backend asked for.
+    /// A store's URL setting is missing.
+    #[error("{setting} is not set; the {backend} store needs it")]
+    Missing {
+        /// The store.
         backend: &'static str,
-        /// The setting that asked for it.
+        /// The variable to set.
         setting: &'static str,
+    },
+    /// A store could not be reached, after every attempt.
+    #[error("cannot reach {backend} at {url} after {attempts} attempt(s): {reason}")]
+    Unreachable {
+        /// The store.
+        backend: &'static str,
+        /// Its URL, password redacted.
+        url: String,
+        /// How many times start-up tried.
+        attempts: u32,
+        /// The last error.
+        reason: String,
+    },
+    /// A migration failed.
+    #[error("migrating {url} failed: {reason}")]
+    Migration {
+        /// The database URL, password redacted.
+        url: String,
+        /// Why.
+        reason: String,
     },
 }
 
 /// Builds the adapters the settings select. Every adapter that reads time reads `clock`,
 /// so a test can pass a [`ManualClock`](sesame_ports::ManualClock) and move time.
+/// An unreachable store is retried with doubling pauses, `store.connect_attempts` times.
 pub async fn build(settings: &Settings, clock: Arc<dyn Clock>) -> Result<Adapters, FactoryError> {
-    let users: Arc<dyn UserRepository> = match settings.store.users {
-        UserBackend::Memory => Arc::new(InMemoryUserRepository::new()),
+    let (users, users_backend): (Arc<dyn UserRepository>, _) = match settings.store.users {
+        UserBackend::Memory => (Arc::new(InMemoryUserRepository::new()), sesame_mock::BACKEND),
         UserBackend::Postgres => {
-            return Err(FactoryError::NotAvailableYet { backend: "postgres", setting: "SESAME__STORE__USERS" });
+            let repository = connect_postgres(settings).await?;
+            if settings.postgres.migrate_on_start {
+                run_migrations(settings, &repository).await?;
+            }
+            (Arc::new(repository), sesame_postgres::BACKEND)
         }
     };
-    let sessions: Arc<dyn SessionStore> = match settings.store.sessions {
-        SessionBackend::Memory => Arc::new(InMemorySessionStore::new(Arc::clone(&clock))),
-        SessionBackend::Redis => {
-            return Err(FactoryError::NotAvailableYet { backend: "redis", setting: "SESAME__STORE__SESSIONS" });
-        }
+    let (sessions, sessions_backend): (Arc<dyn SessionStore>, _) = match settings.store.sessions {
+        SessionBackend::Memory => (Arc::new(InMemorySessionStore::new(Arc::clone(&clock))), sesame_mock::BACKEND),
+        SessionBackend::Redis => (Arc::new(connect_redis(settings, Arc::clone(&clock)).await?), sesame_redis::BACKEND),
     };
-    Ok(Adapters { users, sessions, clock, backends: (sesame_mock::BACKEND, sesame_mock::BACKEND) })
+    Ok(Adapters { users, sessions, clock, backends: (users_backend, sessions_backend) })
+}
+
+/// Applies pending migrations to the PostgreSQL users store (`sesame migrate`).
+pub async fn migrate(settings: &Settings) -> Result<(), FactoryError> {
+    let repository = connect_postgres(settings).await?;
+    run_migrations(settings, &repository).await
+}
+
+async fn run_migrations(settings: &Settings, repository: &PostgresUserRepository) -> Result<(), FactoryError> {
+    let url = redact_url(database_url(settings)?.expose_secret());
+    repository.migrate().await.map_err(|err| FactoryError::Migration { url, reason: err.to_string() })
+}
+
+fn database_url(settings: &Settings) -> Result<&SecretString, FactoryError> {
+    settings.database_url.as_ref().ok_or(FactoryError::Missing { backend: "postgres", setting: "DATABASE_URL" })
+}
+
+async fn connect_postgres(settings: &Settings) -> Result<PostgresUserRepository, FactoryError> {
+    let url = database_url(settings)?;
+    let tuning = &settings.postgres;
+    let postgres = PostgresSettings {
+        url: url.clone(),
+        max_connections: tuning.max_connections,
+        acquire_timeout: Duration::from_millis(tuning.acquire_timeout_ms),
+        statement_timeout: Duration::from_millis(tuning.statement_timeout_ms),
+        schema: tuning.schema.clone(),
+    };
+    retry(sesame_postgres::BACKEND, url, settings.store.connect_attempts, || PostgresUserRepository::connect(&postgres))
+        .await
+}
+
+async fn connect_redis(settings: &Settings, clock: Arc<dyn Clock>) -> Result<RedisSessionStore, FactoryError> {
+    let url = settings.redis_url.as_ref().ok_or(FactoryError::Missing { backend: "redis", setting: "REDIS_URL" })?;
+    let tuning = &settings.redis;
+    let redis = RedisSettings {
+        urls: url.expose_secret().split(',').map(|node| SecretString::from(node.trim().to_owned())).collect(),
+        cluster: tuning.cluster,
+        key_prefix: tuning.key_prefix.clone(),
+        connection_timeout: Duration::from_millis(tuning.connection_timeout_ms),
+        response_timeout: Duration::from_millis(tuning.response_timeout_ms),
+    };
+    retry(sesame_redis::BACKEND, url, settings.store.connect_attempts, || {
+        RedisSessionStore::connect(&redis, Arc::clone(&clock))
+    })
+    .await
+}
+
+/// Calls `connect` up to `attempts` times, pausing 200 ms, 400 ms, … (at most 5 s) between.
+async fn retry<T, E, F>(
+    backend: &'static str,
+    url: &SecretString,
+    attempts: u32,
+    mut connect: impl FnMut() -> F,
+) -> Result<T, FactoryError>
+where
+    E: fmt::Display,
+    F: Future<Output = Result<T, E>>,
+{
+    let mut pause = Duration::from_millis(200);
+    for attempt in 1..=attempts {
+        match connect().await {
+            Ok(connected) => return Ok(connected),
+            Err(err) if attempt == attempts => {
+                return Err(FactoryError::Unreachable {
+                    backend,
+                    url: redact_url(url.expose_secret()),
+                    attempts,
+                    reason: err.to_string(),
+                });
+            }
+            Err(err) => {
+                tracing::warn!(backend, attempt, error = %err, "store unreachable; retrying in {pause:?}");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+    unreachable!("attempts is at least 1, so the loop returns")
+}
+
+/// `url` (or a comma-separated list of URLs) with any password replaced by `***`.
+pub fn redact_url(url: &str) -> String {
+    url.split(',')
+        .map(|one| {
+            let one = one.trim();
+            let Some((scheme, rest)) = one.split_once("://") else { return one.to_owned() };
+            let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+            let (authority, tail) = rest.split_at(authority_end);
+            match authority.rsplit_once('@') {
+                Some((user_info, host)) => {
+                    let user = user_info.split_once(':').map_or(user_info, |(user, _)| user);
+                    let redacted = if user_info.contains(':') || user.is_empty() {
+                        format!("{user}:***")
+                    } else {
+                        user.to_owned()
+                    };
+                    format!("{scheme}://{redacted}@{host}{tail}")
+                }
+                None => one.to_owned(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 #[cfg(test)]
@@ -82,10 +211,32 @@ mod tests {
         adapters.users.ping().await.unwrap();
     }
 
+    #[test]
+    fn passwords_are_redacted_from_urls() {
+        assert_eq!(redact_url("postgres://sesame:hunter2@db:5432/sesame"), "postgres://sesame:***@db:5432/sesame");
+        assert_eq!(redact_url("redis://:hunter2@cache:6379/0"), "redis://:***@cache:6379/0");
+        assert_eq!(
+            redact_url("rediss://default:p%40ss@a:1,rediss://default:p%40ss@b:2"),
+            "rediss://default:***@a:1,rediss://default:***@b:2"
+        );
+        assert_eq!(redact_url("postgres://postgres@127.0.0.1/test"), "postgres://postgres@127.0.0.1/test");
+        assert_eq!(redact_url("redis://127.0.0.1:6379"), "redis://127.0.0.1:6379");
+    }
+
     #[tokio::test]
-    async fn development_says_its_stores_are_not_available_rather_than_falling_back() {
-        let settings = Settings::from_vars(Environment::Development, HashMap::new()).unwrap();
-        let err = build(&settings, Arc::new(SystemClock)).await.unwrap_err();
-        assert!(err.to_string().contains("postgres adapter is not available yet"), "{err}");
+    async fn an_unreachable_store_fails_after_its_attempts_naming_it_without_the_password() {
+        let vars = HashMap::from([
+            ("DATABASE_URL".to_owned(), "postgres://sesame:hunter2@127.0.0.1:1/sesame".to_owned()),
+            ("REDIS_URL".to_owned(), "redis://127.0.0.1:6379".to_owned()),
+            ("SESAME__STORE__CONNECT_ATTEMPTS".to_owned(), "2".to_owned()),
+            ("SESAME__POSTGRES__ACQUIRE_TIMEOUT_MS".to_owned(), "300".to_owned()),
+        ]);
+        let settings = Settings::from_vars(Environment::Development, vars).unwrap();
+        let err = build(&settings, Arc::new(SystemClock)).await.unwrap_err().to_string();
+        assert!(
+            err.contains("cannot reach postgres at postgres://sesame:***@127.0.0.1:1/sesame after 2 attempt(s)"),
+            "{err}"
+        );
+        assert!(!err.contains("hunter2"), "{err}");
     }
 }

@@ -11,9 +11,9 @@ mod build;
 mod environment;
 mod settings;
 
-pub use build::{Adapters, FactoryError, build};
+pub use build::{Adapters, FactoryError, build, migrate, redact_url};
 pub use environment::{Environment, EnvironmentError};
 pub use settings::{
-    CookieSettings, HttpSettings, LogFormat, LogSettings, PasswordSettings, SessionBackend, SessionSettings, Settings,
-    SettingsError, StoreSettings, UserBackend,
+    CookieSettings, HttpSettings, LogFormat, LogSettings, PasswordSettings, PostgresTuning, RedisTuning,
+    SessionBackend, SessionSettings, Settings, SettingsError, StoreSettings, UserBackend,
 };

@@ -33,6 +33,10 @@ pub struct Settings {
     pub password: PasswordSettings,
     /// `SESAME__STORE__*`.
     pub store: StoreSettings,
+    /// `SESAME__POSTGRES__*`.
+    pub postgres: PostgresTuning,
+    /// `SESAME__REDIS__*`.
+    pub redis: RedisTuning,
     /// `SESAME__LOG__*`.
     pub log: LogSettings,
 }
@@ -83,6 +87,39 @@ pub struct StoreSettings {
     /// `SESAME__STORE__SESSIONS`: `memory` or `redis`; by default `memory` in mock,
     /// `redis` elsewhere.
     pub sessions: SessionBackend,
+    /// `SESAME__STORE__CONNECT_ATTEMPTS`: how often start-up tries an unreachable
+    /// store, with doubling pauses from 200 ms up to 5 s, before giving up; default 5.
+    pub connect_attempts: u32,
+}
+
+/// PostgreSQL pool and migration settings (the URL is `DATABASE_URL`).
+#[derive(Debug, Deserialize)]
+pub struct PostgresTuning {
+    /// `SESAME__POSTGRES__MAX_CONNECTIONS`, default 10.
+    pub max_connections: u32,
+    /// `SESAME__POSTGRES__ACQUIRE_TIMEOUT_MS`: wait for a free connection, default 5000.
+    pub acquire_timeout_ms: u64,
+    /// `SESAME__POSTGRES__STATEMENT_TIMEOUT_MS`: server-side limit per statement, default 5000.
+    pub statement_timeout_ms: u64,
+    /// `SESAME__POSTGRES__SCHEMA`: work in this schema instead of `public` (tests use one each).
+    pub schema: Option<String>,
+    /// `SESAME__POSTGRES__MIGRATE_ON_START`: run pending migrations at start-up;
+    /// default true, except in production, where `sesame migrate` runs them.
+    pub migrate_on_start: bool,
+}
+
+/// Redis settings (the URL is `REDIS_URL`).
+#[derive(Debug, Deserialize)]
+pub struct RedisTuning {
+    /// `SESAME__REDIS__CLUSTER`: `REDIS_URL` names Cluster nodes (comma-separated);
+    /// default false, true when `REDIS_URL` lists several URLs.
+    pub cluster: bool,
+    /// `SESAME__REDIS__KEY_PREFIX`, default `sesame:`.
+    pub key_prefix: String,
+    /// `SESAME__REDIS__CONNECTION_TIMEOUT_MS`, default 2000.
+    pub connection_timeout_ms: u64,
+    /// `SESAME__REDIS__RESPONSE_TIMEOUT_MS`, default 2000.
+    pub response_timeout_ms: u64,
 }
 
 /// Where users live.
@@ -181,6 +218,15 @@ impl Settings {
             .set_default("password.max_concurrent_hashes", 4)?
             .set_default("store.users", if mock { "memory" } else { "postgres" })?
             .set_default("store.sessions", if mock { "memory" } else { "redis" })?
+            .set_default("store.connect_attempts", 5)?
+            .set_default("postgres.max_connections", 10)?
+            .set_default("postgres.acquire_timeout_ms", 5000)?
+            .set_default("postgres.statement_timeout_ms", 5000)?
+            .set_default("postgres.migrate_on_start", !production)?
+            .set_default("redis.cluster", vars.get("REDIS_URL").is_some_and(|url| url.contains(',')))?
+            .set_default("redis.key_prefix", "sesame:")?
+            .set_default("redis.connection_timeout_ms", 2000)?
+            .set_default("redis.response_timeout_ms", 2000)?
             .set_default("log.format", if production { "json" } else { "text" })?
             .set_default("log.filter", "info")?;
         // Overrides win over every source, whatever the order they are set in.
@@ -217,6 +263,9 @@ impl Settings {
                 "SESAME__SESSION__TOUCH_INTERVAL_SECONDS ({}) must be less than SESSION_MAX_AGE_SECONDS ({})",
                 session.touch_interval_seconds, session.max_age_seconds
             ));
+        }
+        if self.store.connect_attempts == 0 {
+            return refuse("SESAME__STORE__CONNECT_ATTEMPTS must be at least 1".into());
         }
         if self.password.max_concurrent_hashes == 0 {
             return refuse("SESAME__PASSWORD__MAX_CONCURRENT_HASHES must be at least 1".into());
@@ -405,6 +454,16 @@ mod tests {
             "SESAME__STORE__SESSIONS",
             "SESAME__LOG__FORMAT",
             "SESAME__LOG__FILTER",
+            "SESAME__STORE__CONNECT_ATTEMPTS",
+            "SESAME__POSTGRES__MAX_CONNECTIONS",
+            "SESAME__POSTGRES__ACQUIRE_TIMEOUT_MS",
+            "SESAME__POSTGRES__STATEMENT_TIMEOUT_MS",
+            "SESAME__POSTGRES__SCHEMA",
+            "SESAME__POSTGRES__MIGRATE_ON_START",
+            "SESAME__REDIS__CLUSTER",
+            "SESAME__REDIS__KEY_PREFIX",
+            "SESAME__REDIS__CONNECTION_TIMEOUT_MS",
+            "SESAME__REDIS__RESPONSE_TIMEOUT_MS",
         ];
         for variable in variables {
             assert!(doc.contains(&format!("| `{variable}` |")), "docs/configuration.md lacks {variable}");

@@ -20,6 +20,8 @@ enum Command {
     /// Serve the HTTP API (the default). Settings come from SESSION_ENVIRONMENT,
     /// .env.{environment} and SESAME__* variables; see docs/configuration.md.
     Serve,
+    /// Apply pending migrations to the PostgreSQL users store (DATABASE_URL), and exit.
+    Migrate,
     /// Load and check the settings, print them (secrets redacted), and exit.
     CheckConfig,
 }
@@ -37,6 +39,16 @@ async fn main() -> ExitCode {
     telemetry::init(&settings.log);
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(settings).await,
+        Command::Migrate => match sesame_factory::migrate(&settings).await {
+            Ok(()) => {
+                tracing::info!("migrations applied");
+                ExitCode::SUCCESS
+            }
+            Err(err) => {
+                eprintln!("sesame: {err}");
+                ExitCode::FAILURE
+            }
+        },
         Command::CheckConfig => {
             eprintln!("{settings:#?}");
             ExitCode::SUCCESS
