@@ -59,7 +59,14 @@ impl RedisSessionStore {
     }
 
     async fn query<T: FromRedisValue>(&self, command: &redis::Cmd) -> Result<T, PortError> {
-        command.query_async(&mut self.connection.clone()).await.map_err(store_error)
+        let mut connection = self.connection.clone();
+        match command.query_async(&mut connection).await {
+            Err(err) if is_dropped_connection(&err) => {
+                tracing::warn!(error = %err, "redis connection dropped; retrying once on a new one");
+                command.query_async(&mut connection).await.map_err(store_error)
+            }
+            result => result.map_err(store_error),
+        }
     }
 
     /// Runs `steps` — each a pipeline on one key — as one `MULTI` transaction on a
@@ -78,7 +85,14 @@ impl RedisSessionStore {
         };
         let mut last = Value::Nil;
         for mut batch in batches {
-            let answers: Vec<Value> = batch.atomic().query_async(&mut connection).await.map_err(store_error)?;
+            batch.atomic();
+            let answers: Vec<Value> = match batch.query_async(&mut connection).await {
+                Err(err) if is_dropped_connection(&err) => {
+                    tracing::warn!(error = %err, "redis connection dropped; retrying once on a new one");
+                    batch.query_async(&mut connection).await.map_err(store_error)?
+                }
+                result => result.map_err(store_error)?,
+            };
             last = answers.into_iter().last().unwrap_or(Value::Nil);
         }
         Ok(last)
@@ -150,6 +164,13 @@ impl RedisSessionStore {
         }
         Ok(sessions)
     }
+}
+
+/// A connection that broke under a command (the server restarted, or killed it):
+/// the reconnecting connection has started over, so one retry is worth it. Every
+/// write here is idempotent, so repeating one that did land changes nothing.
+fn is_dropped_connection(err: &redis::RedisError) -> bool {
+    err.is_connection_dropped() || err.is_io_error()
 }
 
 fn parse_hex(hex: &str) -> Option<SessionTokenHash> {

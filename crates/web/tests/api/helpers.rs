@@ -1,5 +1,10 @@
 //! `spawn_app`: a world of its own for each test — the app on port 0 over adapters
 //! built by the factory with a fake clock — and a typed client for it.
+//!
+//! `TEST_SESSION_ENVIRONMENT` picks the environment the flows run in: `mock` (the
+//! default) or `development`, where each test gets its own PostgreSQL schema and
+//! Redis key prefix on the servers at `TEST_DATABASE_URL` and `TEST_REDIS_URL`
+//! (defaults: the local ones). `cargo xtask test` runs the flows in both.
 
 use std::{
     collections::HashMap,
@@ -25,6 +30,9 @@ pub(crate) const PASSWORD: &str = "correct horse battery staple";
 /// A running app and handles on its stores and clock.
 pub(crate) struct TestApp {
     pub(crate) base: String,
+    /// The settings the app runs with (the stores tests read its schema and key prefix).
+    #[allow(dead_code)]
+    pub(crate) settings: Settings,
     pub(crate) clock: ManualClock,
     pub(crate) users: Arc<dyn UserRepository>,
     users_created: Arc<AtomicUsize>,
@@ -36,13 +44,40 @@ pub(crate) async fn spawn_app() -> TestApp {
     spawn_app_with(&[]).await
 }
 
-/// Spawns the app with these variables on top of the defaults; the listener always gets port 0.
+/// Spawns the app with these variables on top of the defaults, in the environment
+/// `TEST_SESSION_ENVIRONMENT` names; the listener always gets port 0.
 pub(crate) async fn spawn_app_with(vars: &[(&str, &str)]) -> TestApp {
-    let mut map: HashMap<String, String> = vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+    let environment = std::env::var("TEST_SESSION_ENVIRONMENT").unwrap_or_default();
+    let environment = Environment::from_variable(Some(&environment)).expect("TEST_SESSION_ENVIRONMENT");
+    spawn_app_in(environment, vars).await
+}
+
+/// The variables that point an app at the test PostgreSQL and Redis, in a schema
+/// and under a key prefix of its own.
+pub(crate) fn isolated_store_vars() -> HashMap<String, String> {
+    let unique = uuid::Uuid::new_v4().simple().to_string();
+    HashMap::from([
+        (
+            "DATABASE_URL".into(),
+            std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into()),
+        ),
+        ("REDIS_URL".into(), std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())),
+        ("SESAME__POSTGRES__SCHEMA".into(), format!("sesame_test_{unique}")),
+        ("SESAME__REDIS__KEY_PREFIX".into(), format!("sesame-test:{unique}:")),
+        ("SESAME__STORE__CONNECT_ATTEMPTS".into(), "1".into()),
+    ])
+}
+
+/// Spawns the app in `environment` with these variables on top of the defaults.
+pub(crate) async fn spawn_app_in(environment: Environment, vars: &[(&str, &str)]) -> TestApp {
+    let mut map = if environment == Environment::Mock { HashMap::new() } else { isolated_store_vars() };
+    map.extend(vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
     map.insert("SESAME__HTTP__ADDR".into(), "127.0.0.1:0".into());
-    let settings = Settings::from_vars(Environment::Mock, map).expect("test settings are valid");
+    let settings = Settings::from_vars(environment, map).expect("test settings are valid");
     let clock = ManualClock::new(OffsetDateTime::now_utc().replace_nanosecond(0).expect("valid"));
-    let mut adapters = sesame_factory::build(&settings, Arc::new(clock.clone())).await.expect("adapters");
+    let mut adapters = sesame_factory::build(&settings, Arc::new(clock.clone())).await.unwrap_or_else(|err| {
+        panic!("{err}. The {environment} environment needs PostgreSQL and Redis: start them (`cargo xtask services up`) or set TEST_DATABASE_URL and TEST_REDIS_URL")
+    });
     let sessions = Arc::new(CountingSessions { inner: Arc::clone(&adapters.sessions), created: AtomicUsize::new(0) });
     adapters.sessions = Arc::clone(&sessions) as Arc<dyn SessionStore>;
     let users_created = Arc::new(AtomicUsize::new(0));
@@ -52,7 +87,7 @@ pub(crate) async fn spawn_app_with(vars: &[(&str, &str)]) -> TestApp {
     let app = Application::build(&settings, adapters).await.expect("bind");
     let base = format!("http://{}", app.address());
     tokio::spawn(app.run_until(std::future::pending()));
-    TestApp { base, clock, users, users_created, sessions }
+    TestApp { base, settings, clock, users, users_created, sessions }
 }
 
 impl TestApp {

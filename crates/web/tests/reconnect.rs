@@ -1,0 +1,35 @@
+//! The service keeps serving when Redis drops its connections. This test has a
+//! binary of its own because it kills every other client connection in the
+//! process's Redis; needs Redis at `TEST_REDIS_URL` and PostgreSQL at
+//! `TEST_DATABASE_URL` (defaults: the local ones).
+
+#[allow(dead_code)]
+#[path = "api/helpers.rs"]
+mod helpers;
+
+use helpers::{PASSWORD, spawn_app_in};
+use reqwest::StatusCode;
+use sesame_factory::Environment;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_succeed_after_redis_kills_the_services_connections() {
+    let app = spawn_app_in(Environment::Development, &[]).await;
+    let (client, _) = app.signed_up("reconnect@example.com").await;
+    assert_eq!(app.get(&client, "/api/auth/me").await.status(), StatusCode::OK);
+
+    let url = std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let mut admin = redis::Client::open(url).unwrap().get_multiplexed_async_connection().await.expect("Redis");
+    let killed: i64 = redis::cmd("CLIENT")
+        .arg(&["KILL", "TYPE", "normal", "SKIPME", "yes"][..])
+        .query_async(&mut admin)
+        .await
+        .expect("CLIENT KILL");
+    assert!(killed >= 1, "the service's connection was killed");
+
+    for _ in 0..3 {
+        assert_eq!(app.get(&client, "/api/auth/me").await.status(), StatusCode::OK, "served after the kill");
+    }
+    let laptop = app.browser();
+    assert_eq!(app.login(&laptop, "reconnect@example.com", PASSWORD).await.status(), StatusCode::OK);
+    assert_eq!(app.get(&laptop, "/api/auth/me").await.status(), StatusCode::OK);
+}
