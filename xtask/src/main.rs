@@ -7,7 +7,8 @@
 //!   Docker engine answers, else the machine's own; it says which.
 //! - `db migrate|reset`: the development database's migrations, or a fresh database.
 //! - `test`: the whole suite, store-backed and Redis Cluster tests included (it
-//!   starts the services and a throw-away cluster, and stops the cluster after).
+//!   starts the services and throw-away Redis servers, a Cluster and a
+//!   password-protected one, and stops those after).
 //! - `ci`: what `.ci/run` runs: formatting, lints, the compose file check, `test`.
 //! - `tidy`: the architecture checks of docs/architecture.md.
 //!
@@ -114,9 +115,12 @@ fn reset_database() -> Result<(), String> {
 
 fn test(extra: &[&str]) -> Result<(), String> {
     services::up()?;
-    let cluster = services::Cluster::start()?;
+    let redis = services::TestRedis::start()?;
     let mut everything = cargo_command(&["test", "--workspace"]);
-    everything.args(extra).env("TEST_REDIS_CLUSTER_URLS", cluster.urls());
+    everything
+        .args(extra)
+        .env("TEST_REDIS_CLUSTER_URLS", redis.cluster_urls())
+        .env("TEST_REDIS_PASSWORD_URL", redis.password_url());
     run(&mut everything)?;
     // The HTTP flows once more, unchanged, on real PostgreSQL and Redis.
     let mut flows = cargo_command(&["test", "-p", "sesame-web", "--test", "api"]);

@@ -1,6 +1,7 @@
 //! The services the tests and the development environment need: PostgreSQL and
-//! Redis (through Docker when an engine answers, else the machine's own), and a
-//! throw-away 3-master Redis Cluster on loopback for the Cluster tests.
+//! Redis (through Docker when an engine answers, else the machine's own), and
+//! throw-away Redis servers on loopback for the tests: a 3-master Cluster and a
+//! password-protected server.
 
 use std::{
     net::{SocketAddr, TcpStream},
@@ -18,6 +19,9 @@ pub(crate) const REDIS: &str = "127.0.0.1:6379";
 
 /// The loopback ports of the test cluster's three masters (their bus ports are +10000).
 const CLUSTER_PORTS: [u16; 3] = [7101, 7102, 7103];
+/// The loopback port of the password-protected test server, and its password.
+const PROTECTED_PORT: u16 = 7110;
+const PROTECTED_PASSWORD: &str = "sesame-test-secret";
 
 pub(crate) fn answers(address: &str) -> bool {
     let address: SocketAddr = address.parse().expect("a socket address");
@@ -108,15 +112,17 @@ pub(crate) fn down() -> Result<(), String> {
     Ok(())
 }
 
-/// A 3-master Redis Cluster on loopback, stopped when dropped.
-pub(crate) struct Cluster {
+/// The test Redis servers — a 3-master Cluster and a password-protected server —
+/// on loopback, stopped when dropped.
+pub(crate) struct TestRedis {
     dir: PathBuf,
 }
 
-impl Cluster {
-    /// Starts three cluster-enabled servers and joins them into one cluster.
+impl TestRedis {
+    /// Starts three cluster-enabled servers, joins them into one cluster, and
+    /// starts the password-protected server.
     pub(crate) fn start() -> Result<Self, String> {
-        let dir = std::env::temp_dir().join("sesame-redis-cluster");
+        let dir = std::env::temp_dir().join("sesame-test-redis");
         let cluster = Self { dir };
         cluster.stop(); // A cluster left behind by an interrupted run.
         let _ = std::fs::remove_dir_all(&cluster.dir);
@@ -162,18 +168,47 @@ impl Cluster {
             })
         })?;
         eprintln!("services: Redis Cluster up on {}", nodes.join(", "));
+        let port = PROTECTED_PORT.to_string();
+        run(Command::new("redis-server").args([
+            "--port",
+            &port,
+            "--bind",
+            "127.0.0.1",
+            "--requirepass",
+            PROTECTED_PASSWORD,
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--daemonize",
+            "yes",
+            "--dir",
+            &cluster.dir.display().to_string(),
+            "--logfile",
+            &format!("{}/{port}.log", cluster.dir.display()),
+        ]))?;
+        wait_for("the password-protected Redis", Duration::from_secs(10), || answers(&format!("127.0.0.1:{port}")))?;
+        eprintln!("services: password-protected Redis up on 127.0.0.1:{port}");
         Ok(cluster)
     }
 
-    /// The node URLs, comma-separated, as `TEST_REDIS_CLUSTER_URLS` takes them.
-    pub(crate) fn urls(&self) -> String {
+    /// `redis://:password@…` of the protected server, as `TEST_REDIS_PASSWORD_URL` takes it.
+    pub(crate) fn password_url(&self) -> String {
+        format!("redis://:{PROTECTED_PASSWORD}@127.0.0.1:{PROTECTED_PORT}")
+    }
+
+    /// The Cluster's node URLs, comma-separated, as `TEST_REDIS_CLUSTER_URLS` takes them.
+    pub(crate) fn cluster_urls(&self) -> String {
         CLUSTER_PORTS.iter().map(|port| format!("redis://127.0.0.1:{port}")).collect::<Vec<_>>().join(",")
     }
 
     fn stop(&self) {
-        for port in CLUSTER_PORTS {
+        let protected = ["-a", PROTECTED_PASSWORD, "--no-auth-warning"];
+        for (port, auth) in CLUSTER_PORTS.iter().map(|p| (*p, &[][..])).chain([(PROTECTED_PORT, &protected[..])]) {
             let _ = Command::new("redis-cli")
-                .args(["-p", &port.to_string(), "shutdown", "nosave"])
+                .args(["-p", &port.to_string()])
+                .args(auth)
+                .args(["shutdown", "nosave"])
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .status();
@@ -181,10 +216,10 @@ impl Cluster {
     }
 }
 
-impl Drop for Cluster {
+impl Drop for TestRedis {
     fn drop(&mut self) {
         self.stop();
         let _ = std::fs::remove_dir_all(&self.dir);
-        eprintln!("services: Redis Cluster stopped");
+        eprintln!("services: test Redis servers stopped");
     }
 }

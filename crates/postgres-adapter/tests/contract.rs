@@ -26,3 +26,15 @@ async fn fresh_repository() -> Arc<dyn UserRepository> {
 }
 
 sesame_ports::user_repository_contract!(fresh_repository);
+
+#[tokio::test]
+async fn a_statement_over_the_statement_timeout_is_cancelled() {
+    let mut settings = PostgresSettings::new(SecretString::from(test_database_url()));
+    settings.statement_timeout = std::time::Duration::from_millis(100);
+    let repo = PostgresUserRepository::connect(&settings)
+        .await
+        .unwrap_or_else(|err| panic!("PostgreSQL is needed (TEST_DATABASE_URL): {err}"));
+    let err = sqlx::query("SELECT pg_sleep(2)").execute(repo.pool()).await.expect_err("cancelled");
+    assert!(err.to_string().contains("statement timeout"), "{err}");
+    repo.ping().await.expect("the pool still answers");
+}

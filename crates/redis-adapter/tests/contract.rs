@@ -52,3 +52,45 @@ mod cluster {
 
     sesame_ports::session_store_contract!(fresh_store);
 }
+
+mod password {
+    use sesame_ports::{Clock, SessionId, SessionMetadata, SessionTokenHash, UserId};
+
+    use super::*;
+
+    fn protected_url() -> String {
+        std::env::var("TEST_REDIS_PASSWORD_URL").unwrap_or_else(|_| {
+            panic!("a password-protected Redis is needed: set TEST_REDIS_PASSWORD_URL (redis://:password@host:port), or run `cargo xtask test`, which starts one")
+        })
+    }
+
+    #[tokio::test]
+    async fn a_password_url_connects_and_stores_sessions() {
+        let clock = ManualClock::default();
+        let mut settings = RedisSettings::new(SecretString::from(protected_url()));
+        settings.key_prefix = unique_prefix();
+        let store = connect(settings, clock.clone(), "TEST_REDIS_PASSWORD_URL").await;
+        let now = clock.now();
+        let session = sesame_ports::Session {
+            id: SessionId::random(),
+            token_hash: SessionTokenHash::from_bytes([3; 32]),
+            user_id: UserId::random(),
+            created_at: now,
+            last_seen_at: now,
+            idle_expires_at: now + time::Duration::minutes(30),
+            absolute_expires_at: now + time::Duration::hours(12),
+            metadata: SessionMetadata::default(),
+        };
+        store.create(&session).await.unwrap();
+        assert_eq!(store.get(&session.token_hash).await.unwrap(), Some(session));
+    }
+
+    #[tokio::test]
+    async fn a_wrong_password_fails_without_printing_it() {
+        let url = protected_url().replace("sesame-test-secret", "not-the-password");
+        let settings = RedisSettings::new(SecretString::from(url));
+        let result = RedisSessionStore::connect(&settings, Arc::new(ManualClock::default())).await;
+        let err = result.err().expect("a wrong password is refused").to_string();
+        assert!(!err.contains("not-the-password"), "{err}");
+    }
+}
