@@ -7,8 +7,8 @@
 //!   Docker engine answers, else the machine's own; it says which.
 //! - `db migrate|reset`: the development database's migrations, or a fresh database.
 //! - `test`: the whole suite, store-backed and Redis Cluster tests included (it
-//!   starts the services and throw-away Redis servers, a Cluster and a
-//!   password-protected one, and stops those after).
+//!   starts the services and throw-away Redis servers — a Cluster, a
+//!   password-protected one, a TLS one — and stops those after).
 //! - `ci`: what `.ci/run` runs: formatting, lints, the compose file check, `test`.
 //! - `tidy`: the architecture checks of docs/architecture.md.
 //!
@@ -120,7 +120,10 @@ fn test(extra: &[&str]) -> Result<(), String> {
     everything
         .args(extra)
         .env("TEST_REDIS_CLUSTER_URLS", redis.cluster_urls())
-        .env("TEST_REDIS_PASSWORD_URL", redis.password_url());
+        .env("TEST_REDIS_PASSWORD_URL", redis.password_url())
+        .env("TEST_REDIS_TLS_URL", redis.tls_url())
+        // rustls reads trusted roots from the system store, which SSL_CERT_FILE replaces.
+        .env("SSL_CERT_FILE", redis.tls_ca_file());
     run(&mut everything)?;
     // The HTTP flows once more, unchanged, on real PostgreSQL and Redis.
     let mut flows = cargo_command(&["test", "-p", "sesame-web", "--test", "api"]);

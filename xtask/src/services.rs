@@ -1,7 +1,7 @@
 //! The services the tests and the development environment need: PostgreSQL and
 //! Redis (through Docker when an engine answers, else the machine's own), and
-//! throw-away Redis servers on loopback for the tests: a 3-master Cluster and a
-//! password-protected server.
+//! throw-away Redis servers on loopback for the tests: a 3-master Cluster, a
+//! password-protected server and a TLS server with a certificate of its own CA.
 
 use std::{
     net::{SocketAddr, TcpStream},
@@ -22,6 +22,8 @@ const CLUSTER_PORTS: [u16; 3] = [7101, 7102, 7103];
 /// The loopback port of the password-protected test server, and its password.
 const PROTECTED_PORT: u16 = 7110;
 const PROTECTED_PASSWORD: &str = "sesame-test-secret";
+/// The loopback port of the TLS test server.
+const TLS_PORT: u16 = 7111;
 
 pub(crate) fn answers(address: &str) -> bool {
     let address: SocketAddr = address.parse().expect("a socket address");
@@ -112,8 +114,8 @@ pub(crate) fn down() -> Result<(), String> {
     Ok(())
 }
 
-/// The test Redis servers — a 3-master Cluster and a password-protected server —
-/// on loopback, stopped when dropped.
+/// The test Redis servers — a 3-master Cluster, a password-protected server and a
+/// TLS server — on loopback, stopped when dropped.
 pub(crate) struct TestRedis {
     dir: PathBuf,
 }
@@ -189,7 +191,85 @@ impl TestRedis {
         ]))?;
         wait_for("the password-protected Redis", Duration::from_secs(10), || answers(&format!("127.0.0.1:{port}")))?;
         eprintln!("services: password-protected Redis up on 127.0.0.1:{port}");
+        cluster.start_tls()?;
         Ok(cluster)
+    }
+
+    /// A certificate authority and a server certificate for 127.0.0.1 (openssl), and
+    /// a Redis that speaks only TLS with it.
+    fn start_tls(&self) -> Result<(), String> {
+        let dir = self.dir.display().to_string();
+        let file = |name: &str| format!("{dir}/{name}");
+        let quiet = |command: &mut Command| run(command.stdout(Stdio::null()).stderr(Stdio::null()));
+        quiet(Command::new("openssl").args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"]).args([
+            "-subj",
+            "/CN=sesame-test-ca",
+            "-keyout",
+            &file("ca.key"),
+            "-out",
+            &file("ca.pem"),
+        ]))?;
+        quiet(
+            Command::new("openssl").args(["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1"]).args([
+                "-keyout",
+                &file("server.key"),
+                "-out",
+                &file("server.csr"),
+            ]),
+        )?;
+        std::fs::write(file("san.cnf"), "subjectAltName=IP:127.0.0.1\n").map_err(|err| err.to_string())?;
+        quiet(Command::new("openssl").args(["x509", "-req", "-days", "1", "-CAcreateserial"]).args([
+            "-in",
+            &file("server.csr"),
+            "-CA",
+            &file("ca.pem"),
+            "-CAkey",
+            &file("ca.key"),
+            "-out",
+            &file("server.pem"),
+            "-extfile",
+            &file("san.cnf"),
+        ]))?;
+        let port = TLS_PORT.to_string();
+        run(Command::new("redis-server").args([
+            "--port",
+            "0",
+            "--tls-port",
+            &port,
+            "--bind",
+            "127.0.0.1",
+            "--tls-cert-file",
+            &file("server.pem"),
+            "--tls-key-file",
+            &file("server.key"),
+            "--tls-ca-cert-file",
+            &file("ca.pem"),
+            "--tls-auth-clients",
+            "no",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--daemonize",
+            "yes",
+            "--dir",
+            &dir,
+            "--logfile",
+            &file(&format!("{port}.log")),
+        ]))?;
+        wait_for("the TLS Redis", Duration::from_secs(10), || answers(&format!("127.0.0.1:{port}")))?;
+        eprintln!("services: TLS Redis up on 127.0.0.1:{port}");
+        Ok(())
+    }
+
+    /// `rediss://…` of the TLS server, as `TEST_REDIS_TLS_URL` takes it.
+    pub(crate) fn tls_url(&self) -> String {
+        format!("rediss://127.0.0.1:{TLS_PORT}")
+    }
+
+    /// The CA that signed the TLS server's certificate, for `SSL_CERT_FILE`.
+    pub(crate) fn tls_ca_file(&self) -> String {
+        self.dir.join("ca.pem").display().to_string()
     }
 
     /// `redis://:password@…` of the protected server, as `TEST_REDIS_PASSWORD_URL` takes it.
@@ -204,10 +284,14 @@ impl TestRedis {
 
     fn stop(&self) {
         let protected = ["-a", PROTECTED_PASSWORD, "--no-auth-warning"];
-        for (port, auth) in CLUSTER_PORTS.iter().map(|p| (*p, &[][..])).chain([(PROTECTED_PORT, &protected[..])]) {
+        let tls_ca = self.tls_ca_file();
+        let tls = ["--tls", "--cacert", tls_ca.as_str()];
+        let servers =
+            CLUSTER_PORTS.iter().map(|p| (*p, &[][..])).chain([(PROTECTED_PORT, &protected[..]), (TLS_PORT, &tls[..])]);
+        for (port, options) in servers {
             let _ = Command::new("redis-cli")
                 .args(["-p", &port.to_string()])
-                .args(auth)
+                .args(options)
                 .args(["shutdown", "nosave"])
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())

@@ -94,3 +94,19 @@ mod password {
         assert!(!err.contains("not-the-password"), "{err}");
     }
 }
+
+mod tls {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_rediss_url_connects_over_tls() {
+        let url = std::env::var("TEST_REDIS_TLS_URL").unwrap_or_else(|_| {
+            panic!("a TLS Redis is needed: set TEST_REDIS_TLS_URL (rediss://host:port) and SSL_CERT_FILE to its CA, or run `cargo xtask test`, which starts one")
+        });
+        let mut settings = RedisSettings::new(SecretString::from(url));
+        settings.key_prefix = unique_prefix();
+        let store = connect(settings, ManualClock::default(), "TEST_REDIS_TLS_URL").await;
+        store.ping().await.expect("PING over TLS");
+        assert!(store.list_for_user(sesame_ports::UserId::random()).await.expect("a query over TLS").is_empty());
+    }
+}

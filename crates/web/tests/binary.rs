@@ -91,3 +91,43 @@ fn an_unknown_environment_is_refused_naming_the_variable() {
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("SESSION_ENVIRONMENT=\"staging\""));
 }
+
+#[test]
+fn migrate_applies_the_migrations_in_the_configured_schema() {
+    let database_url =
+        std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let schema = format!("sesame_test_{}", uuid::Uuid::new_v4().simple());
+    let output = sesame()
+        .arg("migrate")
+        .env("SESSION_ENVIRONMENT", "development")
+        .env("DATABASE_URL", &database_url)
+        .env("SESAME__POSTGRES__SCHEMA", &schema)
+        .env("SESAME__STORE__CONNECT_ATTEMPTS", "1")
+        .output()
+        .expect("run sesame migrate");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "sesame migrate failed (is PostgreSQL at TEST_DATABASE_URL up?): {stderr}");
+
+    // The schema now holds the users table: psql answers from the same server.
+    let table = Command::new("psql")
+        .args([&database_url, "-qAtc", &format!("SELECT count(*) FROM {schema}.users")])
+        .output()
+        .expect("psql");
+    assert_eq!(String::from_utf8_lossy(&table.stdout).trim(), "0", "{}", String::from_utf8_lossy(&table.stderr));
+}
+
+#[test]
+fn an_unreachable_database_is_named_without_its_password() {
+    let output = sesame()
+        .arg("migrate")
+        .env("SESSION_ENVIRONMENT", "development")
+        .env("DATABASE_URL", "postgres://sesame:hunter2@127.0.0.1:1/sesame")
+        .env("SESAME__STORE__CONNECT_ATTEMPTS", "2")
+        .env("SESAME__POSTGRES__ACQUIRE_TIMEOUT_MS", "200")
+        .output()
+        .expect("run sesame migrate");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("cannot reach postgres at postgres://sesame:***@127.0.0.1:1/sesame"), "{stderr}");
+    assert!(!stderr.contains("hunter2"), "{stderr}");
+}
