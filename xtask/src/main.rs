@@ -55,7 +55,8 @@ tasks:
   setup             check PostgreSQL and Redis, create the development database, migrate
   services up|down  start or stop PostgreSQL and Redis (docker compose, or the local ones)
   db migrate|reset  migrate the development database, or drop and recreate it first
-  test [ARGS]       the whole test suite with its services and a Redis Cluster (ARGS go to cargo test)
+  test [ARGS]       the whole test suite with its services and test Redis servers (ARGS go to
+                    the first `cargo test --workspace`)
   ci                formatting, lints, compose file check and tests, as .ci/run does
   tidy              the architecture checks";
 
@@ -116,18 +117,22 @@ fn reset_database() -> Result<(), String> {
 fn test(extra: &[&str]) -> Result<(), String> {
     services::up()?;
     let redis = services::TestRedis::start()?;
+    let with_servers = |command: &mut Command| {
+        command
+            .env("TEST_REDIS_CLUSTER_URLS", redis.cluster_urls())
+            .env("TEST_REDIS_PASSWORD_URL", redis.password_url())
+            .env("TEST_REDIS_TLS_URL", redis.tls_url())
+            // rustls reads trusted roots from the system store, which SSL_CERT_FILE replaces.
+            .env("SSL_CERT_FILE", redis.tls_ca_file());
+    };
     let mut everything = cargo_command(&["test", "--workspace"]);
-    everything
-        .args(extra)
-        .env("TEST_REDIS_CLUSTER_URLS", redis.cluster_urls())
-        .env("TEST_REDIS_PASSWORD_URL", redis.password_url())
-        .env("TEST_REDIS_TLS_URL", redis.tls_url())
-        // rustls reads trusted roots from the system store, which SSL_CERT_FILE replaces.
-        .env("SSL_CERT_FILE", redis.tls_ca_file());
+    everything.args(extra);
+    with_servers(&mut everything);
     run(&mut everything)?;
     // The HTTP flows once more, unchanged, on real PostgreSQL and Redis.
     let mut flows = cargo_command(&["test", "-p", "sesame-web", "--test", "api"]);
-    flows.args(extra).env("TEST_SESSION_ENVIRONMENT", "development");
+    flows.env("TEST_SESSION_ENVIRONMENT", "development");
+    with_servers(&mut flows);
     run(&mut flows)
 }
 

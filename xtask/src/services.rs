@@ -54,6 +54,12 @@ fn compose_file() -> String {
     project_root().join("docker/docker-compose.yml").display().to_string()
 }
 
+/// The version of the machine's PostgreSQL cluster (Debian's /etc/postgresql/VERSION).
+fn postgres_version() -> Option<String> {
+    let entry = std::fs::read_dir("/etc/postgresql").ok()?.next()?.ok()?;
+    Some(entry.file_name().to_string_lossy().into_owned())
+}
+
 /// Starts PostgreSQL and Redis unless they already answer, and says how.
 pub(crate) fn up() -> Result<(), String> {
     if answers(POSTGRES) && answers(REDIS) {
@@ -66,33 +72,13 @@ pub(crate) fn up() -> Result<(), String> {
     } else {
         eprintln!("services: no Docker engine answers; starting the machine's own PostgreSQL and Redis");
         if !answers(POSTGRES) {
-            let version = std::fs::read_dir("/etc/postgresql")
-                .ok()
-                .and_then(|mut entries| entries.next())
-                .and_then(|entry| entry.ok())
-                .map(|entry| entry.file_name().to_string_lossy().into_owned())
+            let version = postgres_version()
                 .ok_or("PostgreSQL is not installed here (no /etc/postgresql); install it or start Docker")?;
             run(Command::new("pg_ctlcluster").args(["--skip-systemctl-redirect", &version, "main", "start"]))?;
         }
         if !answers(REDIS) {
             std::fs::create_dir_all("/var/lib/redis").map_err(|err| format!("cannot create /var/lib/redis: {err}"))?;
-            std::fs::create_dir_all("/var/log/redis").map_err(|err| format!("cannot create /var/log/redis: {err}"))?;
-            run(Command::new("redis-server").args([
-                "--daemonize",
-                "yes",
-                "--bind",
-                "127.0.0.1",
-                "--port",
-                "6379",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                "/var/lib/redis",
-                "--logfile",
-                "/var/log/redis/sesame.log",
-            ]))?;
+            redis_server("/var/lib/redis", 6379, 6379, &[])?;
         }
     }
     wait_for("PostgreSQL", Duration::from_secs(30), || answers(POSTGRES))?;
@@ -106,12 +92,26 @@ pub(crate) fn down() -> Result<(), String> {
         return run(Command::new("docker").args(["compose", "-f", &compose_file(), "down"]));
     }
     eprintln!("services: no Docker engine answers; stopping the machine's own PostgreSQL and Redis");
-    if let Some(version) = std::fs::read_dir("/etc/postgresql").ok().and_then(|mut e| e.next()).and_then(Result::ok) {
-        let version = version.file_name().to_string_lossy().into_owned();
+    if let Some(version) = postgres_version() {
         run(Command::new("pg_ctlcluster").args(["--skip-systemctl-redirect", &version, "main", "stop"]))?;
     }
     let _ = Command::new("redis-cli").args(["-p", "6379", "shutdown", "nosave"]).status();
     Ok(())
+}
+
+/// Starts a Redis server in the background on loopback `port` (0 for none, as a
+/// TLS-only server has), keeping nothing on disk, with `options` on top, and
+/// waits until `answer_port` accepts connections.
+fn redis_server(dir: &str, port: u16, answer_port: u16, options: &[&str]) -> Result<(), String> {
+    let logfile = format!("{dir}/redis-{answer_port}.log");
+    let port = port.to_string();
+    run(Command::new("redis-server")
+        .args(["--port", &port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "yes"])
+        .args(["--dir", dir, "--logfile", &logfile])
+        .args(options))?;
+    wait_for(&format!("Redis on port {answer_port}"), Duration::from_secs(10), || {
+        answers(&format!("127.0.0.1:{answer_port}"))
+    })
 }
 
 /// The test Redis servers — a 3-master Cluster, a password-protected server and a
@@ -121,41 +121,29 @@ pub(crate) struct TestRedis {
 }
 
 impl TestRedis {
-    /// Starts three cluster-enabled servers, joins them into one cluster, and
-    /// starts the password-protected server.
+    /// Starts every test server; servers left by an interrupted run are stopped first.
     pub(crate) fn start() -> Result<Self, String> {
-        let dir = std::env::temp_dir().join("sesame-test-redis");
-        let cluster = Self { dir };
-        cluster.stop(); // A cluster left behind by an interrupted run.
-        let _ = std::fs::remove_dir_all(&cluster.dir);
-        std::fs::create_dir_all(&cluster.dir)
-            .map_err(|err| format!("cannot create {}: {err}", cluster.dir.display()))?;
+        let servers = Self { dir: std::env::temp_dir().join("sesame-test-redis") };
+        servers.stop();
+        let _ = std::fs::remove_dir_all(&servers.dir);
+        std::fs::create_dir_all(&servers.dir)
+            .map_err(|err| format!("cannot create {}: {err}", servers.dir.display()))?;
+        servers.start_cluster()?;
+        redis_server(&servers.dir(), PROTECTED_PORT, PROTECTED_PORT, &["--requirepass", PROTECTED_PASSWORD])?;
+        eprintln!("services: password-protected Redis up on 127.0.0.1:{PROTECTED_PORT}");
+        servers.start_tls()?;
+        Ok(servers)
+    }
+
+    fn dir(&self) -> String {
+        self.dir.display().to_string()
+    }
+
+    /// Three cluster-enabled servers joined into one cluster.
+    fn start_cluster(&self) -> Result<(), String> {
         for port in CLUSTER_PORTS {
-            let port = port.to_string();
-            let dir = cluster.dir.display().to_string();
-            run(Command::new("redis-server").args([
-                "--port",
-                &port,
-                "--bind",
-                "127.0.0.1",
-                "--cluster-enabled",
-                "yes",
-                "--cluster-config-file",
-                &format!("{dir}/nodes-{port}.conf"),
-                "--dir",
-                &dir,
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--daemonize",
-                "yes",
-                "--logfile",
-                &format!("{dir}/{port}.log"),
-            ]))?;
-        }
-        for port in CLUSTER_PORTS {
-            wait_for("a cluster node", Duration::from_secs(10), || answers(&format!("127.0.0.1:{port}")))?;
+            let config = format!("{}/nodes-{port}.conf", self.dir());
+            redis_server(&self.dir(), port, port, &["--cluster-enabled", "yes", "--cluster-config-file", &config])?;
         }
         let nodes: Vec<String> = CLUSTER_PORTS.iter().map(|port| format!("127.0.0.1:{port}")).collect();
         let mut create = Command::new("redis-cli");
@@ -170,55 +158,49 @@ impl TestRedis {
             })
         })?;
         eprintln!("services: Redis Cluster up on {}", nodes.join(", "));
-        let port = PROTECTED_PORT.to_string();
-        run(Command::new("redis-server").args([
-            "--port",
-            &port,
-            "--bind",
-            "127.0.0.1",
-            "--requirepass",
-            PROTECTED_PASSWORD,
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--daemonize",
-            "yes",
-            "--dir",
-            &cluster.dir.display().to_string(),
-            "--logfile",
-            &format!("{}/{port}.log", cluster.dir.display()),
-        ]))?;
-        wait_for("the password-protected Redis", Duration::from_secs(10), || answers(&format!("127.0.0.1:{port}")))?;
-        eprintln!("services: password-protected Redis up on 127.0.0.1:{port}");
-        cluster.start_tls()?;
-        Ok(cluster)
+        Ok(())
     }
 
-    /// A certificate authority and a server certificate for 127.0.0.1 (openssl), and
-    /// a Redis that speaks only TLS with it.
+    /// A certificate authority and a server certificate for 127.0.0.1 (openssl),
+    /// and a Redis that speaks only TLS with it.
     fn start_tls(&self) -> Result<(), String> {
-        let dir = self.dir.display().to_string();
-        let file = |name: &str| format!("{dir}/{name}");
-        let quiet = |command: &mut Command| run(command.stdout(Stdio::null()).stderr(Stdio::null()));
-        quiet(Command::new("openssl").args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"]).args([
+        let file = |name: &str| format!("{}/{name}", self.dir());
+        let openssl =
+            |args: &[&str]| run(Command::new("openssl").args(args).stdout(Stdio::null()).stderr(Stdio::null()));
+        openssl(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
             "-subj",
             "/CN=sesame-test-ca",
             "-keyout",
             &file("ca.key"),
             "-out",
             &file("ca.pem"),
-        ]))?;
-        quiet(
-            Command::new("openssl").args(["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1"]).args([
-                "-keyout",
-                &file("server.key"),
-                "-out",
-                &file("server.csr"),
-            ]),
-        )?;
+        ])?;
+        openssl(&[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-keyout",
+            &file("server.key"),
+            "-out",
+            &file("server.csr"),
+        ])?;
         std::fs::write(file("san.cnf"), "subjectAltName=IP:127.0.0.1\n").map_err(|err| err.to_string())?;
-        quiet(Command::new("openssl").args(["x509", "-req", "-days", "1", "-CAcreateserial"]).args([
+        openssl(&[
+            "x509",
+            "-req",
+            "-days",
+            "1",
+            "-CAcreateserial",
             "-in",
             &file("server.csr"),
             "-CA",
@@ -229,37 +211,37 @@ impl TestRedis {
             &file("server.pem"),
             "-extfile",
             &file("san.cnf"),
-        ]))?;
+        ])?;
         let port = TLS_PORT.to_string();
-        run(Command::new("redis-server").args([
-            "--port",
-            "0",
-            "--tls-port",
-            &port,
-            "--bind",
-            "127.0.0.1",
-            "--tls-cert-file",
-            &file("server.pem"),
-            "--tls-key-file",
-            &file("server.key"),
-            "--tls-ca-cert-file",
-            &file("ca.pem"),
-            "--tls-auth-clients",
-            "no",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--daemonize",
-            "yes",
-            "--dir",
-            &dir,
-            "--logfile",
-            &file(&format!("{port}.log")),
-        ]))?;
-        wait_for("the TLS Redis", Duration::from_secs(10), || answers(&format!("127.0.0.1:{port}")))?;
-        eprintln!("services: TLS Redis up on 127.0.0.1:{port}");
+        redis_server(
+            &self.dir(),
+            0,
+            TLS_PORT,
+            &[
+                "--tls-port",
+                &port,
+                "--tls-cert-file",
+                &file("server.pem"),
+                "--tls-key-file",
+                &file("server.key"),
+                "--tls-ca-cert-file",
+                &file("ca.pem"),
+                "--tls-auth-clients",
+                "no",
+            ],
+        )?;
+        eprintln!("services: TLS Redis up on 127.0.0.1:{TLS_PORT}");
         Ok(())
+    }
+
+    /// The Cluster's node URLs, comma-separated, as `TEST_REDIS_CLUSTER_URLS` takes them.
+    pub(crate) fn cluster_urls(&self) -> String {
+        CLUSTER_PORTS.iter().map(|port| format!("redis://127.0.0.1:{port}")).collect::<Vec<_>>().join(",")
+    }
+
+    /// `redis://:password@…` of the protected server, as `TEST_REDIS_PASSWORD_URL` takes it.
+    pub(crate) fn password_url(&self) -> String {
+        format!("redis://:{PROTECTED_PASSWORD}@127.0.0.1:{PROTECTED_PORT}")
     }
 
     /// `rediss://…` of the TLS server, as `TEST_REDIS_TLS_URL` takes it.
@@ -272,23 +254,12 @@ impl TestRedis {
         self.dir.join("ca.pem").display().to_string()
     }
 
-    /// `redis://:password@…` of the protected server, as `TEST_REDIS_PASSWORD_URL` takes it.
-    pub(crate) fn password_url(&self) -> String {
-        format!("redis://:{PROTECTED_PASSWORD}@127.0.0.1:{PROTECTED_PORT}")
-    }
-
-    /// The Cluster's node URLs, comma-separated, as `TEST_REDIS_CLUSTER_URLS` takes them.
-    pub(crate) fn cluster_urls(&self) -> String {
-        CLUSTER_PORTS.iter().map(|port| format!("redis://127.0.0.1:{port}")).collect::<Vec<_>>().join(",")
-    }
-
     fn stop(&self) {
-        let protected = ["-a", PROTECTED_PASSWORD, "--no-auth-warning"];
         let tls_ca = self.tls_ca_file();
+        let protected = ["-a", PROTECTED_PASSWORD, "--no-auth-warning"];
         let tls = ["--tls", "--cacert", tls_ca.as_str()];
-        let servers =
-            CLUSTER_PORTS.iter().map(|p| (*p, &[][..])).chain([(PROTECTED_PORT, &protected[..]), (TLS_PORT, &tls[..])]);
-        for (port, options) in servers {
+        let cluster = CLUSTER_PORTS.iter().map(|port| (*port, &[][..]));
+        for (port, options) in cluster.chain([(PROTECTED_PORT, &protected[..]), (TLS_PORT, &tls[..])]) {
             let _ = Command::new("redis-cli")
                 .args(["-p", &port.to_string()])
                 .args(options)
