@@ -62,6 +62,13 @@ tasks:
 
 /// The development database, as .env.development names it.
 const DEV_DATABASE: &str = "sesame";
+/// The tests' database when `TEST_DATABASE_URL` is unset.
+const TEST_DATABASE: &str = "test";
+/// Drops the schemas that earlier test runs made (one per test).
+const DROP_TEST_SCHEMAS: &str = r"DO $$ DECLARE s text; BEGIN
+    FOR s IN SELECT nspname FROM pg_namespace WHERE nspname LIKE 'sesame\_test\_%' LOOP
+        EXECUTE format('DROP SCHEMA %I CASCADE', s);
+    END LOOP; END $$";
 
 /// The workspace root: the parent of this crate's directory.
 fn project_root() -> PathBuf {
@@ -78,27 +85,31 @@ fn setup() -> Result<(), String> {
         }
         eprintln!("setup: {name} answers on {address}");
     }
-    create_database()?;
+    ensure_database(DEV_DATABASE)?;
     migrate()?;
     eprintln!("setup: done. Start the service with: SESSION_ENVIRONMENT=development cargo run -p sesame-web");
     Ok(())
 }
 
-fn psql(sql: &str) -> Command {
+/// `psql` on the local server as `postgres`, running `sql` in `database`.
+fn psql(database: &str, sql: &str) -> Command {
     let mut command = Command::new("psql");
-    command.args(["-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-v", "ON_ERROR_STOP=1", "-qAtc", sql]);
+    command.args(["-h", "127.0.0.1", "-U", "postgres", "-d", database, "-v", "ON_ERROR_STOP=1", "-qAtc", sql]);
     command
 }
 
-fn create_database() -> Result<(), String> {
-    let exists = psql(&format!("SELECT 1 FROM pg_database WHERE datname = '{DEV_DATABASE}'"))
+/// Creates `name` on the local server unless it exists.
+fn ensure_database(name: &str) -> Result<(), String> {
+    let exists = psql("postgres", &format!("SELECT 1 FROM pg_database WHERE datname = '{name}'"))
         .output()
         .map_err(|err| format!("cannot run psql: {err}"))?;
+    if !exists.status.success() {
+        return Err(format!("psql cannot query the local server: {}", String::from_utf8_lossy(&exists.stderr).trim()));
+    }
     if String::from_utf8_lossy(&exists.stdout).trim() == "1" {
-        eprintln!("setup: database {DEV_DATABASE} exists");
         return Ok(());
     }
-    run(&mut psql(&format!("CREATE DATABASE {DEV_DATABASE}")))
+    run(&mut psql("postgres", &format!("CREATE DATABASE {name}")))
 }
 
 fn migrate() -> Result<(), String> {
@@ -109,13 +120,19 @@ fn migrate() -> Result<(), String> {
 }
 
 fn reset_database() -> Result<(), String> {
-    run(&mut psql(&format!("DROP DATABASE IF EXISTS {DEV_DATABASE} WITH (FORCE)")))?;
-    create_database()?;
+    run(&mut psql("postgres", &format!("DROP DATABASE IF EXISTS {DEV_DATABASE} WITH (FORCE)")))?;
+    ensure_database(DEV_DATABASE)?;
     migrate()
 }
 
 fn test(extra: &[&str]) -> Result<(), String> {
+    let _lock = services::RunLock::acquire()?;
     services::up()?;
+    if env::var_os("TEST_DATABASE_URL").is_none() {
+        // The default test database: made if missing, emptied of earlier runs' schemas.
+        ensure_database(TEST_DATABASE)?;
+        run(&mut psql(TEST_DATABASE, DROP_TEST_SCHEMAS))?;
+    }
     let redis = services::TestRedis::start()?;
     let with_servers = |command: &mut Command| {
         command

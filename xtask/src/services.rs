@@ -103,6 +103,9 @@ pub(crate) fn down() -> Result<(), String> {
 /// TLS-only server has), keeping nothing on disk, with `options` on top, and
 /// waits until `answer_port` accepts connections.
 fn redis_server(dir: &str, port: u16, answer_port: u16, options: &[&str]) -> Result<(), String> {
+    if answers(&format!("127.0.0.1:{answer_port}")) {
+        return Err(format!("port {answer_port} is taken by another program; free it and run again"));
+    }
     let logfile = format!("{dir}/redis-{answer_port}.log");
     let port = port.to_string();
     run(Command::new("redis-server")
@@ -112,6 +115,44 @@ fn redis_server(dir: &str, port: u16, answer_port: u16, options: &[&str]) -> Res
     wait_for(&format!("Redis on port {answer_port}"), Duration::from_secs(10), || {
         answers(&format!("127.0.0.1:{answer_port}"))
     })
+}
+
+/// Held while `cargo xtask test` runs, so that two runs on one machine do not
+/// stop each other's servers: a file naming the holder's process id.
+pub(crate) struct RunLock {
+    path: PathBuf,
+}
+
+impl RunLock {
+    /// Takes the lock, or says which run holds it. A lock left by a process that
+    /// no longer exists is taken over.
+    pub(crate) fn acquire() -> Result<Self, String> {
+        let path = std::env::temp_dir().join("sesame-xtask-test.lock");
+        for _ in 0..2 {
+            match std::fs::OpenOptions::new().write(true).create_new(true).open(&path) {
+                Ok(mut file) => {
+                    use std::io::Write as _;
+                    writeln!(file, "{}", std::process::id()).map_err(|err| err.to_string())?;
+                    return Ok(Self { path });
+                }
+                Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {
+                    let holder = std::fs::read_to_string(&path).unwrap_or_default().trim().to_owned();
+                    if !holder.is_empty() && PathBuf::from(format!("/proc/{holder}")).exists() {
+                        return Err(format!("another `cargo xtask test` (process {holder}) is running; wait for it"));
+                    }
+                    let _ = std::fs::remove_file(&path);
+                }
+                Err(err) => return Err(format!("cannot create {}: {err}", path.display())),
+            }
+        }
+        Err(format!("cannot take {}", path.display()))
+    }
+}
+
+impl Drop for RunLock {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
 }
 
 /// The test Redis servers — a 3-master Cluster, a password-protected server and a

@@ -6,8 +6,8 @@ use std::{fmt, future::Future, sync::Arc, time::Duration};
 use secrecy::{ExposeSecret, SecretString};
 use sesame_mock::{InMemorySessionStore, InMemoryUserRepository};
 use sesame_ports::{Clock, SessionStore, UserRepository};
-use sesame_postgres::{PostgresSettings, PostgresUserRepository};
-use sesame_redis::{RedisSessionStore, RedisSettings};
+use sesame_postgres::{PostgresError, PostgresSettings, PostgresUserRepository};
+use sesame_redis::{RedisError, RedisSessionStore, RedisSettings};
 
 use crate::{EnvironmentError, SessionBackend, Settings, SettingsError, UserBackend};
 
@@ -116,8 +116,10 @@ async fn connect_postgres(settings: &Settings) -> Result<PostgresUserRepository,
         statement_timeout: Duration::from_millis(tuning.statement_timeout_ms),
         schema: tuning.schema.clone(),
     };
-    retry(sesame_postgres::BACKEND, url, settings.store.connect_attempts, || PostgresUserRepository::connect(&postgres))
-        .await
+    retry(sesame_postgres::BACKEND, url, settings.store.connect_attempts, PostgresError::is_transient, || {
+        PostgresUserRepository::connect(&postgres)
+    })
+    .await
 }
 
 async fn connect_redis(settings: &Settings, clock: Arc<dyn Clock>) -> Result<RedisSessionStore, FactoryError> {
@@ -130,17 +132,19 @@ async fn connect_redis(settings: &Settings, clock: Arc<dyn Clock>) -> Result<Red
         connection_timeout: Duration::from_millis(tuning.connection_timeout_ms),
         response_timeout: Duration::from_millis(tuning.response_timeout_ms),
     };
-    retry(sesame_redis::BACKEND, url, settings.store.connect_attempts, || {
+    retry(sesame_redis::BACKEND, url, settings.store.connect_attempts, RedisError::is_transient, || {
         RedisSessionStore::connect(&redis, Arc::clone(&clock))
     })
     .await
 }
 
-/// Calls `connect` up to `attempts` times, pausing 200 ms, 400 ms, … (at most 5 s) between.
+/// Calls `connect` up to `attempts` times, pausing 200 ms, 400 ms, … (at most 5 s)
+/// between; an error that `is_transient` calls permanent (a malformed URL) is not retried.
 async fn retry<T, E, F>(
     backend: &'static str,
     url: &SecretString,
     attempts: u32,
+    is_transient: fn(&E) -> bool,
     mut connect: impl FnMut() -> F,
 ) -> Result<T, FactoryError>
 where
@@ -151,11 +155,11 @@ where
     for attempt in 1..=attempts {
         match connect().await {
             Ok(connected) => return Ok(connected),
-            Err(err) if attempt == attempts => {
+            Err(err) if attempt == attempts || !is_transient(&err) => {
                 return Err(FactoryError::Unreachable {
                     backend,
                     url: redact_url(url.expose_secret()),
-                    attempts,
+                    attempts: attempt,
                     reason: err.to_string(),
                 });
             }
@@ -170,22 +174,20 @@ where
 }
 
 /// `url` (or a comma-separated list of URLs) with any password replaced by `***`.
+///
+/// Everything before the *last* `@` is taken as user information, so a password
+/// holding `/`, `#`, `?` or `@` is still hidden; an `@` later in the URL only
+/// makes it hide more. A URL without `://` is hidden whole.
 pub fn redact_url(url: &str) -> String {
     url.split(',')
         .map(|one| {
             let one = one.trim();
-            let Some((scheme, rest)) = one.split_once("://") else { return one.to_owned() };
-            let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-            let (authority, tail) = rest.split_at(authority_end);
-            match authority.rsplit_once('@') {
+            let Some((scheme, rest)) = one.split_once("://") else { return "***".to_owned() };
+            match rest.rsplit_once('@') {
                 Some((user_info, host)) => {
                     let user = user_info.split_once(':').map_or(user_info, |(user, _)| user);
-                    let redacted = if user_info.contains(':') || user.is_empty() {
-                        format!("{user}:***")
-                    } else {
-                        user.to_owned()
-                    };
-                    format!("{scheme}://{redacted}@{host}{tail}")
+                    let user = if user.contains(['/', '?', '#']) { "***" } else { user };
+                    format!("{scheme}://{user}:***@{host}")
                 }
                 None => one.to_owned(),
             }
@@ -219,7 +221,17 @@ mod tests {
             redact_url("rediss://default:p%40ss@a:1,rediss://default:p%40ss@b:2"),
             "rediss://default:***@a:1,rediss://default:***@b:2"
         );
-        assert_eq!(redact_url("postgres://postgres@127.0.0.1/test"), "postgres://postgres@127.0.0.1/test");
+        assert_eq!(redact_url("postgres://postgres@127.0.0.1/test"), "postgres://postgres:***@127.0.0.1/test");
+        for tricky in ["postgres://u:p#ss@db/x", "postgres://u:p/ss@db/x", "postgres://u:p?s@db/x", "redis://:p@ss@h:1"]
+        {
+            let redacted = redact_url(tricky);
+            assert!(
+                !redacted.contains("p#ss") && !redacted.contains("p/ss") && !redacted.contains("p?s"),
+                "{redacted}"
+            );
+            assert!(!redacted.contains(":p@") && !redacted.contains("p@ss"), "{redacted}");
+        }
+        assert_eq!(redact_url("not a url with hunter2"), "***");
         assert_eq!(redact_url("redis://127.0.0.1:6379"), "redis://127.0.0.1:6379");
     }
 

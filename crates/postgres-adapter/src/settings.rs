@@ -42,7 +42,7 @@ impl PostgresSettings {
             if !is_identifier(schema) {
                 return Err(PostgresError::InvalidSchema(schema.clone()));
             }
-            parameters.push(("search_path", schema.clone()));
+            parameters.push(("search_path", format!("\"{schema}\"")));
         }
         options = options.options(parameters);
         Ok(options)
@@ -55,6 +55,14 @@ pub(crate) fn is_identifier(name: &str) -> bool {
         && name.len() <= 63
         && name.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
         && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+impl PostgresError {
+    /// Whether trying again later may succeed: a server that does not answer yet,
+    /// as opposed to a malformed URL or schema.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::Connect(_))
+    }
 }
 
 /// Why the adapter cannot start. Messages never contain the URL: it may hold a password.

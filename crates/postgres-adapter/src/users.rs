@@ -42,7 +42,7 @@ impl PostgresUserRepository {
     /// configured schema first, if there is one).
     pub async fn migrate(&self) -> Result<(), PostgresError> {
         if let Some(schema) = self.schema.as_deref().filter(|schema| is_identifier(schema)) {
-            sqlx::query(AssertSqlSafe(format!("CREATE SCHEMA IF NOT EXISTS {schema}")))
+            sqlx::query(AssertSqlSafe(format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\"")))
                 .execute(&self.pool)
                 .await
                 .map_err(PostgresError::Connect)?;

@@ -15,11 +15,10 @@ fn test_database_url() -> String {
 }
 
 async fn fresh_repository() -> Arc<dyn UserRepository> {
-    let url = test_database_url();
-    let mut settings = PostgresSettings::new(SecretString::from(url.clone()));
+    let mut settings = PostgresSettings::new(SecretString::from(test_database_url()));
     settings.schema = Some(format!("sesame_test_{}", uuid::Uuid::new_v4().simple()));
     let repo = PostgresUserRepository::connect(&settings).await.unwrap_or_else(|err| {
-        panic!("PostgreSQL is needed at {url}: {err}. Start it, or set TEST_DATABASE_URL to a server that runs.")
+        panic!("PostgreSQL is needed: {err}. Start it, or set TEST_DATABASE_URL to a server that runs.")
     });
     repo.migrate().await.expect("migrations");
     Arc::new(repo)

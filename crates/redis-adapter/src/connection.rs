@@ -49,6 +49,14 @@ pub enum RedisError {
     Connect(#[source] redis::RedisError),
 }
 
+impl RedisError {
+    /// Whether trying again later may succeed: a server that does not answer yet,
+    /// as opposed to a malformed URL.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::Connect(_))
+    }
+}
+
 /// A connection that reconnects by itself, to either kind of deployment.
 #[derive(Clone)]
 pub(crate) enum Connection {

@@ -58,15 +58,24 @@ impl RedisSessionStore {
         format!("{}user:{user_id}:sessions", self.prefix)
     }
 
-    async fn query<T: FromRedisValue>(&self, command: &redis::Cmd) -> Result<T, PortError> {
+    /// Runs a read. A read that failed on a broken connection (the server restarted
+    /// or dropped it) is tried once more while the connection reconnects: reading
+    /// twice changes nothing.
+    async fn read_query<T: FromRedisValue>(&self, command: &redis::Cmd) -> Result<T, PortError> {
         let mut connection = self.connection.clone();
         match command.query_async(&mut connection).await {
-            Err(err) if is_dropped_connection(&err) => {
-                tracing::warn!(error = %err, "redis connection dropped; retrying once on a new one");
+            Err(err) if err.is_connection_dropped() || err.is_io_error() => {
+                tracing::warn!(error = %err, "redis connection broke under a read; reading once more");
                 command.query_async(&mut connection).await.map_err(store_error)
             }
             result => result.map_err(store_error),
         }
+    }
+
+    /// Runs a single-key write, once: a write whose answer was lost may have
+    /// landed, and repeating it could undo a concurrent delete.
+    async fn write_one(&self, command: &redis::Cmd) -> Result<(), PortError> {
+        command.query_async(&mut self.connection.clone()).await.map_err(store_error)
     }
 
     /// Runs `steps` — each a pipeline on one key — as one `MULTI` transaction on a
@@ -85,14 +94,7 @@ impl RedisSessionStore {
         };
         let mut last = Value::Nil;
         for mut batch in batches {
-            batch.atomic();
-            let answers: Vec<Value> = match batch.query_async(&mut connection).await {
-                Err(err) if is_dropped_connection(&err) => {
-                    tracing::warn!(error = %err, "redis connection dropped; retrying once on a new one");
-                    batch.query_async(&mut connection).await.map_err(store_error)?
-                }
-                result => result.map_err(store_error)?,
-            };
+            let answers: Vec<Value> = batch.atomic().query_async(&mut connection).await.map_err(store_error)?;
             last = answers.into_iter().last().unwrap_or(Value::Nil);
         }
         Ok(last)
@@ -102,7 +104,7 @@ impl RedisSessionStore {
     /// decoded is deleted, logged with a short hash, and treated as absent.
     async fn read(&self, token_hash: &SessionTokenHash) -> Result<Option<Session>, PortError> {
         let key = self.session_key(token_hash);
-        let fields: HashMap<String, String> = self.query(redis::cmd("HGETALL").arg(&key)).await?;
+        let fields: HashMap<String, String> = self.read_query(redis::cmd("HGETALL").arg(&key)).await?;
         if fields.is_empty() {
             return Ok(None);
         }
@@ -117,7 +119,7 @@ impl RedisSessionStore {
 
     async fn discard_corrupt(&self, token_hash: &SessionTokenHash) -> Result<(), PortError> {
         tracing::warn!(session = %token_hash.short(), "deleting a session record that cannot be decoded");
-        self.query::<()>(redis::cmd("DEL").arg(self.session_key(token_hash))).await
+        self.write_one(redis::cmd("DEL").arg(self.session_key(token_hash))).await
     }
 
     /// Deletes sessions and then their index entries; the deletion order keeps
@@ -143,34 +145,36 @@ impl RedisSessionStore {
         self.write(steps).await.map(drop)
     }
 
-    /// The user's indexed sessions, live or not; prunes entries whose session is gone.
+    /// The user's indexed sessions, live or not.
+    ///
+    /// An entry whose session is missing is pruned only once its score (never
+    /// earlier than the session's expiry) has passed: before that, the session may
+    /// be a Cluster `create` between its index step and its session step.
     async fn indexed(&self, user_id: UserId) -> Result<Vec<Session>, PortError> {
+        let now = micros(self.clock.now());
         let index = self.index_key(user_id);
-        let members: Vec<String> = self.query(redis::cmd("ZRANGE").arg(&index).arg(0).arg(-1)).await?;
-        let mut sessions = Vec::with_capacity(members.len());
+        let entries: Vec<(String, f64)> =
+            self.read_query(redis::cmd("ZRANGE").arg(&index).arg(0).arg(-1).arg("WITHSCORES")).await?;
+        let mut sessions = Vec::with_capacity(entries.len());
         let mut stale = Vec::new();
-        for member in members {
-            let Some(hash) = parse_hex(&member) else {
-                stale.push(member);
-                continue;
+        for (member, score) in entries {
+            let hash = parse_hex(&member);
+            let session = match &hash {
+                Some(hash) => self.read(hash).await?,
+                None => None,
             };
-            match self.read(&hash).await? {
+            match session {
                 Some(session) if session.user_id == user_id => sessions.push(session),
-                _ => stale.push(member),
+                Some(_) => stale.push(member),
+                None if hash.is_none() || score < now as f64 => stale.push(member),
+                None => {}
             }
         }
         if !stale.is_empty() {
-            self.query::<()>(redis::cmd("ZREM").arg(&index).arg(stale)).await?;
+            self.write_one(redis::cmd("ZREM").arg(&index).arg(stale)).await?;
         }
         Ok(sessions)
     }
-}
-
-/// A connection that broke under a command (the server restarted, or killed it):
-/// the reconnecting connection has started over, so one retry is worth it. Every
-/// write here is idempotent, so repeating one that did land changes nothing.
-fn is_dropped_connection(err: &redis::RedisError) -> bool {
-    err.is_connection_dropped() || err.is_io_error()
 }
 
 fn parse_hex(hex: &str) -> Option<SessionTokenHash> {
@@ -190,6 +194,9 @@ impl SessionStore for RedisSessionStore {
         let now = self.clock.now();
         let expires_at = session.expires_at();
         let ttl = ttl_millis(now, expires_at);
+        // The index must outlive every session it lists, however often they are
+        // touched: it lives until the latest absolute expiry among them.
+        let index_ttl = ttl_millis(now, session.absolute_expires_at);
         let index = self.index_key(session.user_id);
         let key = self.session_key(&session.token_hash);
 
@@ -205,11 +212,11 @@ impl SessionStore for RedisSessionStore {
             .arg(session.token_hash.to_hex())
             .cmd("PEXPIRE")
             .arg(&index)
-            .arg(ttl)
+            .arg(index_ttl)
             .arg("NX")
             .cmd("PEXPIRE")
             .arg(&index)
-            .arg(ttl)
+            .arg(index_ttl)
             .arg("GT");
         let mut session_step = redis::pipe();
         session_step
@@ -237,7 +244,7 @@ impl SessionStore for RedisSessionStore {
     ) -> Result<bool, PortError> {
         let now = self.clock.now();
         let key = self.session_key(token_hash);
-        let owner: Option<String> = self.query(redis::cmd("HGET").arg(&key).arg(codec::USER)).await?;
+        let owner: Option<String> = self.read_query(redis::cmd("HGET").arg(&key).arg(codec::USER)).await?;
         let Some(user_id) = owner.as_deref().and_then(|id| UserId::parse(id).ok()) else {
             if owner.is_some() {
                 self.discard_corrupt(token_hash).await?;
@@ -304,7 +311,7 @@ impl SessionStore for RedisSessionStore {
     }
 
     async fn ping(&self) -> Result<(), PortError> {
-        self.query::<String>(&redis::cmd("PING")).await.map(drop)
+        self.read_query::<String>(&redis::cmd("PING")).await.map(drop)
     }
 }
 

@@ -110,3 +110,136 @@ mod tls {
         assert!(store.list_for_user(sesame_ports::UserId::random()).await.expect("a query over TLS").is_empty());
     }
 }
+
+/// What the contract cannot see: the keys' real expiry in Redis, and the index
+/// entry of a session being created on a Cluster.
+mod layout {
+    use sesame_ports::{Clock, Session, SessionId, SessionMetadata, SessionTokenHash, UserId};
+    use time::Duration;
+
+    use super::*;
+
+    struct Fixture {
+        store: Arc<dyn SessionStore>,
+        clock: ManualClock,
+        prefix: String,
+        admin: redis::aio::MultiplexedConnection,
+    }
+
+    async fn fixture() -> Fixture {
+        let url = std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+        let clock = ManualClock::default();
+        let mut settings = RedisSettings::new(SecretString::from(url.clone()));
+        settings.key_prefix = unique_prefix();
+        let prefix = settings.key_prefix.clone();
+        let store = connect(settings, clock.clone(), "TEST_REDIS_URL").await;
+        let admin = redis::Client::open(url).unwrap().get_multiplexed_async_connection().await.unwrap();
+        Fixture { store, clock, prefix, admin }
+    }
+
+    impl Fixture {
+        fn session(&self, user_id: UserId, byte: u8) -> Session {
+            let now = self.clock.now();
+            Session {
+                id: SessionId::random(),
+                token_hash: SessionTokenHash::from_bytes([byte; 32]),
+                user_id,
+                created_at: now,
+                last_seen_at: now,
+                idle_expires_at: now + Duration::minutes(30),
+                absolute_expires_at: now + Duration::hours(12),
+                metadata: SessionMetadata::default(),
+            }
+        }
+
+        async fn pttl(&mut self, key: &str) -> Duration {
+            let millis: i64 = redis::cmd("PTTL").arg(key).query_async(&mut self.admin).await.unwrap();
+            Duration::milliseconds(millis)
+        }
+
+        fn keys(&self, session: &Session) -> (String, String) {
+            (
+                format!("{}session:{}", self.prefix, session.token_hash.to_hex()),
+                format!("{}user:{}:sessions", self.prefix, session.user_id),
+            )
+        }
+    }
+
+    #[tokio::test]
+    async fn the_session_expires_at_its_earlier_expiry_and_the_index_outlives_every_touch() {
+        let mut f = fixture().await;
+        let session = f.session(UserId::random(), 1);
+        f.store.create(&session).await.unwrap();
+        let (session_key, index_key) = f.keys(&session);
+        let ttl = f.pttl(&session_key).await;
+        assert!(ttl > Duration::minutes(29) && ttl <= Duration::minutes(30), "session TTL {ttl}");
+        let ttl = f.pttl(&index_key).await;
+        assert!(ttl > Duration::hours(11) && ttl <= Duration::hours(12), "index TTL {ttl}");
+
+        // Used every 25 minutes, the session's TTL follows its idle window until
+        // the absolute expiry caps it; the index's TTL (set from the absolute
+        // expiry) always covers it.
+        while f.clock.now() + Duration::minutes(25) < session.absolute_expires_at - Duration::minutes(15) {
+            f.clock.advance(Duration::minutes(25));
+            let now = f.clock.now();
+            let idle = (now + Duration::minutes(30)).min(session.absolute_expires_at);
+            assert!(f.store.touch(&session.token_hash, now, idle).await.unwrap());
+        }
+        let left = session.absolute_expires_at - f.clock.now();
+        assert!(left < Duration::minutes(30));
+        let ttl = f.pttl(&session_key).await;
+        assert!(ttl > left - Duration::seconds(5) && ttl <= left, "session TTL {ttl}, capped at {left}");
+        assert!(f.pttl(&index_key).await > Duration::hours(11), "the index still covers the session");
+    }
+
+    #[tokio::test]
+    async fn an_index_entry_whose_session_is_still_being_written_is_not_pruned() {
+        let mut f = fixture().await;
+        let session = f.session(UserId::random(), 2);
+        let (_, index_key) = f.keys(&session);
+        // A Cluster create that has written its index step and not yet its session step.
+        let score = codec_micros(session.expires_at());
+        let _: i64 = redis::cmd("ZADD")
+            .arg(&index_key)
+            .arg(score)
+            .arg(session.token_hash.to_hex())
+            .query_async(&mut f.admin)
+            .await
+            .unwrap();
+        assert!(f.store.list_for_user(session.user_id).await.unwrap().is_empty());
+        let kept: Option<f64> = redis::cmd("ZSCORE")
+            .arg(&index_key)
+            .arg(session.token_hash.to_hex())
+            .query_async(&mut f.admin)
+            .await
+            .unwrap();
+        assert!(kept.is_some(), "listing must not prune an entry whose score has not passed");
+
+        // The session step lands; revoke-all reaches it.
+        f.store.create(&session).await.unwrap();
+        assert_eq!(f.store.revoke_all(session.user_id).await.unwrap(), 1);
+        assert_eq!(f.store.get(&session.token_hash).await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn an_undecodable_record_is_deleted_and_treated_as_absent() {
+        let mut f = fixture().await;
+        let session = f.session(UserId::random(), 3);
+        f.store.create(&session).await.unwrap();
+        let (session_key, _) = f.keys(&session);
+        let _: i64 = redis::cmd("HSET")
+            .arg(&session_key)
+            .arg("idle")
+            .arg("not-a-number")
+            .query_async(&mut f.admin)
+            .await
+            .unwrap();
+        assert_eq!(f.store.get(&session.token_hash).await.unwrap(), None);
+        let exists: i64 = redis::cmd("EXISTS").arg(&session_key).query_async(&mut f.admin).await.unwrap();
+        assert_eq!(exists, 0, "the corrupt record was deleted");
+    }
+
+    fn codec_micros(instant: time::OffsetDateTime) -> i64 {
+        i64::try_from(instant.unix_timestamp_nanos() / 1_000).unwrap()
+    }
+}

@@ -19,6 +19,7 @@ async fn requests_succeed_after_redis_kills_the_services_connections() {
 
     let url = std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
     let mut admin = redis::Client::open(url).unwrap().get_multiplexed_async_connection().await.expect("Redis");
+    let before = client_ids(&mut admin).await;
     let killed: i64 = redis::cmd("CLIENT")
         .arg(&["KILL", "TYPE", "normal", "SKIPME", "yes"][..])
         .query_async(&mut admin)
@@ -32,4 +33,17 @@ async fn requests_succeed_after_redis_kills_the_services_connections() {
     let laptop = app.browser();
     assert_eq!(app.login(&laptop, "reconnect@example.com", PASSWORD).await.status(), StatusCode::OK);
     assert_eq!(app.get(&laptop, "/api/auth/me").await.status(), StatusCode::OK);
+
+    let after = client_ids(&mut admin).await;
+    assert!(after.iter().any(|id| !before.contains(id)), "the service opened a new connection: {before:?} → {after:?}");
+}
+
+/// The ids of every client connection but `admin`'s own.
+async fn client_ids(admin: &mut redis::aio::MultiplexedConnection) -> Vec<String> {
+    let own: i64 = redis::cmd("CLIENT").arg("ID").query_async(admin).await.unwrap();
+    let list: String = redis::cmd("CLIENT").arg("LIST").query_async(admin).await.unwrap();
+    list.lines()
+        .filter_map(|line| line.split(' ').find_map(|field| field.strip_prefix("id=")).map(str::to_owned))
+        .filter(|id| *id != own.to_string())
+        .collect()
 }
