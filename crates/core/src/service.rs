@@ -132,7 +132,7 @@ impl AuthService {
         let mut session = self.sessions.get(&hash).await?.ok_or(AuthError::Unauthenticated)?;
         let now = self.clock.now();
         if let Some(idle_expires_at) = self.policy.touch(&session, now) {
-            if !self.sessions.touch(&hash, now, idle_expires_at).await? {
+            if !self.sessions.touch(&session, now, idle_expires_at).await? {
                 return Err(AuthError::Unauthenticated);
             }
             session.last_seen_at = now;

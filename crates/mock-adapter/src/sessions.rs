@@ -119,16 +119,16 @@ impl SessionStore for InMemorySessionStore {
 
     async fn touch(
         &self,
-        token_hash: &SessionTokenHash,
+        session: &Session,
         last_seen_at: OffsetDateTime,
         idle_expires_at: OffsetDateTime,
     ) -> Result<bool, PortError> {
         let now = self.clock.now();
         let mut sessions = self.state.write().unwrap_or_else(PoisonError::into_inner);
-        match sessions.by_hash.get_mut(token_hash).filter(|session| session.is_live_at(now)) {
-            Some(session) => {
-                session.last_seen_at = last_seen_at;
-                session.idle_expires_at = idle_expires_at;
+        match sessions.by_hash.get_mut(&session.token_hash).filter(|stored| stored.is_live_at(now)) {
+            Some(stored) => {
+                stored.last_seen_at = last_seen_at;
+                stored.idle_expires_at = idle_expires_at;
                 Ok(true)
             }
             None => Ok(false),

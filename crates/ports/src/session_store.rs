@@ -25,13 +25,16 @@ pub trait SessionStore: Send + Sync + 'static {
     /// The live session with this token hash, or `None` when there is none or it has expired.
     async fn get(&self, token_hash: &SessionTokenHash) -> Result<Option<Session>, PortError>;
 
-    /// Records use of a live session: sets `last_seen_at` and `idle_expires_at`
-    /// (the caller keeps the latter at or before the absolute expiry).
+    /// Records use of `session` — as [`get`](Self::get) returned it moments ago,
+    /// found again by its token hash — setting `last_seen_at` and
+    /// `idle_expires_at` (the caller keeps the latter at or before the absolute
+    /// expiry). Taking the record spares a store a second read on the
+    /// validation path.
     ///
     /// Returns `false`, changing nothing, when the session is absent or not live.
     async fn touch(
         &self,
-        token_hash: &SessionTokenHash,
+        session: &Session,
         last_seen_at: OffsetDateTime,
         idle_expires_at: OffsetDateTime,
     ) -> Result<bool, PortError>;

@@ -238,24 +238,18 @@ impl SessionStore for RedisSessionStore {
 
     async fn touch(
         &self,
-        token_hash: &SessionTokenHash,
+        session: &Session,
         last_seen_at: OffsetDateTime,
         idle_expires_at: OffsetDateTime,
     ) -> Result<bool, PortError> {
         let now = self.clock.now();
+        let token_hash = &session.token_hash;
         let key = self.session_key(token_hash);
-        let owner: Option<String> = self.read_query(redis::cmd("HGET").arg(&key).arg(codec::USER)).await?;
-        let Some(user_id) = owner.as_deref().and_then(|id| UserId::parse(id).ok()) else {
-            if owner.is_some() {
-                self.discard_corrupt(token_hash).await?;
-            }
-            return Ok(false);
-        };
         // The index's score is raised first: it may run ahead of the session, never behind.
         let mut index_step = redis::pipe();
         index_step
             .cmd("ZADD")
-            .arg(self.index_key(user_id))
+            .arg(self.index_key(session.user_id))
             .arg("XX")
             .arg("GT")
             .arg(micros(idle_expires_at))

@@ -183,7 +183,7 @@ mod layout {
             f.clock.advance(Duration::minutes(25));
             let now = f.clock.now();
             let idle = (now + Duration::minutes(30)).min(session.absolute_expires_at);
-            assert!(f.store.touch(&session.token_hash, now, idle).await.unwrap());
+            assert!(f.store.touch(&session, now, idle).await.unwrap());
         }
         let left = session.absolute_expires_at - f.clock.now();
         assert!(left < Duration::minutes(30));

@@ -67,7 +67,7 @@ pub async fn touch_extends_the_idle_expiry(f: Fixture) {
     let session = f.create(UserId::random()).await;
     f.clock.advance(Duration::minutes(20));
     let now = f.clock.now();
-    assert!(f.store.touch(&session.token_hash, now, now + IDLE).await.expect("touch"));
+    assert!(f.store.touch(&session, now, now + IDLE).await.expect("touch"));
 
     let touched = f.store.get(&session.token_hash).await.expect("get").expect("live");
     assert_eq!((touched.last_seen_at, touched.idle_expires_at), (now, now + IDLE));
@@ -81,7 +81,7 @@ pub async fn touch_extends_the_idle_expiry(f: Fixture) {
 pub async fn touch_of_unknown_session_returns_false(f: Fixture) {
     let unknown = f.session(UserId::random());
     let now = f.clock.now();
-    assert!(!f.store.touch(&unknown.token_hash, now, now + IDLE).await.expect("touch"));
+    assert!(!f.store.touch(&unknown, now, now + IDLE).await.expect("touch"));
     assert!(!f.is_live(&unknown).await, "touch must not create a session");
 }
 
@@ -163,7 +163,7 @@ pub async fn absolute_expiry_ends_a_session_however_much_it_is_used(f: Fixture) 
         f.clock.advance(step);
         let now = f.clock.now();
         let idle_expires_at = (now + IDLE).min(session.absolute_expires_at);
-        assert!(f.store.touch(&session.token_hash, now, idle_expires_at).await.expect("touch"));
+        assert!(f.store.touch(&session, now, idle_expires_at).await.expect("touch"));
     }
     assert!(f.is_live(&session).await, "used in every window, it is live until the absolute expiry");
     f.clock.set(session.absolute_expires_at);
@@ -176,7 +176,7 @@ pub async fn expired_session_is_neither_touched_nor_revoked(f: Fixture) {
     let session = f.create(UserId::random()).await;
     f.clock.advance(IDLE);
     let now = f.clock.now();
-    assert!(!f.store.touch(&session.token_hash, now, now + IDLE).await.expect("touch"));
+    assert!(!f.store.touch(&session, now, now + IDLE).await.expect("touch"));
     assert!(!f.is_live(&session).await, "touch must not revive an expired session");
     assert!(!f.store.revoke(session.user_id, session.id).await.expect("revoke"));
     assert_eq!(f.store.revoke_all(session.user_id).await.expect("revoke_all"), 0);

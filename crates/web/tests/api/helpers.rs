@@ -232,13 +232,8 @@ impl SessionStore for CountingSessions {
     async fn get(&self, hash: &SessionTokenHash) -> Result<Option<Session>, PortError> {
         self.inner.get(hash).await
     }
-    async fn touch(
-        &self,
-        hash: &SessionTokenHash,
-        seen: OffsetDateTime,
-        idle: OffsetDateTime,
-    ) -> Result<bool, PortError> {
-        self.inner.touch(hash, seen, idle).await
+    async fn touch(&self, session: &Session, seen: OffsetDateTime, idle: OffsetDateTime) -> Result<bool, PortError> {
+        self.inner.touch(session, seen, idle).await
     }
     async fn delete(&self, hash: &SessionTokenHash) -> Result<bool, PortError> {
         self.inner.delete(hash).await
