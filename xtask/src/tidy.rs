@@ -1,6 +1,7 @@
 //! The architecture rules a machine can check (docs/architecture.md lists them all):
 //! which workspace crate may depend on which, what the domain must not pull in,
-//! a `//!` doc atop every Rust file, and no ignored test without a reason.
+//! a `//!` doc atop every Rust file, no ignored test without a reason, and every
+//! crate that implements a port running that port's contract kit.
 //!
 //! They run as tests, so `cargo test --workspace` enforces them, and as
 //! `cargo xtask tidy`.
@@ -33,12 +34,21 @@ const FORBIDDEN_IN_DOMAIN: &[&str] =
 /// The tokio features the core may use: `spawn_blocking`, sync primitives, `join!`.
 const CORE_TOKIO_FEATURES: &[&str] = &["rt", "sync", "macros"];
 
+/// Each port, and the contract-kit macro that a crate implementing it must run in its tests.
+const KITS: &[(&str, &str)] = &[
+    ("UserRepository", "user_repository_contract!"),
+    ("SessionStore", "session_store_contract!"),
+    ("SessionCache", "session_cache_contract!"),
+    ("DurableSessionStore", "durable_session_store_contract!"),
+];
+
 /// Runs every check; the error lists every violation.
 pub(crate) fn check_all(root: &Path) -> Result<(), String> {
     let packages = workspace_packages(root)?;
     let mut violations = dependency_violations(&packages);
     violations.extend(missing_module_docs(root));
     violations.extend(ignores_without_reason(root));
+    violations.extend(ports_without_their_kit(root));
     if violations.is_empty() {
         Ok(())
     } else {
@@ -128,22 +138,24 @@ fn dependency_violations(packages: &[Package]) -> Vec<String> {
     violations
 }
 
-/// Every Rust file under crates/ and xtask/.
-fn rust_files(root: &Path) -> Vec<PathBuf> {
-    fn walk(dir: &Path, found: &mut Vec<PathBuf>) {
-        let Ok(entries) = fs::read_dir(dir) else { return };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.is_dir() && path.file_name().is_some_and(|name| name != "target") {
-                walk(&path, found);
-            } else if path.extension().is_some_and(|ext| ext == "rs") {
-                found.push(path);
-            }
+/// Every Rust file under `dir`, recursively (skipping build output).
+fn collect_rust_files(dir: &Path, found: &mut Vec<PathBuf>) {
+    let Ok(entries) = fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() && path.file_name().is_some_and(|name| name != "target") {
+            collect_rust_files(&path, found);
+        } else if path.extension().is_some_and(|ext| ext == "rs") {
+            found.push(path);
         }
     }
+}
+
+/// Every Rust file under crates/ and xtask/.
+fn rust_files(root: &Path) -> Vec<PathBuf> {
     let mut found = Vec::new();
-    walk(&root.join("crates"), &mut found);
-    walk(&root.join("xtask"), &mut found);
+    collect_rust_files(&root.join("crates"), &mut found);
+    collect_rust_files(&root.join("xtask"), &mut found);
     found.sort();
     found
 }
@@ -167,6 +179,38 @@ fn ignores_without_reason(root: &Path) -> Vec<String> {
         .filter(|path| fs::read_to_string(path).unwrap_or_default().lines().any(|line| line.trim() == bare))
         .map(|path| format!("{} has an ignore attribute without a reason string", relative(root, &path)))
         .collect()
+}
+
+/// Crates whose sources implement a port but whose tests never run its kit.
+fn ports_without_their_kit(root: &Path) -> Vec<String> {
+    let Ok(crates) = fs::read_dir(root.join("crates")) else { return Vec::new() };
+    let mut violations = Vec::new();
+    let mut dirs: Vec<PathBuf> = crates.flatten().map(|entry| entry.path()).filter(|path| path.is_dir()).collect();
+    dirs.sort();
+    for dir in dirs {
+        let read_all = |sub: &str| -> String {
+            let mut files = Vec::new();
+            collect_rust_files(&dir.join(sub), &mut files);
+            files.iter().map(|file| fs::read_to_string(file).unwrap_or_default()).collect()
+        };
+        let (sources, tests) = (read_all("src"), read_all("tests"));
+        for (port, kit) in KITS {
+            if implements(&sources, port) && !tests.contains(kit) {
+                violations.push(format!("{} implements {port} but its tests never run `{kit}`", relative(root, &dir)));
+            }
+        }
+    }
+    violations
+}
+
+/// Whether `source` holds an `impl … {port} for …` (generic or not, path-qualified or not).
+fn implements(source: &str, port: &str) -> bool {
+    source.lines().map(str::trim_start).filter(|line| line.starts_with("impl")).any(|line| {
+        line.split_once(" for ").is_some_and(|(head, _)| {
+            let trait_path = head.rsplit(' ').next().unwrap_or_default();
+            trait_path.rsplit("::").next() == Some(port)
+        })
+    })
 }
 
 fn relative(root: &Path, path: &Path) -> String {
@@ -195,6 +239,15 @@ mod tests {
     #[test]
     fn the_workspace_follows_the_architecture_rules() {
         check_all(&crate::project_root()).unwrap_or_else(|violations| panic!("{violations}"));
+    }
+
+    #[test]
+    fn port_implementations_are_recognised() {
+        assert!(implements("impl SessionStore for RedisSessionStore {", "SessionStore"));
+        assert!(implements("    impl<S: Send> sesame_ports::SessionStore for Guarded<S> {", "SessionStore"));
+        assert!(!implements("impl SessionStore for X {", "UserRepository"));
+        assert!(!implements("impl From<PortError> for AuthError {", "SessionStore"));
+        assert!(!implements("// impl SessionStore for nothing", "SessionStore"));
     }
 
     #[test]

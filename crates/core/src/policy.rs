@@ -56,23 +56,14 @@ impl SessionPolicy {
 
 #[cfg(test)]
 mod tests {
-    use sesame_ports::{SessionId, SessionMetadata, SessionTokenHash, UserId};
+    use sesame_ports::testkit::SessionBuilder;
     use time::macros::datetime;
 
     use super::*;
 
     fn opened_at(now: OffsetDateTime, policy: &SessionPolicy) -> Session {
         let expiry = policy.open(now);
-        Session {
-            id: SessionId::random(),
-            token_hash: SessionTokenHash::from_bytes([7; 32]),
-            user_id: UserId::random(),
-            created_at: now,
-            last_seen_at: now,
-            idle_expires_at: expiry.idle,
-            absolute_expires_at: expiry.absolute,
-            metadata: SessionMetadata::default(),
-        }
+        SessionBuilder::opened_at(now).idle_for(expiry.idle - now).absolute_after(expiry.absolute - now).build()
     }
 
     #[test]

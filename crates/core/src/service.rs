@@ -162,7 +162,8 @@ impl AuthService {
 
     /// Ends every session of `user_id`; returns how many there were.
     pub async fn logout_everywhere(&self, user_id: UserId) -> Result<u64, AuthError> {
-        Ok(self.sessions.revoke_all(user_id).await?)
+        let ended = self.sessions.revoke_all(user_id).await?;
+        Ok(u64::try_from(ended.len()).unwrap_or(u64::MAX))
     }
 
     /// The live sessions of `user_id`, oldest first.
@@ -174,7 +175,10 @@ impl AuthService {
     ///
     /// Errors: `SessionNotFound` when it is not one of the user's live sessions.
     pub async fn revoke_session(&self, user_id: UserId, session_id: SessionId) -> Result<(), AuthError> {
-        if self.sessions.revoke(user_id, session_id).await? { Ok(()) } else { Err(AuthError::SessionNotFound) }
+        match self.sessions.revoke(user_id, session_id).await? {
+            Some(_) => Ok(()),
+            None => Err(AuthError::SessionNotFound),
+        }
     }
 
     /// Pings both stores at once: `(users, sessions)`.

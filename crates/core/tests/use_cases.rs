@@ -6,7 +6,7 @@ use sesame_core::{
     AuthError, AuthService, PasswordHasher, SessionPolicy, SessionToken,
     ports::{
         Clock, Email, ManualClock, MockSessionStore, MockUserRepository, NewUser, PasswordHash, PortError, Session,
-        SessionId, SessionMetadata, User, UserId,
+        SessionId, SessionMetadata, User, UserId, testkit::SessionBuilder,
     },
 };
 use time::Duration;
@@ -40,18 +40,7 @@ async fn stored_user(clock: &ManualClock) -> User {
 }
 
 fn session_of(user_id: UserId, token: &SessionToken, clock: &ManualClock) -> Session {
-    let now = clock.now();
-    let expiry = SessionPolicy::default().open(now);
-    Session {
-        id: SessionId::random(),
-        token_hash: token.hash(),
-        user_id,
-        created_at: now,
-        last_seen_at: now,
-        idle_expires_at: expiry.idle,
-        absolute_expires_at: expiry.absolute,
-        metadata: SessionMetadata::default(),
-    }
+    SessionBuilder::opened_at(clock.now()).user(user_id).token_hash(token.hash()).build()
 }
 
 #[tokio::test]
@@ -138,7 +127,7 @@ async fn login_revokes_the_presented_session_and_opens_a_new_one() {
     let found = user.clone();
     users.expect_find_by_email().returning(move |_| Ok(Some(found.clone())));
     let mut sessions = MockSessionStore::new();
-    sessions.expect_delete().withf(move |hash| *hash == presented_hash).times(1).returning(|_| Ok(true));
+    sessions.expect_delete().withf(move |hash| *hash == presented_hash).times(1).returning(|_| Ok(None));
     sessions.expect_create().withf(move |s| s.token_hash != presented_hash).times(1).returning(|_| Ok(()));
 
     let logged_in = service(users, sessions, &clock)
@@ -261,7 +250,7 @@ async fn current_user_of_a_deleted_user_ends_their_sessions() {
     let mut users = MockUserRepository::new();
     users.expect_find_by_id().returning(|_| Ok(None));
     let mut sessions = MockSessionStore::new();
-    sessions.expect_revoke_all().withf(move |id| *id == owner).times(1).returning(|_| Ok(1));
+    sessions.expect_revoke_all().withf(move |id| *id == owner).times(1).returning(|_| Ok(Vec::new()));
     let result = service(users, sessions, &clock).current_user(&session).await;
     assert!(matches!(result, Err(AuthError::Unauthenticated)));
 }
@@ -270,7 +259,7 @@ async fn current_user_of_a_deleted_user_ends_their_sessions() {
 async fn revoking_a_session_that_is_not_the_users_is_not_found() {
     let clock = ManualClock::default();
     let mut sessions = MockSessionStore::new();
-    sessions.expect_revoke().returning(|_, _| Ok(false));
+    sessions.expect_revoke().returning(|_, _| Ok(None));
     let result = service(MockUserRepository::new(), sessions, &clock)
         .revoke_session(UserId::random(), SessionId::random())
         .await;

@@ -43,12 +43,6 @@ impl InMemorySessionStore {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
-
-    /// Removes every expired session now.
-    pub fn purge_expired(&self) {
-        let now = self.clock.now();
-        self.state.write().unwrap_or_else(PoisonError::into_inner).purge(now);
-    }
 }
 
 impl Sessions {
@@ -82,21 +76,24 @@ impl Sessions {
 
     fn purge_if_due(&mut self, now: OffsetDateTime) {
         if self.next_purge.is_none_or(|due| now >= due) {
-            self.purge(now);
+            self.purge(now, usize::MAX);
+            self.next_purge = Some(now + InMemorySessionStore::PURGE_INTERVAL);
         }
     }
 
-    fn purge(&mut self, now: OffsetDateTime) {
+    /// Removes up to `limit` expired sessions; returns how many.
+    fn purge(&mut self, now: OffsetDateTime, limit: usize) -> u64 {
         let expired: Vec<SessionTokenHash> = self
             .by_hash
             .values()
             .filter(|session| !session.is_live_at(now))
             .map(|session| session.token_hash)
+            .take(limit)
             .collect();
         for hash in &expired {
             self.remove(hash);
         }
-        self.next_purge = Some(now + InMemorySessionStore::PURGE_INTERVAL);
+        u64::try_from(expired.len()).unwrap_or(u64::MAX)
     }
 }
 
@@ -135,10 +132,10 @@ impl SessionStore for InMemorySessionStore {
         }
     }
 
-    async fn delete(&self, token_hash: &SessionTokenHash) -> Result<bool, PortError> {
+    async fn delete(&self, token_hash: &SessionTokenHash) -> Result<Option<Session>, PortError> {
         let now = self.clock.now();
         let mut sessions = self.state.write().unwrap_or_else(PoisonError::into_inner);
-        Ok(sessions.remove(token_hash).is_some_and(|session| session.is_live_at(now)))
+        Ok(sessions.remove(token_hash).filter(|session| session.is_live_at(now)))
     }
 
     async fn list_for_user(&self, user_id: UserId) -> Result<Vec<Session>, PortError> {
@@ -147,25 +144,29 @@ impl SessionStore for InMemorySessionStore {
         Ok(sessions.live_of_user(user_id, now).cloned().collect())
     }
 
-    async fn revoke(&self, user_id: UserId, session_id: SessionId) -> Result<bool, PortError> {
+    async fn revoke(&self, user_id: UserId, session_id: SessionId) -> Result<Option<Session>, PortError> {
         let now = self.clock.now();
         let mut sessions = self.state.write().unwrap_or_else(PoisonError::into_inner);
         let target = sessions.live_of_user(user_id, now).find(|session| session.id == session_id).map(|s| s.token_hash);
-        Ok(target.and_then(|hash| sessions.remove(&hash)).is_some())
+        Ok(target.and_then(|hash| sessions.remove(&hash)))
     }
 
-    async fn revoke_all(&self, user_id: UserId) -> Result<u64, PortError> {
+    async fn revoke_all(&self, user_id: UserId) -> Result<Vec<Session>, PortError> {
         let now = self.clock.now();
         let mut sessions = self.state.write().unwrap_or_else(PoisonError::into_inner);
         let hashes: Vec<(OffsetDateTime, [u8; 32])> =
             sessions.by_user.get(&user_id).map(|index| index.iter().copied().collect()).unwrap_or_default();
-        let mut live = 0;
-        for (_, hash) in hashes {
-            if sessions.remove(&SessionTokenHash::from_bytes(hash)).is_some_and(|session| session.is_live_at(now)) {
-                live += 1;
-            }
-        }
-        Ok(live)
+        Ok(hashes
+            .into_iter()
+            .filter_map(|(_, hash)| sessions.remove(&SessionTokenHash::from_bytes(hash)))
+            .filter(|session| session.is_live_at(now))
+            .collect())
+    }
+
+    async fn purge_expired(&self, limit: u32) -> Result<u64, PortError> {
+        let now = self.clock.now();
+        let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+        Ok(self.state.write().unwrap_or_else(PoisonError::into_inner).purge(now, limit))
     }
 
     async fn ping(&self) -> Result<(), PortError> {
@@ -175,7 +176,7 @@ impl SessionStore for InMemorySessionStore {
 
 #[cfg(test)]
 mod tests {
-    use sesame_ports::{ManualClock, SessionMetadata};
+    use sesame_ports::{ManualClock, testkit::SessionBuilder};
 
     use super::*;
 
@@ -183,23 +184,13 @@ mod tests {
     async fn expired_sessions_are_purged_on_a_later_write() {
         let clock = ManualClock::default();
         let store = InMemorySessionStore::new(Arc::new(clock.clone()));
-        let now = clock.now();
-        let session = |byte: u8| Session {
-            id: SessionId::random(),
-            token_hash: SessionTokenHash::from_bytes([byte; 32]),
-            user_id: UserId::random(),
-            created_at: clock.now(),
-            last_seen_at: clock.now(),
-            idle_expires_at: clock.now() + Duration::minutes(30),
-            absolute_expires_at: now + Duration::hours(12),
-            metadata: SessionMetadata::default(),
-        };
-        store.create(&session(1)).await.unwrap();
-        store.create(&session(2)).await.unwrap();
+        let session = || SessionBuilder::opened_at(clock.now()).build();
+        store.create(&session()).await.unwrap();
+        store.create(&session()).await.unwrap();
         assert_eq!(store.len(), 2);
 
         clock.advance(Duration::hours(1));
-        store.create(&session(3)).await.unwrap();
+        store.create(&session()).await.unwrap();
         assert_eq!(store.len(), 1, "the two expired sessions were purged");
     }
 }

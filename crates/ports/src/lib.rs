@@ -3,8 +3,9 @@
 //! This crate owns the data that crosses a port — validated value types such as
 //! [`Email`], [`UserId`] and [`SessionId`], records such as [`User`] and
 //! [`Session`] — and the traits every adapter implements: [`UserRepository`],
-//! [`SessionStore`] and [`Clock`]. It depends on no other workspace crate, so an
-//! adapter team needs nothing but this crate.
+//! [`SessionStore`] and [`Clock`], plus the two that a tiered session store needs
+//! from its tiers, [`DurableSessionStore`] and [`SessionCache`]. It depends on no other
+//! workspace crate, so an adapter team needs nothing but this crate.
 //!
 //! Features:
 //! - `mock`: [`mockall`](https://docs.rs/mockall) mocks of every port
@@ -19,6 +20,7 @@ mod error;
 mod ids;
 mod records;
 mod session_store;
+mod tiers;
 mod user_repository;
 
 #[cfg(feature = "testkit")]
@@ -30,6 +32,7 @@ pub use error::{BoxError, PortError};
 pub use ids::{ParseIdError, SessionId, SessionTokenHash, UserId};
 pub use records::{NewUser, PasswordHash, Session, SessionMetadata, User, UserChanges};
 pub use session_store::SessionStore;
+pub use tiers::{Cached, DurableSessionStore, SessionCache};
 pub use user_repository::UserRepository;
 
 #[cfg(feature = "mock")]

@@ -39,20 +39,28 @@ pub trait SessionStore: Send + Sync + 'static {
         idle_expires_at: OffsetDateTime,
     ) -> Result<bool, PortError>;
 
-    /// Deletes the session with this token hash. Returns whether one was deleted.
-    async fn delete(&self, token_hash: &SessionTokenHash) -> Result<bool, PortError>;
+    /// Deletes the session with this token hash. Returns the session if it was
+    /// live; `None` when there was none, or only an expired one (which is
+    /// deleted all the same).
+    async fn delete(&self, token_hash: &SessionTokenHash) -> Result<Option<Session>, PortError>;
 
     /// The live sessions of `user_id`, oldest first.
     async fn list_for_user(&self, user_id: UserId) -> Result<Vec<Session>, PortError>;
 
-    /// Deletes the session with public id `session_id` if, and only if, it belongs
-    /// to `user_id`. Returns whether one was deleted; `false` both when there is no
-    /// such session and when it is someone else's, so callers cannot probe ids.
-    async fn revoke(&self, user_id: UserId, session_id: SessionId) -> Result<bool, PortError>;
+    /// Deletes the live session with public id `session_id` if, and only if, it
+    /// belongs to `user_id`, and returns it; `None` both when there is no such
+    /// session and when it is someone else's, so callers cannot probe ids.
+    async fn revoke(&self, user_id: UserId, session_id: SessionId) -> Result<Option<Session>, PortError>;
 
-    /// Deletes every session of `user_id` and no one else's. Returns how many live
-    /// sessions were deleted.
-    async fn revoke_all(&self, user_id: UserId) -> Result<u64, PortError>;
+    /// Deletes every session of `user_id` and no one else's. Returns the live
+    /// sessions it deleted, in no particular order.
+    async fn revoke_all(&self, user_id: UserId) -> Result<Vec<Session>, PortError>;
+
+    /// Removes up to `limit` sessions that are no longer live, and returns how
+    /// many it removed. Never removes a live session. Safe to run from several
+    /// instances at once. A store whose records expire by themselves (Redis)
+    /// has nothing to do and returns 0.
+    async fn purge_expired(&self, limit: u32) -> Result<u64, PortError>;
 
     /// Answers `Ok` when the store is reachable; used by readiness checks.
     async fn ping(&self) -> Result<(), PortError>;

@@ -2,11 +2,21 @@
 //!
 //! Instants are whole microseconds since the Unix epoch: exact in Lua's doubles,
 //! so the touch script compares them without rounding.
+//!
+//! Records are versioned by the field `v`. Version 1 — the records of sesame
+//! before tiered stores, which have no `v` — holds the same fields as version 2
+//! and is read as it is; version 2 adds `v` and `d` (the session is durable: a
+//! tiered store wrote it, so its durable tier holds it too). Unknown fields are
+//! ignored, so a record written by a later version still reads. An ended session
+//! is a hash with the single field `ended`.
 
 use std::{collections::HashMap, net::IpAddr};
 
 use sesame_ports::{Session, SessionId, SessionMetadata, SessionTokenHash, UserId};
 use time::OffsetDateTime;
+
+/// The format version this code writes.
+pub(crate) const VERSION: &str = "2";
 
 pub(crate) const ID: &str = "id";
 pub(crate) const USER: &str = "user";
@@ -16,6 +26,20 @@ pub(crate) const IDLE: &str = "idle";
 pub(crate) const ABSOLUTE: &str = "absolute";
 pub(crate) const IP: &str = "ip";
 pub(crate) const USER_AGENT: &str = "ua";
+pub(crate) const FORMAT: &str = "v";
+pub(crate) const DURABLE: &str = "d";
+pub(crate) const ENDED: &str = "ended";
+
+/// What a hash at a session key holds.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Record {
+    /// A session, live or not; `durable` when a tiered store wrote it.
+    Session { session: Session, durable: bool },
+    /// The marker an ended session leaves.
+    Ended,
+    /// Fields that do not make a session.
+    Corrupt,
+}
 
 pub(crate) fn micros(instant: OffsetDateTime) -> i64 {
     i64::try_from(instant.unix_timestamp_nanos() / 1_000).unwrap_or(i64::MAX)
@@ -25,9 +49,11 @@ fn instant(micros: i64) -> Option<OffsetDateTime> {
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1_000).ok()
 }
 
-/// The hash fields of `session`.
-pub(crate) fn encode(session: &Session) -> Vec<(&'static str, String)> {
+/// The hash fields of `session`, marked durable or not.
+pub(crate) fn encode(session: &Session, durable: bool) -> Vec<(&'static str, String)> {
     vec![
+        (FORMAT, VERSION.to_owned()),
+        (DURABLE, if durable { "1" } else { "0" }.to_owned()),
         (ID, session.id.to_string()),
         (USER, session.user_id.to_string()),
         (CREATED, micros(session.created_at).to_string()),
@@ -39,8 +65,19 @@ pub(crate) fn encode(session: &Session) -> Vec<(&'static str, String)> {
     ]
 }
 
-/// The session stored under `token_hash`, or `None` when a field is missing or malformed.
-pub(crate) fn decode(token_hash: SessionTokenHash, fields: &HashMap<String, String>) -> Option<Session> {
+/// What the (non-empty) hash `fields` stored under `token_hash` holds.
+pub(crate) fn decode(token_hash: SessionTokenHash, fields: &HashMap<String, String>) -> Record {
+    if fields.contains_key(ENDED) {
+        return Record::Ended;
+    }
+    match decode_session(token_hash, fields) {
+        Some(session) => Record::Session { session, durable: fields.get(DURABLE).is_some_and(|d| d == "1") },
+        None => Record::Corrupt,
+    }
+}
+
+/// The session in `fields`, or `None` when a field is missing or malformed.
+fn decode_session(token_hash: SessionTokenHash, fields: &HashMap<String, String>) -> Option<Session> {
     let field = |name: &str| fields.get(name).map(String::as_str);
     let time = |name: &str| field(name)?.parse().ok().and_then(instant);
     let optional = |name: &str| field(name).filter(|value| !value.is_empty());
@@ -64,48 +101,78 @@ pub(crate) fn decode(token_hash: SessionTokenHash, fields: &HashMap<String, Stri
 
 #[cfg(test)]
 mod tests {
+    use sesame_ports::testkit::SessionBuilder;
     use time::macros::datetime;
 
     use super::*;
 
     fn session() -> Session {
-        let now = datetime!(2026-03-04 05:06:07.123456 UTC);
-        Session {
-            id: SessionId::random(),
-            token_hash: SessionTokenHash::from_bytes([9; 32]),
-            user_id: UserId::random(),
-            created_at: now,
-            last_seen_at: now,
-            idle_expires_at: now + time::Duration::minutes(30),
-            absolute_expires_at: now + time::Duration::hours(12),
-            metadata: SessionMetadata::new(Some("2001:db8::1".parse().unwrap()), Some("agent/1")),
-        }
+        SessionBuilder::opened_at(datetime!(2026-03-04 05:06:07.123456 UTC))
+            .metadata(SessionMetadata::new(Some("2001:db8::1".parse().unwrap()), Some("agent/1")))
+            .build()
     }
 
-    fn fields(session: &Session) -> HashMap<String, String> {
-        encode(session).into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+    fn fields(session: &Session, durable: bool) -> HashMap<String, String> {
+        encode(session, durable).into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+    }
+
+    fn durable(session: Session) -> Record {
+        Record::Session { session, durable: true }
     }
 
     #[test]
     fn a_session_round_trips() {
         let session = session();
-        assert_eq!(decode(session.token_hash, &fields(&session)), Some(session));
+        assert_eq!(decode(session.token_hash, &fields(&session, true)), durable(session.clone()));
+        let plain = Record::Session { session: session.clone(), durable: false };
+        assert_eq!(decode(session.token_hash, &fields(&session, false)), plain);
         let bare = Session { metadata: SessionMetadata::default(), ..self::session() };
-        assert_eq!(decode(bare.token_hash, &fields(&bare)), Some(bare));
+        assert_eq!(decode(bare.token_hash, &fields(&bare, true)), durable(bare));
+    }
+
+    #[test]
+    fn a_version_1_record_reads_as_a_session_that_is_not_durable() {
+        // Exactly what sesame wrote before records were versioned: no `v`, no `d`.
+        let session = session();
+        let fields: HashMap<String, String> = [
+            (ID, session.id.to_string()),
+            (USER, session.user_id.to_string()),
+            (CREATED, "1772600767123456".to_owned()),
+            (SEEN, "1772600767123456".to_owned()),
+            (IDLE, "1772602567123456".to_owned()),
+            (ABSOLUTE, "1772643967123456".to_owned()),
+            (IP, "2001:db8::1".to_owned()),
+            (USER_AGENT, "agent/1".to_owned()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        assert_eq!(decode(session.token_hash, &fields), Record::Session { session, durable: false });
+    }
+
+    #[test]
+    fn unknown_fields_are_ignored_and_an_ended_marker_is_not_corrupt() {
+        let session = session();
+        let mut later = fields(&session, true);
+        later.insert("v".into(), "7".into());
+        later.insert("something-new".into(), "x".into());
+        assert_eq!(decode(session.token_hash, &later), durable(session.clone()));
+        let ended: HashMap<String, String> = [(ENDED.to_owned(), "1".to_owned())].into();
+        assert_eq!(decode(session.token_hash, &ended), Record::Ended);
     }
 
     #[test]
     fn a_missing_or_malformed_field_does_not_decode() {
         let session = session();
         for broken in [ID, USER, CREATED, IDLE] {
-            let mut fields = fields(&session);
+            let mut fields = fields(&session, false);
             fields.remove(broken);
-            assert_eq!(decode(session.token_hash, &fields), None, "without {broken}");
+            assert_eq!(decode(session.token_hash, &fields), Record::Corrupt, "without {broken}");
             fields.insert(broken.to_owned(), "garbage".into());
-            assert_eq!(decode(session.token_hash, &fields), None, "with a garbage {broken}");
+            assert_eq!(decode(session.token_hash, &fields), Record::Corrupt, "with a garbage {broken}");
         }
-        let mut fields = fields(&session);
+        let mut fields = fields(&session, false);
         fields.insert(IP.to_owned(), "not an ip".into());
-        assert_eq!(decode(session.token_hash, &fields), None);
+        assert_eq!(decode(session.token_hash, &fields), Record::Corrupt);
     }
 }

@@ -4,12 +4,14 @@ use std::{collections::HashMap, sync::Arc};
 
 use async_trait::async_trait;
 use redis::{FromRedisValue, Pipeline, Value};
-use sesame_ports::{Clock, PortError, Session, SessionId, SessionStore, SessionTokenHash, UserId};
+use sesame_ports::{
+    Cached, Clock, PortError, Session, SessionCache, SessionId, SessionStore, SessionTokenHash, UserId,
+};
 use time::OffsetDateTime;
 
 use crate::{
     BACKEND, RedisError, RedisSettings,
-    codec::{self, micros},
+    codec::{self, Record, micros},
     connection::Connection,
 };
 
@@ -24,6 +26,26 @@ if not idle or not absolute then return -1 end
 if now >= idle or now >= absolute then return 0 end
 redis.call('HSET', KEYS[1], 'seen', ARGV[2], 'idle', ARGV[3])
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
+return 1
+";
+
+/// Writes a session's fields unless its key holds anything (a session or an
+/// ended marker). ARGV: the TTL in milliseconds, then field, value pairs.
+/// Answers 1 when it wrote, 0 otherwise.
+const FILL_SCRIPT: &str = r"
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+return 1
+";
+
+/// Marks a live session durable. ARGV: now. Answers 1 when marked, 0 when the
+/// key holds no live session.
+const MARK_DURABLE_SCRIPT: &str = r"
+local expiry = redis.call('HMGET', KEYS[1], 'idle', 'absolute')
+local idle, absolute, now = tonumber(expiry[1]), tonumber(expiry[2]), tonumber(ARGV[1])
+if not idle or not absolute or now >= idle or now >= absolute then return 0 end
+redis.call('HSET', KEYS[1], 'd', '1')
 return 1
 ";
 
@@ -100,21 +122,32 @@ impl RedisSessionStore {
         Ok(last)
     }
 
-    /// Reads the session at `token_hash`, live or not. A record that cannot be
-    /// decoded is deleted, logged with a short hash, and treated as absent.
-    async fn read(&self, token_hash: &SessionTokenHash) -> Result<Option<Session>, PortError> {
+    /// What the key of `token_hash` holds, its session live or not. A record
+    /// that cannot be decoded is deleted, logged with a short hash, and treated as
+    /// absent ([`Cached::Missing`]).
+    async fn read(&self, token_hash: &SessionTokenHash) -> Result<Cached, PortError> {
         let key = self.session_key(token_hash);
         let fields: HashMap<String, String> = self.read_query(redis::cmd("HGETALL").arg(&key)).await?;
         if fields.is_empty() {
-            return Ok(None);
+            return Ok(Cached::Missing);
         }
         match codec::decode(*token_hash, &fields) {
-            Some(session) => Ok(Some(session)),
-            None => {
+            Record::Session { session, durable } => Ok(Cached::Live { session, durable }),
+            Record::Ended => Ok(Cached::Ended),
+            Record::Corrupt => {
                 self.discard_corrupt(token_hash).await?;
-                Ok(None)
+                Ok(Cached::Missing)
             }
         }
+    }
+
+    /// The session of `token_hash` if it is live now.
+    async fn read_live(&self, token_hash: &SessionTokenHash) -> Result<Option<Session>, PortError> {
+        let now = self.clock.now();
+        Ok(match self.read(token_hash).await? {
+            Cached::Live { session, .. } if session.is_live_at(now) => Some(session),
+            _ => None,
+        })
     }
 
     async fn discard_corrupt(&self, token_hash: &SessionTokenHash) -> Result<(), PortError> {
@@ -122,34 +155,88 @@ impl RedisSessionStore {
         self.write_one(redis::cmd("DEL").arg(self.session_key(token_hash))).await
     }
 
-    /// Deletes sessions and then their index entries; the deletion order keeps
+    /// Replaces each session by an ended marker that lasts until the session
+    /// would have expired, then takes it off its user's index; the order keeps
     /// every live session reachable from the index if a step fails.
-    async fn remove(&self, user_id: UserId, hashes: &[SessionTokenHash]) -> Result<(), PortError> {
-        if hashes.is_empty() {
-            return Ok(());
-        }
-        let mut steps: Vec<Pipeline> = hashes
+    async fn end_sessions(&self, sessions: &[Session]) -> Result<(), PortError> {
+        let now = self.clock.now();
+        let mut steps: Vec<Pipeline> = sessions
             .iter()
-            .map(|hash| {
+            .map(|session| {
+                let key = self.session_key(&session.token_hash);
                 let mut step = redis::pipe();
-                step.cmd("DEL").arg(self.session_key(hash));
+                step.cmd("DEL").arg(&key).cmd("HSET").arg(&key).arg(codec::ENDED).arg(1);
+                step.cmd("PEXPIRE").arg(&key).arg(ttl_millis(now, session.expires_at()));
                 step
             })
             .collect();
-        let mut unindex = redis::pipe();
-        unindex
-            .cmd("ZREM")
-            .arg(self.index_key(user_id))
-            .arg(hashes.iter().map(SessionTokenHash::to_hex).collect::<Vec<_>>());
-        steps.push(unindex);
+        let mut by_user: HashMap<UserId, Vec<String>> = HashMap::new();
+        for session in sessions {
+            by_user.entry(session.user_id).or_default().push(session.token_hash.to_hex());
+        }
+        for (user_id, members) in by_user {
+            let mut unindex = redis::pipe();
+            unindex.cmd("ZREM").arg(self.index_key(user_id)).arg(members);
+            steps.push(unindex);
+        }
+        if steps.is_empty() {
+            return Ok(());
+        }
         self.write(steps).await.map(drop)
+    }
+
+    /// The index step and the session step that store `session`, marked
+    /// durable or not; the index is written first (see the crate docs).
+    fn store_steps(&self, session: &Session, durable: bool) -> (Pipeline, Pipeline) {
+        let now = self.clock.now();
+        // The index must outlive every session it lists, however often they are
+        // touched: it lives until the latest absolute expiry among them.
+        let index_ttl = ttl_millis(now, session.absolute_expires_at);
+        let index = self.index_key(session.user_id);
+        let mut index_step = redis::pipe();
+        index_step
+            .cmd("ZREMRANGEBYSCORE")
+            .arg(&index)
+            .arg("-inf")
+            .arg(format!("({}", micros(now)))
+            .cmd("ZADD")
+            .arg(&index)
+            .arg("GT")
+            .arg(micros(session.expires_at()))
+            .arg(session.token_hash.to_hex())
+            .cmd("PEXPIRE")
+            .arg(&index)
+            .arg(index_ttl)
+            .arg("NX")
+            .cmd("PEXPIRE")
+            .arg(&index)
+            .arg(index_ttl)
+            .arg("GT");
+        let key = self.session_key(&session.token_hash);
+        let mut session_step = redis::pipe();
+        session_step
+            .cmd("DEL")
+            .arg(&key)
+            .cmd("HSET")
+            .arg(&key)
+            .arg(codec::encode(session, durable))
+            .cmd("PEXPIRE")
+            .arg(&key)
+            .arg(ttl_millis(now, session.expires_at()));
+        (index_step, session_step)
+    }
+
+    async fn store(&self, session: &Session, durable: bool) -> Result<(), PortError> {
+        let (index_step, session_step) = self.store_steps(session, durable);
+        self.write(vec![index_step, session_step]).await.map(drop)
     }
 
     /// The user's indexed sessions, live or not.
     ///
     /// An entry whose session is missing is pruned only once its score (never
     /// earlier than the session's expiry) has passed: before that, the session may
-    /// be a Cluster `create` between its index step and its session step.
+    /// be a Cluster `create` between its index step and its session step. An
+    /// entry whose session ended, or belongs to someone else, is pruned at once.
     async fn indexed(&self, user_id: UserId) -> Result<Vec<Session>, PortError> {
         let now = micros(self.clock.now());
         let index = self.index_key(user_id);
@@ -159,15 +246,15 @@ impl RedisSessionStore {
         let mut stale = Vec::new();
         for (member, score) in entries {
             let hash = parse_hex(&member);
-            let session = match &hash {
+            let record = match &hash {
                 Some(hash) => self.read(hash).await?,
-                None => None,
+                None => Cached::Ended,
             };
-            match session {
-                Some(session) if session.user_id == user_id => sessions.push(session),
-                Some(_) => stale.push(member),
-                None if hash.is_none() || score < now as f64 => stale.push(member),
-                None => {}
+            match record {
+                Cached::Live { session, .. } if session.user_id == user_id => sessions.push(session),
+                Cached::Live { .. } | Cached::Ended => stale.push(member),
+                Cached::Missing if score < now as f64 => stale.push(member),
+                Cached::Missing => {}
             }
         }
         if !stale.is_empty() {
@@ -191,49 +278,11 @@ fn parse_hex(hex: &str) -> Option<SessionTokenHash> {
 #[async_trait]
 impl SessionStore for RedisSessionStore {
     async fn create(&self, session: &Session) -> Result<(), PortError> {
-        let now = self.clock.now();
-        let expires_at = session.expires_at();
-        let ttl = ttl_millis(now, expires_at);
-        // The index must outlive every session it lists, however often they are
-        // touched: it lives until the latest absolute expiry among them.
-        let index_ttl = ttl_millis(now, session.absolute_expires_at);
-        let index = self.index_key(session.user_id);
-        let key = self.session_key(&session.token_hash);
-
-        let mut index_step = redis::pipe();
-        index_step
-            .cmd("ZREMRANGEBYSCORE")
-            .arg(&index)
-            .arg("-inf")
-            .arg(format!("({}", micros(now)))
-            .cmd("ZADD")
-            .arg(&index)
-            .arg(micros(expires_at))
-            .arg(session.token_hash.to_hex())
-            .cmd("PEXPIRE")
-            .arg(&index)
-            .arg(index_ttl)
-            .arg("NX")
-            .cmd("PEXPIRE")
-            .arg(&index)
-            .arg(index_ttl)
-            .arg("GT");
-        let mut session_step = redis::pipe();
-        session_step
-            .cmd("DEL")
-            .arg(&key)
-            .cmd("HSET")
-            .arg(&key)
-            .arg(codec::encode(session))
-            .cmd("PEXPIRE")
-            .arg(&key)
-            .arg(ttl);
-        self.write(vec![index_step, session_step]).await.map(drop)
+        self.store(session, false).await
     }
 
     async fn get(&self, token_hash: &SessionTokenHash) -> Result<Option<Session>, PortError> {
-        let now = self.clock.now();
-        Ok(self.read(token_hash).await?.filter(|session| session.is_live_at(now)))
+        self.read_live(token_hash).await
     }
 
     async fn touch(
@@ -272,11 +321,11 @@ impl SessionStore for RedisSessionStore {
         Ok(answer == 1)
     }
 
-    async fn delete(&self, token_hash: &SessionTokenHash) -> Result<bool, PortError> {
+    async fn delete(&self, token_hash: &SessionTokenHash) -> Result<Option<Session>, PortError> {
         let now = self.clock.now();
-        let Some(session) = self.read(token_hash).await? else { return Ok(false) };
-        self.remove(session.user_id, &[session.token_hash]).await?;
-        Ok(session.is_live_at(now))
+        let Cached::Live { session, .. } = self.read(token_hash).await? else { return Ok(None) };
+        self.end_sessions(std::slice::from_ref(&session)).await?;
+        Ok(Some(session).filter(|session| session.is_live_at(now)))
     }
 
     async fn list_for_user(&self, user_id: UserId) -> Result<Vec<Session>, PortError> {
@@ -287,25 +336,70 @@ impl SessionStore for RedisSessionStore {
         Ok(sessions)
     }
 
-    async fn revoke(&self, user_id: UserId, session_id: SessionId) -> Result<bool, PortError> {
+    async fn revoke(&self, user_id: UserId, session_id: SessionId) -> Result<Option<Session>, PortError> {
         let target = self.list_for_user(user_id).await?.into_iter().find(|session| session.id == session_id);
-        match target {
-            Some(session) => self.delete(&session.token_hash).await,
-            None => Ok(false),
-        }
+        let Some(session) = target else { return Ok(None) };
+        self.end_sessions(std::slice::from_ref(&session)).await?;
+        Ok(Some(session))
     }
 
-    async fn revoke_all(&self, user_id: UserId) -> Result<u64, PortError> {
+    async fn revoke_all(&self, user_id: UserId) -> Result<Vec<Session>, PortError> {
         let now = self.clock.now();
         let sessions = self.indexed(user_id).await?;
-        let live = sessions.iter().filter(|session| session.is_live_at(now)).count();
-        let hashes: Vec<SessionTokenHash> = sessions.iter().map(|session| session.token_hash).collect();
-        self.remove(user_id, &hashes).await?;
-        Ok(u64::try_from(live).unwrap_or(u64::MAX))
+        self.end_sessions(&sessions).await?;
+        Ok(sessions.into_iter().filter(|session| session.is_live_at(now)).collect())
+    }
+
+    async fn purge_expired(&self, _limit: u32) -> Result<u64, PortError> {
+        // Every key carries a TTL: Redis removes expired sessions by itself.
+        Ok(0)
     }
 
     async fn ping(&self) -> Result<(), PortError> {
         self.read_query::<String>(&redis::cmd("PING")).await.map(drop)
+    }
+}
+
+#[async_trait]
+impl SessionCache for RedisSessionStore {
+    async fn lookup(&self, token_hash: &SessionTokenHash) -> Result<Cached, PortError> {
+        let now = self.clock.now();
+        Ok(match self.read(token_hash).await? {
+            Cached::Live { session, .. } if !session.is_live_at(now) => Cached::Missing,
+            other => other,
+        })
+    }
+
+    async fn put(&self, session: &Session) -> Result<(), PortError> {
+        self.store(session, true).await
+    }
+
+    async fn fill(&self, session: &Session) -> Result<bool, PortError> {
+        let now = self.clock.now();
+        let (index_step, _) = self.store_steps(session, true);
+        let mut session_step = redis::pipe();
+        session_step
+            .cmd("EVAL")
+            .arg(FILL_SCRIPT)
+            .arg(1)
+            .arg(self.session_key(&session.token_hash))
+            .arg(ttl_millis(now, session.expires_at()))
+            .arg(codec::encode(session, true));
+        let answer: i64 = redis::from_redis_value(self.write(vec![index_step, session_step]).await?)
+            .map_err(|err| PortError::unavailable(BACKEND, err))?;
+        Ok(answer == 1)
+    }
+
+    async fn mark_durable(&self, token_hash: &SessionTokenHash) -> Result<bool, PortError> {
+        let now = micros(self.clock.now());
+        let mut command = redis::cmd("EVAL");
+        command.arg(MARK_DURABLE_SCRIPT).arg(1).arg(self.session_key(token_hash)).arg(now);
+        let answer: i64 = command.query_async(&mut self.connection.clone()).await.map_err(store_error)?;
+        Ok(answer == 1)
+    }
+
+    async fn end(&self, sessions: &[Session]) -> Result<(), PortError> {
+        self.end_sessions(sessions).await
     }
 }
 

@@ -9,37 +9,60 @@
 use std::sync::Arc;
 
 use secrecy::SecretString;
-use sesame_ports::{ManualClock, SessionStore};
+use sesame_ports::{ManualClock, SessionCache, SessionStore};
 use sesame_redis::{RedisSessionStore, RedisSettings};
 
 fn unique_prefix() -> String {
     format!("sesame-test:{}:", uuid::Uuid::new_v4().simple())
 }
 
-async fn connect(settings: RedisSettings, clock: ManualClock, variable: &str) -> Arc<dyn SessionStore> {
+async fn connect(settings: RedisSettings, clock: ManualClock, variable: &str) -> Arc<RedisSessionStore> {
     let store = RedisSessionStore::connect(&settings, Arc::new(clock))
         .await
         .unwrap_or_else(|err| panic!("Redis is needed ({variable}): {err}. Start it, or set {variable}."));
     Arc::new(store)
 }
 
+fn standalone_settings() -> RedisSettings {
+    let url = std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let mut settings = RedisSettings::new(SecretString::from(url));
+    settings.key_prefix = unique_prefix();
+    settings
+}
+
 mod standalone {
     use super::*;
 
-    async fn fresh_store(clock: ManualClock) -> Arc<dyn SessionStore> {
-        let url = std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
-        let mut settings = RedisSettings::new(SecretString::from(url));
-        settings.key_prefix = unique_prefix();
-        connect(settings, clock, "TEST_REDIS_URL").await
+    async fn fresh_store(clock: ManualClock) -> Arc<RedisSessionStore> {
+        connect(standalone_settings(), clock, "TEST_REDIS_URL").await
     }
 
-    sesame_ports::session_store_contract!(fresh_store);
+    sesame_ports::session_store_contract!(|clock| async { fresh_store(clock).await as Arc<dyn SessionStore> });
+    sesame_ports::session_cache_contract!(|clock| async { fresh_store(clock).await as Arc<dyn SessionCache> });
+
+    #[tokio::test]
+    async fn a_corrupt_record_is_deleted_and_treated_as_absent() {
+        let settings = standalone_settings();
+        let key = |hash: sesame_ports::SessionTokenHash| format!("{}session:{}", settings.key_prefix, hash.to_hex());
+        let clock = ManualClock::default();
+        let store = connect(settings.clone(), clock.clone(), "TEST_REDIS_URL").await;
+        let mut admin = admin().await;
+        let fixture = sesame_ports::testkit::sessions::Fixture::new(store, clock);
+        sesame_ports::testkit::sessions::a_corrupt_record_is_deleted_and_treated_as_absent(
+            fixture,
+            |hash| async move {
+                let _: i64 =
+                    redis::cmd("HSET").arg(key(hash)).arg("idle").arg("garbage").query_async(&mut admin).await.unwrap();
+            },
+        )
+        .await;
+    }
 }
 
 mod cluster {
     use super::*;
 
-    async fn fresh_store(clock: ManualClock) -> Arc<dyn SessionStore> {
+    async fn fresh_store(clock: ManualClock) -> Arc<RedisSessionStore> {
         let urls = std::env::var("TEST_REDIS_CLUSTER_URLS").unwrap_or_else(|_| {
             panic!("a Redis Cluster is needed: set TEST_REDIS_CLUSTER_URLS to its node URLs, or run `cargo xtask test`, which starts one")
         });
@@ -50,11 +73,18 @@ mod cluster {
         connect(settings, clock, "TEST_REDIS_CLUSTER_URLS").await
     }
 
-    sesame_ports::session_store_contract!(fresh_store);
+    sesame_ports::session_store_contract!(|clock| async { fresh_store(clock).await as Arc<dyn SessionStore> });
+    sesame_ports::session_cache_contract!(|clock| async { fresh_store(clock).await as Arc<dyn SessionCache> });
+}
+
+/// A connection for the tests to look at (and garble) what the store wrote.
+async fn admin() -> redis::aio::MultiplexedConnection {
+    let url = std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    redis::Client::open(url).unwrap().get_multiplexed_async_connection().await.expect("Redis at TEST_REDIS_URL")
 }
 
 mod password {
-    use sesame_ports::{Clock, SessionId, SessionMetadata, SessionTokenHash, UserId};
+    use sesame_ports::{Clock, testkit::SessionBuilder};
 
     use super::*;
 
@@ -70,17 +100,7 @@ mod password {
         let mut settings = RedisSettings::new(SecretString::from(protected_url()));
         settings.key_prefix = unique_prefix();
         let store = connect(settings, clock.clone(), "TEST_REDIS_PASSWORD_URL").await;
-        let now = clock.now();
-        let session = sesame_ports::Session {
-            id: SessionId::random(),
-            token_hash: SessionTokenHash::from_bytes([3; 32]),
-            user_id: UserId::random(),
-            created_at: now,
-            last_seen_at: now,
-            idle_expires_at: now + time::Duration::minutes(30),
-            absolute_expires_at: now + time::Duration::hours(12),
-            metadata: SessionMetadata::default(),
-        };
+        let session = SessionBuilder::opened_at(clock.now()).build();
         store.create(&session).await.unwrap();
         assert_eq!(store.get(&session.token_hash).await.unwrap(), Some(session));
     }
@@ -114,42 +134,29 @@ mod tls {
 /// What the contract cannot see: the keys' real expiry in Redis, and the index
 /// entry of a session being created on a Cluster.
 mod layout {
-    use sesame_ports::{Clock, Session, SessionId, SessionMetadata, SessionTokenHash, UserId};
+    use sesame_ports::{Clock, Session, UserId, testkit::SessionBuilder};
     use time::Duration;
 
     use super::*;
 
     struct Fixture {
-        store: Arc<dyn SessionStore>,
+        store: Arc<RedisSessionStore>,
         clock: ManualClock,
         prefix: String,
         admin: redis::aio::MultiplexedConnection,
     }
 
     async fn fixture() -> Fixture {
-        let url = std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
         let clock = ManualClock::default();
-        let mut settings = RedisSettings::new(SecretString::from(url.clone()));
-        settings.key_prefix = unique_prefix();
+        let settings = standalone_settings();
         let prefix = settings.key_prefix.clone();
         let store = connect(settings, clock.clone(), "TEST_REDIS_URL").await;
-        let admin = redis::Client::open(url).unwrap().get_multiplexed_async_connection().await.unwrap();
-        Fixture { store, clock, prefix, admin }
+        Fixture { store, clock, prefix, admin: admin().await }
     }
 
     impl Fixture {
         fn session(&self, user_id: UserId, byte: u8) -> Session {
-            let now = self.clock.now();
-            Session {
-                id: SessionId::random(),
-                token_hash: SessionTokenHash::from_bytes([byte; 32]),
-                user_id,
-                created_at: now,
-                last_seen_at: now,
-                idle_expires_at: now + Duration::minutes(30),
-                absolute_expires_at: now + Duration::hours(12),
-                metadata: SessionMetadata::default(),
-            }
+            SessionBuilder::opened_at(self.clock.now()).user(user_id).token_byte(byte).build()
         }
 
         async fn pttl(&mut self, key: &str) -> Duration {
@@ -217,26 +224,23 @@ mod layout {
 
         // The session step lands; revoke-all reaches it.
         f.store.create(&session).await.unwrap();
-        assert_eq!(f.store.revoke_all(session.user_id).await.unwrap(), 1);
+        assert_eq!(f.store.revoke_all(session.user_id).await.unwrap().len(), 1);
         assert_eq!(f.store.get(&session.token_hash).await.unwrap(), None);
     }
 
     #[tokio::test]
-    async fn an_undecodable_record_is_deleted_and_treated_as_absent() {
+    async fn an_ended_marker_lasts_until_the_session_would_have_expired() {
         let mut f = fixture().await;
         let session = f.session(UserId::random(), 3);
         f.store.create(&session).await.unwrap();
+        f.clock.advance(Duration::minutes(10));
+        assert!(f.store.delete(&session.token_hash).await.unwrap().is_some());
         let (session_key, _) = f.keys(&session);
-        let _: i64 = redis::cmd("HSET")
-            .arg(&session_key)
-            .arg("idle")
-            .arg("not-a-number")
-            .query_async(&mut f.admin)
-            .await
-            .unwrap();
-        assert_eq!(f.store.get(&session.token_hash).await.unwrap(), None);
-        let exists: i64 = redis::cmd("EXISTS").arg(&session_key).query_async(&mut f.admin).await.unwrap();
-        assert_eq!(exists, 0, "the corrupt record was deleted");
+        let ttl = f.pttl(&session_key).await;
+        assert!(ttl > Duration::minutes(19) && ttl <= Duration::minutes(20), "marker TTL {ttl}");
+        let fields: std::collections::HashMap<String, String> =
+            redis::cmd("HGETALL").arg(&session_key).query_async(&mut f.admin).await.unwrap();
+        assert_eq!(fields.keys().collect::<Vec<_>>(), ["ended"], "the marker keeps nothing of the session");
     }
 
     fn codec_micros(instant: time::OffsetDateTime) -> i64 {

@@ -15,14 +15,23 @@
 //! });
 //! ```
 //!
+//! A store that is also a tier of a tiered store runs the tier's kit too:
+//! [`session_cache_contract!`](crate::session_cache_contract) for a cache,
+//! [`durable_session_store_contract!`](crate::durable_session_store_contract)
+//! for a durable store. Tests make sessions with [`SessionBuilder`].
+//!
 //! Each macro expands to one `#[tokio::test]` per contract clause, so a failure
 //! names the clause. The closure is called once per test and must return a store
 //! of its own (a fresh schema, a unique key prefix), so the tests can run in
 //! parallel. The session store must read time from the clock it is handed: the
 //! kit moves that clock to test expiry.
 
+pub mod cache;
+pub mod durable;
 pub mod sessions;
 pub mod users;
+
+pub use sessions::SessionBuilder;
 
 /// Runs the [`UserRepository`](crate::UserRepository) contract against the
 /// repositories that `$make` (an `async` closure taking nothing and returning
@@ -73,7 +82,60 @@ macro_rules! session_store_contract {
                 idle_expiry_ends_an_unused_session,
                 absolute_expiry_ends_a_session_however_much_it_is_used,
                 expired_session_is_neither_touched_nor_revoked,
+                delete_of_an_expired_session_reports_none,
+                create_replaces_a_session_with_the_same_hash,
+                purge_removes_only_sessions_that_are_not_live,
                 ping_answers,
+            }
+            $make
+        }
+    };
+}
+
+/// Runs the [`SessionCache`](crate::SessionCache) contract against the caches
+/// that `$make` (an `async` closure taking a [`ManualClock`](crate::ManualClock)
+/// and returning `Arc<dyn SessionCache>`) builds, one per test.
+#[macro_export]
+macro_rules! session_cache_contract {
+    ($make:expr) => {
+        $crate::__contract_tests! {
+            mod session_cache_contract;
+            |make| {
+                let clock = $crate::ManualClock::default();
+                $crate::testkit::cache::Fixture::new(make(clock.clone()).await, clock)
+            };
+            cache {
+                put_is_durable_and_create_is_not,
+                mark_durable_marks_only_a_live_session,
+                fill_stores_only_where_nothing_is,
+                end_leaves_a_marker_that_fill_respects,
+                end_of_a_session_the_cache_never_held_leaves_a_marker,
+                deletions_leave_ended_markers,
+                an_expired_session_is_missing,
+            }
+            $make
+        }
+    };
+}
+
+/// Runs the [`DurableSessionStore`](crate::DurableSessionStore) contract against
+/// the stores that `$make` (an `async` closure taking a
+/// [`ManualClock`](crate::ManualClock) and returning `Arc<dyn
+/// DurableSessionStore>`) builds, one per test.
+#[macro_export]
+macro_rules! durable_session_store_contract {
+    ($make:expr) => {
+        $crate::__contract_tests! {
+            mod durable_session_store_contract;
+            |make| {
+                let clock = $crate::ManualClock::default();
+                $crate::testkit::durable::Fixture::new(make(clock.clone()).await, clock)
+            };
+            durable {
+                insert_if_absent_stores_once,
+                insert_if_absent_never_revives_an_ended_session,
+                cache_pending_lists_marked_ended_sessions_until_cleared,
+                ended_records_are_purged_at_their_expiry,
             }
             $make
         }

@@ -1,13 +1,96 @@
-//! The [`SessionStore`] contract, clause by clause.
+//! The [`SessionStore`] contract, clause by clause, and the [`SessionBuilder`]
+//! every test uses to make sessions.
 
-use std::{net::IpAddr, sync::Arc};
+use std::{future::Future, net::IpAddr, sync::Arc};
 
-use time::Duration;
+use time::{Duration, OffsetDateTime};
 
 use crate::{Clock, ManualClock, Session, SessionId, SessionMetadata, SessionStore, SessionTokenHash, UserId};
 
-const IDLE: Duration = Duration::minutes(30);
-const ABSOLUTE: Duration = Duration::hours(12);
+const IDLE: Duration = SessionBuilder::IDLE;
+
+/// Builds a [`Session`] for a test: sensible defaults, adjusted per test.
+///
+/// ```
+/// use sesame_ports::{ManualClock, Clock, UserId, testkit::SessionBuilder};
+/// let clock = ManualClock::default();
+/// let user = UserId::random();
+/// let session = SessionBuilder::opened_at(clock.now()).user(user).build();
+/// assert_eq!(session.user_id, user);
+/// assert!(session.is_live_at(clock.now()));
+/// ```
+#[derive(Debug, Clone)]
+pub struct SessionBuilder {
+    session: Session,
+}
+
+impl SessionBuilder {
+    /// The default idle window.
+    pub const IDLE: Duration = Duration::minutes(30);
+    /// The default absolute lifetime.
+    pub const ABSOLUTE: Duration = Duration::hours(12);
+
+    /// A session of a random user opened at `now`, with a random id and token
+    /// hash, the default windows, and a documentation IP and user agent.
+    pub fn opened_at(now: OffsetDateTime) -> Self {
+        let mut token = [0u8; 32];
+        token[..16].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
+        token[16..].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
+        Self {
+            session: Session {
+                id: SessionId::random(),
+                token_hash: SessionTokenHash::from_bytes(token),
+                user_id: UserId::random(),
+                created_at: now,
+                last_seen_at: now,
+                idle_expires_at: now + Self::IDLE,
+                absolute_expires_at: now + Self::ABSOLUTE,
+                metadata: SessionMetadata::new(Some(IpAddr::from([192, 0, 2, 7])), Some("contract-kit/1.0")),
+            },
+        }
+    }
+
+    /// Whose session it is.
+    pub fn user(mut self, user_id: UserId) -> Self {
+        self.session.user_id = user_id;
+        self
+    }
+
+    /// The token hash, for tests that hold the token.
+    pub fn token_hash(mut self, token_hash: SessionTokenHash) -> Self {
+        self.session.token_hash = token_hash;
+        self
+    }
+
+    /// A token hash made of one repeated byte, for tests that look at keys.
+    pub fn token_byte(mut self, byte: u8) -> Self {
+        self.session.token_hash = SessionTokenHash::from_bytes([byte; 32]);
+        self
+    }
+
+    /// The idle window, counted from the opening.
+    pub fn idle_for(mut self, window: Duration) -> Self {
+        self.session.idle_expires_at = self.session.last_seen_at + window;
+        self
+    }
+
+    /// The absolute lifetime, counted from the opening.
+    pub fn absolute_after(mut self, lifetime: Duration) -> Self {
+        self.session.absolute_expires_at = self.session.created_at + lifetime;
+        self
+    }
+
+    /// What is known of the client.
+    pub fn metadata(mut self, metadata: SessionMetadata) -> Self {
+        self.session.metadata = metadata;
+        self
+    }
+
+    /// The session.
+    pub fn build(self) -> Session {
+        self.session
+    }
+}
 
 /// What each clause runs against: one store of its own and the clock it reads.
 pub struct Fixture {
@@ -23,20 +106,7 @@ impl Fixture {
 
     /// A session of `user_id` opened now, with a random token hash.
     fn session(&self, user_id: UserId) -> Session {
-        let now = self.clock.now();
-        let mut token = [0u8; 32];
-        token[..16].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
-        token[16..].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
-        Session {
-            id: SessionId::random(),
-            token_hash: SessionTokenHash::from_bytes(token),
-            user_id,
-            created_at: now,
-            last_seen_at: now,
-            idle_expires_at: now + IDLE,
-            absolute_expires_at: now + ABSOLUTE,
-            metadata: SessionMetadata::new(Some(IpAddr::from([192, 0, 2, 7])), Some("contract-kit/1.0")),
-        }
+        SessionBuilder::opened_at(self.clock.now()).user(user_id).build()
     }
 
     async fn create(&self, user_id: UserId) -> Session {
@@ -89,10 +159,10 @@ pub async fn touch_of_unknown_session_returns_false(f: Fixture) {
 pub async fn delete_removes_the_session(f: Fixture) {
     let session = f.create(UserId::random()).await;
     let other = f.create(session.user_id).await;
-    assert!(f.store.delete(&session.token_hash).await.expect("delete"));
+    assert_eq!(f.store.delete(&session.token_hash).await.expect("delete"), Some(session.clone()));
     assert!(!f.is_live(&session).await);
     assert!(f.is_live(&other).await, "delete ends one session only");
-    assert!(!f.store.delete(&session.token_hash).await.expect("second delete"));
+    assert_eq!(f.store.delete(&session.token_hash).await.expect("second delete"), None);
 }
 
 /// A user's live sessions are listed oldest first, and nobody else's.
@@ -114,20 +184,20 @@ pub async fn revoke_deletes_one_own_session(f: Fixture) {
     let user = UserId::random();
     let revoked = f.create(user).await;
     let kept = f.create(user).await;
-    assert!(f.store.revoke(user, revoked.id).await.expect("revoke"));
+    assert_eq!(f.store.revoke(user, revoked.id).await.expect("revoke"), Some(revoked.clone()));
     assert!(!f.is_live(&revoked).await);
     assert!(f.is_live(&kept).await);
     assert_eq!(f.store.list_for_user(user).await.expect("list"), vec![kept]);
-    assert!(!f.store.revoke(user, revoked.id).await.expect("second revoke"));
+    assert_eq!(f.store.revoke(user, revoked.id).await.expect("second revoke"), None);
 }
 
 /// Revoking someone else's session by its id reports `false` and leaves it live.
 pub async fn revoke_of_another_users_session_is_refused(f: Fixture) {
     let victim = f.create(UserId::random()).await;
     let attacker = UserId::random();
-    assert!(!f.store.revoke(attacker, victim.id).await.expect("revoke"));
+    assert_eq!(f.store.revoke(attacker, victim.id).await.expect("revoke"), None);
     assert!(f.is_live(&victim).await);
-    assert!(!f.store.revoke(attacker, SessionId::random()).await.expect("revoke unknown"));
+    assert_eq!(f.store.revoke(attacker, SessionId::random()).await.expect("revoke unknown"), None);
 }
 
 /// `revoke_all` ends every session of one user and none of another's.
@@ -136,13 +206,15 @@ pub async fn revoke_all_ends_every_session_of_one_user_only(f: Fixture) {
     let mine = [f.create(user).await, f.create(user).await, f.create(user).await];
     let theirs = f.create(UserId::random()).await;
 
-    assert_eq!(f.store.revoke_all(user).await.expect("revoke_all"), 3);
+    let ended = f.store.revoke_all(user).await.expect("revoke_all");
+    assert_eq!(ended.len(), 3, "it returns the three sessions it ended");
     for session in &mine {
+        assert!(ended.contains(session), "{session:?} is among those returned");
         assert!(!f.is_live(session).await);
     }
     assert!(f.store.list_for_user(user).await.expect("list").is_empty());
     assert!(f.is_live(&theirs).await, "another user's session survives");
-    assert_eq!(f.store.revoke_all(user).await.expect("again"), 0);
+    assert!(f.store.revoke_all(user).await.expect("again").is_empty());
 }
 
 /// A session left unused for its idle window is gone: not returned, not listed.
@@ -178,8 +250,63 @@ pub async fn expired_session_is_neither_touched_nor_revoked(f: Fixture) {
     let now = f.clock.now();
     assert!(!f.store.touch(&session, now, now + IDLE).await.expect("touch"));
     assert!(!f.is_live(&session).await, "touch must not revive an expired session");
-    assert!(!f.store.revoke(session.user_id, session.id).await.expect("revoke"));
-    assert_eq!(f.store.revoke_all(session.user_id).await.expect("revoke_all"), 0);
+    assert_eq!(f.store.revoke(session.user_id, session.id).await.expect("revoke"), None);
+    assert!(f.store.revoke_all(session.user_id).await.expect("revoke_all").is_empty());
+}
+
+/// Deleting a session that has expired reports nothing deleted, and it stays gone.
+pub async fn delete_of_an_expired_session_reports_none(f: Fixture) {
+    let session = f.create(UserId::random()).await;
+    f.clock.advance(IDLE);
+    assert_eq!(f.store.delete(&session.token_hash).await.expect("delete"), None);
+    f.clock.set(session.created_at);
+    assert!(!f.is_live(&session).await, "deleted, not merely hidden: turning the clock back does not revive it");
+}
+
+/// Creating a session under a hash that already has one replaces it whole.
+pub async fn create_replaces_a_session_with_the_same_hash(f: Fixture) {
+    let first = f.create(UserId::random()).await;
+    f.clock.advance(Duration::seconds(5));
+    let mut second = f.session(UserId::random());
+    second.token_hash = first.token_hash;
+    f.store.create(&second).await.expect("create again");
+
+    assert_eq!(f.store.get(&first.token_hash).await.expect("get"), Some(second.clone()));
+    assert!(f.store.list_for_user(first.user_id).await.expect("list").is_empty(), "the first owner lost it");
+    assert_eq!(f.store.list_for_user(second.user_id).await.expect("list"), vec![second]);
+}
+
+/// Purging removes sessions that are no longer live and never a live one.
+pub async fn purge_removes_only_sessions_that_are_not_live(f: Fixture) {
+    let user = UserId::random();
+    let short = SessionBuilder::opened_at(f.clock.now()).user(user).idle_for(Duration::minutes(5)).build();
+    f.store.create(&short).await.expect("create");
+    let long = f.create(user).await;
+    f.clock.advance(Duration::minutes(10));
+
+    let purged = f.store.purge_expired(100).await.expect("purge");
+    assert!(purged <= 1, "only the expired session may be purged, not {purged}");
+    assert!(f.is_live(&long).await, "the live session survives the purge");
+    assert_eq!(f.store.list_for_user(user).await.expect("list"), vec![long]);
+    assert_eq!(f.store.purge_expired(100).await.expect("second purge"), 0, "nothing is left to purge");
+}
+
+/// A record that cannot be decoded is deleted and treated as absent. The kit
+/// cannot write a corrupt record through the port, so each adapter that can hold
+/// one calls this with `corrupt`, which garbles the stored record of the hash
+/// it is given.
+pub async fn a_corrupt_record_is_deleted_and_treated_as_absent<F, Fut>(f: Fixture, corrupt: F)
+where
+    F: FnOnce(SessionTokenHash) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let session = f.create(UserId::random()).await;
+    let other = f.create(session.user_id).await;
+    corrupt(session.token_hash).await;
+    assert_eq!(f.store.get(&session.token_hash).await.expect("get"), None, "a corrupt record is absent, not an error");
+    assert_eq!(f.store.list_for_user(session.user_id).await.expect("list"), vec![other], "and it is not listed");
+    let now = f.clock.now();
+    assert!(!f.store.touch(&session, now, now + IDLE).await.expect("touch"), "nor extended");
 }
 
 /// A reachable store answers its ping.

@@ -235,17 +235,20 @@ impl SessionStore for CountingSessions {
     async fn touch(&self, session: &Session, seen: OffsetDateTime, idle: OffsetDateTime) -> Result<bool, PortError> {
         self.inner.touch(session, seen, idle).await
     }
-    async fn delete(&self, hash: &SessionTokenHash) -> Result<bool, PortError> {
+    async fn delete(&self, hash: &SessionTokenHash) -> Result<Option<Session>, PortError> {
         self.inner.delete(hash).await
     }
     async fn list_for_user(&self, user_id: UserId) -> Result<Vec<Session>, PortError> {
         self.inner.list_for_user(user_id).await
     }
-    async fn revoke(&self, user_id: UserId, id: SessionId) -> Result<bool, PortError> {
+    async fn revoke(&self, user_id: UserId, id: SessionId) -> Result<Option<Session>, PortError> {
         self.inner.revoke(user_id, id).await
     }
-    async fn revoke_all(&self, user_id: UserId) -> Result<u64, PortError> {
+    async fn revoke_all(&self, user_id: UserId) -> Result<Vec<Session>, PortError> {
         self.inner.revoke_all(user_id).await
+    }
+    async fn purge_expired(&self, limit: u32) -> Result<u64, PortError> {
+        self.inner.purge_expired(limit).await
     }
     async fn ping(&self) -> Result<(), PortError> {
         self.inner.ping().await
