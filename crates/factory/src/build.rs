@@ -1,15 +1,16 @@
 //! From settings to adapters: connecting (with bounded retries), migrating, and
-//! handing the adapters out as `Arc<dyn …>`.
+//! handing the adapters out as `Arc<dyn …>`; and the stores' periodic upkeep.
 
 use std::{fmt, future::Future, sync::Arc, time::Duration};
 
 use secrecy::{ExposeSecret, SecretString};
 use sesame_mock::{InMemorySessionStore, InMemoryUserRepository};
 use sesame_ports::{Clock, SessionStore, UserRepository};
-use sesame_postgres::{PostgresError, PostgresSettings, PostgresUserRepository};
+use sesame_postgres::{Database, PostgresError, PostgresSessionStore, PostgresSettings, PostgresUserRepository};
 use sesame_redis::{RedisError, RedisSessionStore, RedisSettings};
+use sesame_tiered::TieredSessionStore;
 
-use crate::{EnvironmentError, SessionBackend, Settings, SettingsError, UserBackend};
+use crate::{EnvironmentError, SessionBackend, Settings, SettingsError, StoreSettings, UserBackend};
 
 /// The adapters behind every port, ready to hand to the domain.
 #[derive(Clone)]
@@ -74,39 +75,81 @@ pub enum FactoryError {
 /// so a test can pass a [`ManualClock`](sesame_ports::ManualClock) and move time.
 /// An unreachable store is retried with doubling pauses, `store.connect_attempts` times.
 pub async fn build(settings: &Settings, clock: Arc<dyn Clock>) -> Result<Adapters, FactoryError> {
-    let (users, users_backend): (Arc<dyn UserRepository>, _) = match settings.store.users {
-        UserBackend::Memory => (Arc::new(InMemoryUserRepository::new()), sesame_mock::BACKEND),
-        UserBackend::Postgres => {
-            let repository = connect_postgres(settings).await?;
-            if settings.postgres.migrate_on_start {
-                run_migrations(settings, &repository).await?;
-            }
-            (Arc::new(repository), sesame_postgres::BACKEND)
+    let backends = &settings.store;
+    let database = if backends.users == UserBackend::Postgres || backends.sessions.uses_postgres() {
+        let database = connect_postgres(settings).await?;
+        if settings.postgres.migrate_on_start {
+            run_migrations(settings, &database).await?;
         }
+        Some(database)
+    } else {
+        None
     };
-    let (sessions, sessions_backend): (Arc<dyn SessionStore>, _) = match settings.store.sessions {
+    let postgres = || database.as_ref().expect("connected above when a store uses PostgreSQL");
+    let (users, users_backend): (Arc<dyn UserRepository>, _) = match backends.users {
+        UserBackend::Memory => (Arc::new(InMemoryUserRepository::new()), sesame_mock::BACKEND),
+        UserBackend::Postgres => (Arc::new(PostgresUserRepository::new(postgres())), sesame_postgres::BACKEND),
+    };
+    let durable = || Arc::new(PostgresSessionStore::new(postgres(), Arc::clone(&clock)));
+    let (sessions, sessions_backend): (Arc<dyn SessionStore>, _) = match backends.sessions {
         SessionBackend::Memory => (Arc::new(InMemorySessionStore::new(Arc::clone(&clock))), sesame_mock::BACKEND),
         SessionBackend::Redis => (Arc::new(connect_redis(settings, Arc::clone(&clock)).await?), sesame_redis::BACKEND),
+        SessionBackend::Postgres => (durable(), sesame_postgres::BACKEND),
+        SessionBackend::Tiered => {
+            let cache = Arc::new(connect_redis(settings, Arc::clone(&clock)).await?);
+            (Arc::new(TieredSessionStore::new(durable(), cache)), sesame_tiered::BACKEND)
+        }
     };
     Ok(Adapters { users, sessions, clock, backends: (users_backend, sessions_backend) })
 }
 
-/// Applies pending migrations to the PostgreSQL users store (`sesame migrate`).
-pub async fn migrate(settings: &Settings) -> Result<(), FactoryError> {
-    let repository = connect_postgres(settings).await?;
-    run_migrations(settings, &repository).await
+/// The stores' periodic upkeep, for as long as the returned future is polled:
+/// every `store.purge_interval_seconds`, expired sessions are purged in batches
+/// (from stores that do not expire them by themselves). Safe to run on every
+/// instance at once.
+pub async fn maintain(sessions: Arc<dyn SessionStore>, settings: &StoreSettings) {
+    const BATCH: u32 = 1000;
+    let mut every = tokio::time::interval(Duration::from_secs(settings.purge_interval_seconds.into()));
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        let mut purged = 0;
+        loop {
+            match sessions.purge_expired(BATCH).await {
+                Ok(count) => {
+                    purged += count;
+                    if count < u64::from(BATCH) {
+                        break;
+                    }
+                }
+                Err(err) => {
+                    tracing::warn!(error = %err, "purging expired sessions failed; trying again next time");
+                    break;
+                }
+            }
+        }
+        if purged > 0 {
+            tracing::debug!(purged, "purged expired sessions");
+        }
+    }
 }
 
-async fn run_migrations(settings: &Settings, repository: &PostgresUserRepository) -> Result<(), FactoryError> {
+/// Applies pending migrations to PostgreSQL (`sesame migrate`).
+pub async fn migrate(settings: &Settings) -> Result<(), FactoryError> {
+    let database = connect_postgres(settings).await?;
+    run_migrations(settings, &database).await
+}
+
+async fn run_migrations(settings: &Settings, database: &Database) -> Result<(), FactoryError> {
     let url = redact_url(database_url(settings)?.expose_secret());
-    repository.migrate().await.map_err(|err| FactoryError::Migration { url, reason: err.to_string() })
+    database.migrate().await.map_err(|err| FactoryError::Migration { url, reason: err.to_string() })
 }
 
 fn database_url(settings: &Settings) -> Result<&SecretString, FactoryError> {
     settings.database_url.as_ref().ok_or(FactoryError::Missing { backend: "postgres", setting: "DATABASE_URL" })
 }
 
-async fn connect_postgres(settings: &Settings) -> Result<PostgresUserRepository, FactoryError> {
+async fn connect_postgres(settings: &Settings) -> Result<Database, FactoryError> {
     let url = database_url(settings)?;
     let tuning = &settings.postgres;
     let postgres = PostgresSettings {
@@ -117,7 +160,7 @@ async fn connect_postgres(settings: &Settings) -> Result<PostgresUserRepository,
         schema: tuning.schema.clone(),
     };
     retry(sesame_postgres::BACKEND, url, settings.store.connect_attempts, PostgresError::is_transient, || {
-        PostgresUserRepository::connect(&postgres)
+        Database::connect(&postgres)
     })
     .await
 }
@@ -211,6 +254,28 @@ mod tests {
         let adapters = build(&settings, Arc::new(SystemClock)).await.unwrap();
         assert_eq!(adapters.backends, ("memory", "memory"));
         adapters.users.ping().await.unwrap();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn maintenance_purges_expired_sessions_every_interval() {
+        let clock = sesame_ports::ManualClock::default();
+        let store = Arc::new(InMemorySessionStore::new(Arc::new(clock.clone())));
+        let vars = HashMap::from([("SESAME__STORE__PURGE_INTERVAL_SECONDS".to_owned(), "60".to_owned())]);
+        let settings = Settings::from_vars(Environment::Mock, vars).unwrap();
+        for _ in 0..3 {
+            store.create(&sesame_ports::testkit::SessionBuilder::opened_at(clock.now()).build()).await.unwrap();
+        }
+        let upkeep = tokio::spawn({
+            let sessions = Arc::clone(&store) as Arc<dyn SessionStore>;
+            async move { maintain(sessions, &settings.store).await }
+        });
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert_eq!(store.len(), 3, "nothing has expired yet");
+
+        clock.advance(time::Duration::hours(1));
+        tokio::time::sleep(Duration::from_secs(61)).await;
+        assert_eq!(store.len(), 0, "the next run purged the three expired sessions");
+        upkeep.abort();
     }
 
     #[test]

@@ -79,17 +79,20 @@ pub struct PasswordSettings {
 }
 
 /// Which store backs each port.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 pub struct StoreSettings {
     /// `SESAME__STORE__USERS`: `memory` or `postgres`; by default `memory` in mock,
     /// `postgres` elsewhere.
     pub users: UserBackend,
-    /// `SESAME__STORE__SESSIONS`: `memory` or `redis`; by default `memory` in mock,
-    /// `redis` elsewhere.
+    /// `SESAME__STORE__SESSIONS`: `memory`, `redis`, `postgres` or `tiered`; by
+    /// default `memory` in mock, `tiered` elsewhere.
     pub sessions: SessionBackend,
     /// `SESAME__STORE__CONNECT_ATTEMPTS`: how often start-up tries an unreachable
     /// store, with doubling pauses from 200 ms up to 5 s, before giving up; default 5.
     pub connect_attempts: u32,
+    /// `SESAME__STORE__PURGE_INTERVAL_SECONDS`: how often expired sessions are
+    /// removed from stores that do not expire them by themselves, default 300.
+    pub purge_interval_seconds: u32,
 }
 
 /// PostgreSQL pool and migration settings (the URL is `DATABASE_URL`).
@@ -97,7 +100,7 @@ pub struct StoreSettings {
 pub struct PostgresTuning {
     /// `SESAME__POSTGRES__MAX_CONNECTIONS`, default 10.
     pub max_connections: u32,
-    /// `SESAME__POSTGRES__ACQUIRE_TIMEOUT_MS`: wait for a free connection, default 5000.
+    /// `SESAME__POSTGRES__ACQUIRE_TIMEOUT_MS`: wait for a free connection, default 2000.
     pub acquire_timeout_ms: u64,
     /// `SESAME__POSTGRES__STATEMENT_TIMEOUT_MS`: server-side limit per statement, default 5000.
     pub statement_timeout_ms: u64,
@@ -118,7 +121,7 @@ pub struct RedisTuning {
     pub key_prefix: String,
     /// `SESAME__REDIS__CONNECTION_TIMEOUT_MS`, default 2000.
     pub connection_timeout_ms: u64,
-    /// `SESAME__REDIS__RESPONSE_TIMEOUT_MS`, default 2000.
+    /// `SESAME__REDIS__RESPONSE_TIMEOUT_MS`, default 500.
     pub response_timeout_ms: u64,
 }
 
@@ -138,8 +141,20 @@ pub enum UserBackend {
 pub enum SessionBackend {
     /// In process memory.
     Memory,
-    /// Redis at `REDIS_URL`.
+    /// Redis at `REDIS_URL` alone.
     Redis,
+    /// PostgreSQL at `DATABASE_URL` alone.
+    Postgres,
+    /// PostgreSQL at `DATABASE_URL`, the durable source of truth, behind Redis at
+    /// `REDIS_URL`, the fast path.
+    Tiered,
+}
+
+impl SessionBackend {
+    /// Whether sessions live (also) in PostgreSQL.
+    pub fn uses_postgres(self) -> bool {
+        matches!(self, Self::Postgres | Self::Tiered)
+    }
 }
 
 /// Logging.
@@ -217,16 +232,17 @@ impl Settings {
             .set_default("cookie.secure", production)?
             .set_default("password.max_concurrent_hashes", 4)?
             .set_default("store.users", if mock { "memory" } else { "postgres" })?
-            .set_default("store.sessions", if mock { "memory" } else { "redis" })?
+            .set_default("store.sessions", if mock { "memory" } else { "tiered" })?
             .set_default("store.connect_attempts", 5)?
+            .set_default("store.purge_interval_seconds", 300)?
             .set_default("postgres.max_connections", 10)?
-            .set_default("postgres.acquire_timeout_ms", 5000)?
+            .set_default("postgres.acquire_timeout_ms", 2000)?
             .set_default("postgres.statement_timeout_ms", 5000)?
             .set_default("postgres.migrate_on_start", !production)?
             .set_default("redis.cluster", vars.get("REDIS_URL").is_some_and(|url| url.contains(',')))?
             .set_default("redis.key_prefix", "sesame:")?
             .set_default("redis.connection_timeout_ms", 2000)?
-            .set_default("redis.response_timeout_ms", 2000)?
+            .set_default("redis.response_timeout_ms", 500)?
             .set_default("log.format", if production { "json" } else { "text" })?
             .set_default("log.filter", "info")?;
         // Overrides win over every source, whatever the order they are set in.
@@ -266,6 +282,9 @@ impl Settings {
         }
         if self.store.connect_attempts == 0 {
             return refuse("SESAME__STORE__CONNECT_ATTEMPTS must be at least 1".into());
+        }
+        if self.store.purge_interval_seconds == 0 {
+            return refuse("SESAME__STORE__PURGE_INTERVAL_SECONDS must be at least 1".into());
         }
         if self.password.max_concurrent_hashes == 0 {
             return refuse("SESAME__PASSWORD__MAX_CONCURRENT_HASHES must be at least 1".into());
@@ -421,6 +440,23 @@ mod tests {
     }
 
     #[test]
+    fn sessions_are_tiered_outside_mock_with_the_outage_timeouts() {
+        let settings = Settings::from_vars(Environment::Development, vars(&PRODUCTION_OK)).unwrap();
+        assert_eq!(settings.store.sessions, SessionBackend::Tiered);
+        assert_eq!((settings.redis.response_timeout_ms, settings.postgres.acquire_timeout_ms), (500, 2000));
+        let settings = Settings::from_vars(Environment::Production, vars(&PRODUCTION_OK)).unwrap();
+        assert_eq!(settings.store.sessions, SessionBackend::Tiered);
+        for backend in ["redis", "postgres", "tiered"] {
+            let mut pairs = PRODUCTION_OK.to_vec();
+            pairs.push(("SESAME__STORE__SESSIONS", backend));
+            assert!(Settings::from_vars(Environment::Production, vars(&pairs)).is_ok(), "{backend}");
+            pairs.retain(|(name, _)| *name != "REDIS_URL");
+            let message = refusal(Environment::Production, &pairs);
+            assert!(message.contains("REDIS_URL is not set"), "production needs Redis with {backend}: {message}");
+        }
+    }
+
+    #[test]
     fn production_names_each_missing_or_unsafe_setting() {
         assert!(refusal(Environment::Production, &[PRODUCTION_OK[1]]).contains("DATABASE_URL is not set"));
         assert!(refusal(Environment::Production, &[PRODUCTION_OK[0]]).contains("REDIS_URL is not set"));
@@ -455,6 +491,7 @@ mod tests {
             "SESAME__LOG__FORMAT",
             "SESAME__LOG__FILTER",
             "SESAME__STORE__CONNECT_ATTEMPTS",
+            "SESAME__STORE__PURGE_INTERVAL_SECONDS",
             "SESAME__POSTGRES__MAX_CONNECTIONS",
             "SESAME__POSTGRES__ACQUIRE_TIMEOUT_MS",
             "SESAME__POSTGRES__STATEMENT_TIMEOUT_MS",

@@ -17,7 +17,7 @@ pub struct PostgresSettings {
     /// How long one statement may run before the server cancels it.
     pub statement_timeout: Duration,
     /// A schema to work in instead of `public` (tests give each run its own);
-    /// created by [`migrate`](crate::PostgresUserRepository::migrate) if missing.
+    /// created by [`migrate`](crate::Database::migrate) if missing.
     pub schema: Option<String>,
 }
 
@@ -61,7 +61,7 @@ impl PostgresError {
     /// Whether trying again later may succeed: a server that does not answer yet,
     /// as opposed to a malformed URL or schema.
     pub fn is_transient(&self) -> bool {
-        matches!(self, Self::Connect(_))
+        matches!(self, Self::Connect(_) | Self::TimedOut(_))
     }
 }
 
@@ -77,6 +77,9 @@ pub enum PostgresError {
     /// The server cannot be reached or refused the connection.
     #[error("cannot connect: {0}")]
     Connect(#[source] sqlx::Error),
+    /// The server did not answer in time.
+    #[error("cannot connect: no answer within {0:?}")]
+    TimedOut(std::time::Duration),
     /// A migration failed.
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),

@@ -2,17 +2,11 @@
 
 use async_trait::async_trait;
 use sesame_ports::{Email, NewUser, PasswordHash, PortError, User, UserChanges, UserId, UserRepository};
-use sqlx::{
-    AssertSqlSafe, PgPool,
-    migrate::Migrator,
-    postgres::{PgPoolOptions, PgRow},
-};
+use sqlx::{AssertSqlSafe, PgPool, postgres::PgRow};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::{BACKEND, PostgresError, PostgresSettings, settings::is_identifier};
-
-static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
+use crate::{BACKEND, Database};
 
 /// The name of the unique index on `lower(email)`.
 const EMAIL_INDEX: &str = "users_email_lower_key";
@@ -23,37 +17,12 @@ const COLUMNS: &str = "id, email, password_hash, is_verified, created_at";
 #[derive(Debug, Clone)]
 pub struct PostgresUserRepository {
     pool: PgPool,
-    schema: Option<String>,
 }
 
 impl PostgresUserRepository {
-    /// Opens a pool and checks that the server answers.
-    pub async fn connect(settings: &PostgresSettings) -> Result<Self, PostgresError> {
-        let pool = PgPoolOptions::new()
-            .max_connections(settings.max_connections)
-            .acquire_timeout(settings.acquire_timeout)
-            .connect_with(settings.connect_options()?)
-            .await
-            .map_err(PostgresError::Connect)?;
-        Ok(Self { pool, schema: settings.schema.clone() })
-    }
-
-    /// Applies the embedded migrations that have not run yet (and creates the
-    /// configured schema first, if there is one).
-    pub async fn migrate(&self) -> Result<(), PostgresError> {
-        if let Some(schema) = self.schema.as_deref().filter(|schema| is_identifier(schema)) {
-            sqlx::query(AssertSqlSafe(format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\"")))
-                .execute(&self.pool)
-                .await
-                .map_err(PostgresError::Connect)?;
-        }
-        MIGRATOR.run(&self.pool).await?;
-        Ok(())
-    }
-
-    /// The pool, for tooling and tests.
-    pub fn pool(&self) -> &PgPool {
-        &self.pool
+    /// Users in `database`.
+    pub fn new(database: &Database) -> Self {
+        Self { pool: database.pool().clone() }
     }
 }
 

@@ -19,15 +19,21 @@ pub struct Application {
     listener: TcpListener,
     address: SocketAddr,
     router: Router,
+    upkeep: tokio::task::JoinHandle<()>,
 }
 
 impl Application {
-    /// Binds `settings.http.addr` (port 0 picks a free port) and builds the app over `adapters`.
+    /// Binds `settings.http.addr` (port 0 picks a free port) and builds the app
+    /// over `adapters`; the stores' upkeep runs in the background until the
+    /// service stops.
     pub async fn build(settings: &Settings, adapters: Adapters) -> io::Result<Self> {
         let listener = TcpListener::bind(settings.http.addr).await?;
         let address = listener.local_addr()?;
         metrics::install();
-        Ok(Self { listener, address, router: app(settings, adapters) })
+        let store = settings.store.clone();
+        let sessions = Arc::clone(&adapters.sessions);
+        let upkeep = tokio::spawn(async move { sesame_factory::maintain(sessions, &store).await });
+        Ok(Self { listener, address, router: app(settings, adapters), upkeep })
     }
 
     /// The address the service listens on.
@@ -39,9 +45,11 @@ impl Application {
     /// requests in flight.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> io::Result<()> {
         tracing::info!(address = %self.address, "listening");
-        axum::serve(self.listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
+        let served = axum::serve(self.listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(shutdown)
-            .await
+            .await;
+        self.upkeep.abort();
+        served
     }
 }
 

@@ -10,7 +10,10 @@ use std::collections::HashMap;
 
 use helpers::{PASSWORD, TestApp, session_token, spawn_app_in};
 use reqwest::StatusCode;
-use sesame_core::SessionToken;
+use sesame_core::{
+    SessionToken,
+    ports::{Clock, Email},
+};
 use sesame_factory::Environment;
 use sqlx::{AssertSqlSafe, PgPool};
 
@@ -87,6 +90,21 @@ async fn the_stores_keep_only_the_sha256_of_session_tokens() {
     assert!(!row.contains(first.as_str()) && !row.contains(second.as_str()), "PostgreSQL holds a token: {row}");
     assert!(!row.contains(PASSWORD), "PostgreSQL holds the password: {row}");
     assert!(row.contains("$argon2id$"), "the password is stored as an argon2id hash: {row}");
+
+    let sessions: Vec<String> =
+        sqlx::query_scalar(AssertSqlSafe(format!("SELECT row_to_json(s)::text FROM {}.sessions s", schema(&app))))
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    let sessions = sessions.join("\n");
+    for token in [&first, &second] {
+        assert!(!sessions.contains(token.as_str()), "PostgreSQL holds a token: {sessions}");
+        let hash = SessionToken::parse(token).expect("a token").hash().to_hex();
+        assert!(
+            sessions.contains(&format!("\\\\x{hash}")),
+            "PostgreSQL lacks the session keyed by SHA-256(token): {sessions}"
+        );
+    }
 }
 
 /// "racer" with the letters whose bit is set in `variant` upper-cased.
@@ -128,4 +146,72 @@ async fn a_thousand_concurrent_registrations_of_a_hundred_emails_make_a_hundred_
         .unwrap();
     assert_eq!(users, 100);
     assert_eq!(app.users_created(), 100);
+}
+
+/// A rolling upgrade logs nobody out: a session in the Redis record format of
+/// the release before tiered stores (no version, no durable mark, not in
+/// PostgreSQL) authenticates after the change, is copied forward, and ends with
+/// logout-all.
+#[tokio::test]
+async fn a_session_in_the_previous_releases_format_authenticates_and_ends_with_logout_all() {
+    let app = spawn_app_in(Environment::Development, &[]).await;
+    let (_, _) = app.signed_up("upgrade@example.com").await;
+    let user = app.users.find_by_email(&Email::parse("upgrade@example.com").unwrap()).await.unwrap().unwrap();
+
+    let token = SessionToken::generate().unwrap();
+    let hash = token.hash().to_hex();
+    let micros = |at: time::OffsetDateTime| (at.unix_timestamp_nanos() / 1_000).to_string();
+    let now = app.clock.now();
+    let key = format!("{}session:{hash}", app.settings.redis.key_prefix);
+    let fields = [
+        ("id", uuid::Uuid::new_v4().to_string()),
+        ("user", user.id.to_string()),
+        ("created", micros(now)),
+        ("seen", micros(now)),
+        ("idle", micros(now + time::Duration::minutes(30))),
+        ("absolute", micros(now + time::Duration::hours(12))),
+        ("ip", "203.0.113.9".to_owned()),
+        ("ua", "the previous release".to_owned()),
+    ];
+    let mut redis = redis(&app).await;
+    let index = format!("{}user:{}:sessions", app.settings.redis.key_prefix, user.id);
+    let _: () = redis::pipe()
+        .cmd("HSET")
+        .arg(&key)
+        .arg(&fields[..])
+        .cmd("PEXPIRE")
+        .arg(&key)
+        .arg(1_800_000)
+        .cmd("ZADD")
+        .arg(&index)
+        .arg(micros(now + time::Duration::minutes(30)))
+        .arg(&hash)
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+
+    let me = app.me_with_token(token.expose()).await;
+    assert_eq!(me.status(), StatusCode::OK, "the old record authenticates");
+    let body: serde_json::Value = me.json().await.unwrap();
+    assert_eq!(body["session"]["userAgent"], "the previous release");
+
+    let pool = postgres().await;
+    let copied: i64 = sqlx::query_scalar(AssertSqlSafe(format!(
+        "SELECT count(*) FROM {}.sessions WHERE token_hash = decode('{hash}', 'hex') AND ended_at IS NULL",
+        schema(&app)
+    )))
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(copied, 1, "its first use copied it to PostgreSQL");
+
+    let logout_all = app
+        .raw()
+        .post(app.url("/api/auth/logout-all"))
+        .header(reqwest::header::COOKIE, format!("sessionId={}", token.expose()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(logout_all.status(), StatusCode::NO_CONTENT);
+    assert_eq!(app.me_with_token(token.expose()).await.status(), StatusCode::UNAUTHORIZED);
 }

@@ -1,0 +1,362 @@
+//! The tiered store over real tiers: the contract kit on PostgreSQL + Redis and
+//! PostgreSQL + Redis Cluster, and what the kit cannot see — a cache that lost,
+//! evicted or never had a session, and a cache that fails.
+//!
+//! Needs PostgreSQL at `TEST_DATABASE_URL`, Redis at `TEST_REDIS_URL` and a
+//! Cluster at `TEST_REDIS_CLUSTER_URLS` (`cargo xtask test` provides them); fails,
+//! naming the variable, without them.
+
+use std::sync::{
+    Arc,
+    atomic::{AtomicBool, Ordering},
+};
+
+use async_trait::async_trait;
+use secrecy::SecretString;
+use sesame_ports::{
+    Cached, Clock, DurableSessionStore, ManualClock, PortError, Session, SessionCache, SessionId, SessionStore,
+    SessionTokenHash, UserId, testkit::SessionBuilder,
+};
+use sesame_postgres::{Database, PostgresSessionStore, PostgresSettings};
+use sesame_redis::{RedisSessionStore, RedisSettings};
+use sesame_tiered::TieredSessionStore;
+use time::OffsetDateTime;
+
+async fn durable(clock: &ManualClock) -> Arc<PostgresSessionStore> {
+    let url = std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let mut settings = PostgresSettings::new(SecretString::from(url));
+    settings.schema = Some(format!("sesame_test_{}", uuid::Uuid::new_v4().simple()));
+    let database = Database::connect(&settings)
+        .await
+        .unwrap_or_else(|err| panic!("PostgreSQL is needed: {err}. Start it, or set TEST_DATABASE_URL."));
+    database.migrate().await.expect("migrations");
+    Arc::new(PostgresSessionStore::new(&database, Arc::new(clock.clone())))
+}
+
+fn redis_url() -> String {
+    std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+async fn cache(settings: RedisSettings, clock: &ManualClock, variable: &str) -> Arc<RedisSessionStore> {
+    let store = RedisSessionStore::connect(&settings, Arc::new(clock.clone()))
+        .await
+        .unwrap_or_else(|err| panic!("Redis is needed ({variable}): {err}. Start it, or set {variable}."));
+    Arc::new(store)
+}
+
+fn standalone_settings() -> RedisSettings {
+    let mut settings = RedisSettings::new(SecretString::from(redis_url()));
+    settings.key_prefix = format!("sesame-test:{}:", uuid::Uuid::new_v4().simple());
+    settings
+}
+
+mod contract {
+    use super::*;
+
+    mod standalone {
+        use super::*;
+
+        sesame_ports::session_store_contract!(|clock: ManualClock| async move {
+            let cache = cache(standalone_settings(), &clock, "TEST_REDIS_URL").await;
+            Arc::new(TieredSessionStore::new(durable(&clock).await, cache)) as Arc<dyn SessionStore>
+        });
+    }
+
+    mod cluster {
+        use super::*;
+
+        sesame_ports::session_store_contract!(|clock: ManualClock| async move {
+            let urls = std::env::var("TEST_REDIS_CLUSTER_URLS").unwrap_or_else(|_| {
+                panic!("a Redis Cluster is needed: set TEST_REDIS_CLUSTER_URLS, or run `cargo xtask test`, which starts one")
+            });
+            let mut settings = standalone_settings();
+            settings.urls = urls.split(',').map(|url| SecretString::from(url.trim().to_owned())).collect();
+            settings.cluster = true;
+            let cache = cache(settings, &clock, "TEST_REDIS_CLUSTER_URLS").await;
+            Arc::new(TieredSessionStore::new(durable(&clock).await, cache)) as Arc<dyn SessionStore>
+        });
+    }
+}
+
+/// A cache whose every call fails while `failing` is set: Redis down, as the
+/// tiered store sees it.
+struct Flaky {
+    inner: Arc<RedisSessionStore>,
+    failing: AtomicBool,
+    /// Ends the session in the cache just before `mark_durable` runs, as a
+    /// logout racing a copy-forward would.
+    logout_before_mark: AtomicBool,
+}
+
+impl Flaky {
+    fn check(&self) -> Result<(), PortError> {
+        if self.failing.load(Ordering::SeqCst) {
+            Err(PortError::unavailable("redis", "the test cut the cache off"))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+#[async_trait]
+impl SessionStore for Flaky {
+    async fn create(&self, session: &Session) -> Result<(), PortError> {
+        self.check()?;
+        self.inner.create(session).await
+    }
+    async fn get(&self, hash: &SessionTokenHash) -> Result<Option<Session>, PortError> {
+        self.check()?;
+        self.inner.get(hash).await
+    }
+    async fn touch(&self, session: &Session, seen: OffsetDateTime, idle: OffsetDateTime) -> Result<bool, PortError> {
+        self.check()?;
+        self.inner.touch(session, seen, idle).await
+    }
+    async fn delete(&self, hash: &SessionTokenHash) -> Result<Option<Session>, PortError> {
+        self.check()?;
+        self.inner.delete(hash).await
+    }
+    async fn list_for_user(&self, user_id: UserId) -> Result<Vec<Session>, PortError> {
+        self.check()?;
+        self.inner.list_for_user(user_id).await
+    }
+    async fn revoke(&self, user_id: UserId, id: SessionId) -> Result<Option<Session>, PortError> {
+        self.check()?;
+        self.inner.revoke(user_id, id).await
+    }
+    async fn revoke_all(&self, user_id: UserId) -> Result<Vec<Session>, PortError> {
+        self.check()?;
+        self.inner.revoke_all(user_id).await
+    }
+    async fn purge_expired(&self, limit: u32) -> Result<u64, PortError> {
+        self.check()?;
+        self.inner.purge_expired(limit).await
+    }
+    async fn ping(&self) -> Result<(), PortError> {
+        self.check()?;
+        self.inner.ping().await
+    }
+}
+
+#[async_trait]
+impl SessionCache for Flaky {
+    async fn lookup(&self, hash: &SessionTokenHash) -> Result<Cached, PortError> {
+        self.check()?;
+        self.inner.lookup(hash).await
+    }
+    async fn put(&self, session: &Session) -> Result<(), PortError> {
+        self.check()?;
+        self.inner.put(session).await
+    }
+    async fn fill(&self, session: &Session) -> Result<bool, PortError> {
+        self.check()?;
+        self.inner.fill(session).await
+    }
+    async fn mark_durable(&self, hash: &SessionTokenHash) -> Result<bool, PortError> {
+        self.check()?;
+        if self.logout_before_mark.load(Ordering::SeqCst) {
+            if let Cached::Live { session, .. } = self.inner.lookup(hash).await? {
+                self.inner.end(&[session]).await?;
+            }
+        }
+        self.inner.mark_durable(hash).await
+    }
+    async fn end(&self, sessions: &[Session]) -> Result<(), PortError> {
+        self.check()?;
+        self.inner.end(sessions).await
+    }
+}
+
+/// A tiered store over PostgreSQL and a standalone Redis that the test can
+/// look into, garble and cut off.
+struct World {
+    tiered: TieredSessionStore,
+    durable: Arc<PostgresSessionStore>,
+    cache: Arc<Flaky>,
+    clock: ManualClock,
+    prefix: String,
+    admin: redis::aio::MultiplexedConnection,
+}
+
+async fn world() -> World {
+    let clock = ManualClock::default();
+    let settings = standalone_settings();
+    let prefix = settings.key_prefix.clone();
+    let redis = cache(settings, &clock, "TEST_REDIS_URL").await;
+    let cache =
+        Arc::new(Flaky { inner: redis, failing: AtomicBool::new(false), logout_before_mark: AtomicBool::new(false) });
+    let durable = durable(&clock).await;
+    let tiered = TieredSessionStore::new(Arc::clone(&durable) as _, Arc::clone(&cache) as _);
+    let admin = redis::Client::open(redis_url()).unwrap().get_multiplexed_async_connection().await.expect("Redis");
+    World { tiered, durable, cache, clock, prefix, admin }
+}
+
+impl World {
+    fn session(&self) -> Session {
+        SessionBuilder::opened_at(self.clock.now()).build()
+    }
+
+    fn session_key(&self, session: &Session) -> String {
+        format!("{}session:{}", self.prefix, session.token_hash.to_hex())
+    }
+
+    async fn redis<T: redis::FromRedisValue>(&mut self, command: &redis::Cmd) -> T {
+        command.query_async(&mut self.admin).await.expect("admin command")
+    }
+
+    /// Forgets a key, as a Redis restart, `FLUSHALL` or eviction would.
+    async fn lose(&mut self, key: String) {
+        let _: i64 = self.redis(redis::cmd("DEL").arg(key)).await;
+    }
+
+    fn cut_cache(&self, failing: bool) {
+        self.cache.failing.store(failing, Ordering::SeqCst);
+    }
+
+    async fn cached(&self, session: &Session) -> Cached {
+        self.cache.inner.lookup(&session.token_hash).await.expect("lookup")
+    }
+}
+
+#[tokio::test]
+async fn a_session_the_cache_lost_is_found_in_the_durable_tier_and_refilled() {
+    let mut w = world().await;
+    let session = w.session();
+    w.tiered.create(&session).await.unwrap();
+    assert_eq!(w.cached(&session).await, Cached::Live { session: session.clone(), durable: true });
+
+    w.lose(w.session_key(&session)).await;
+    assert_eq!(w.tiered.get(&session.token_hash).await.unwrap(), Some(session.clone()), "no logout");
+    assert_eq!(w.cached(&session).await, Cached::Live { session, durable: true }, "the cache was refilled");
+}
+
+#[tokio::test]
+async fn while_the_cache_is_down_sessions_are_created_read_and_ended_in_the_durable_tier() {
+    let w = world().await;
+    let before = w.session();
+    w.tiered.create(&before).await.unwrap();
+    w.cut_cache(true);
+
+    let during = w.session();
+    w.tiered.create(&during).await.unwrap();
+    for session in [&before, &during] {
+        assert_eq!(w.tiered.get(&session.token_hash).await.unwrap(), Some(session.clone()));
+    }
+    assert_eq!(w.tiered.delete(&before.token_hash).await.unwrap(), Some(before.clone()));
+    assert_eq!(w.tiered.get(&before.token_hash).await.unwrap(), None);
+    let pending: Vec<SessionTokenHash> =
+        w.durable.cache_pending(10).await.unwrap().iter().map(|s| s.token_hash).collect();
+    assert_eq!(pending, [before.token_hash], "the cache still holds it; the durable tier remembers to end it there");
+
+    w.cut_cache(false);
+    assert_eq!(
+        w.tiered.get(&during.token_hash).await.unwrap(),
+        Some(during.clone()),
+        "refilled once the cache is back"
+    );
+    assert_eq!(w.cached(&during).await, Cached::Live { session: during, durable: true });
+}
+
+#[tokio::test]
+async fn an_ended_session_stays_ended_when_the_cache_loses_its_marker() {
+    let mut w = world().await;
+    let session = w.session();
+    w.tiered.create(&session).await.unwrap();
+    assert!(w.tiered.delete(&session.token_hash).await.unwrap().is_some());
+    assert_eq!(w.cached(&session).await, Cached::Ended);
+
+    w.lose(w.session_key(&session)).await;
+    assert_eq!(w.tiered.get(&session.token_hash).await.unwrap(), None, "the durable tier says it ended");
+    assert_eq!(w.cached(&session).await, Cached::Missing, "and nothing was refilled");
+}
+
+#[tokio::test]
+async fn logout_all_reaches_sessions_whose_cache_index_was_evicted() {
+    let mut w = world().await;
+    let user = UserId::random();
+    let sessions: Vec<Session> = (0..3).map(|_| SessionBuilder::opened_at(w.clock.now()).user(user).build()).collect();
+    for session in &sessions {
+        w.tiered.create(session).await.unwrap();
+    }
+    w.lose(format!("{}user:{user}:sessions", w.prefix)).await;
+
+    assert_eq!(w.tiered.list_for_user(user).await.unwrap().len(), 3, "listing answers from the durable tier");
+    assert_eq!(w.tiered.revoke_all(user).await.unwrap().len(), 3);
+    for session in &sessions {
+        assert_eq!(w.tiered.get(&session.token_hash).await.unwrap(), None, "every session ended");
+        assert_eq!(w.cached(session).await, Cached::Ended, "in the cache too");
+    }
+}
+
+#[tokio::test]
+async fn a_record_written_before_tiering_is_copied_forward_at_first_use_and_ends_with_logout_all() {
+    let mut w = world().await;
+    let session = w.session();
+    // Today's (version 1) record, exactly as the Redis-only store wrote it: no `v`, no `d`.
+    let micros = |at: OffsetDateTime| (at.unix_timestamp_nanos() / 1_000).to_string();
+    let fields = [
+        ("id", session.id.to_string()),
+        ("user", session.user_id.to_string()),
+        ("created", micros(session.created_at)),
+        ("seen", micros(session.last_seen_at)),
+        ("idle", micros(session.idle_expires_at)),
+        ("absolute", micros(session.absolute_expires_at)),
+        ("ip", "192.0.2.7".to_owned()),
+        ("ua", "contract-kit/1.0".to_owned()),
+    ];
+    let key = w.session_key(&session);
+    let _: i64 = w.redis(redis::cmd("HSET").arg(&key).arg(&fields[..])).await;
+    let _: i64 = w.redis(redis::cmd("PEXPIRE").arg(&key).arg(1_800_000)).await;
+    let index = format!("{}user:{}:sessions", w.prefix, session.user_id);
+    let _: i64 = w
+        .redis(redis::cmd("ZADD").arg(&index).arg(micros(session.expires_at())).arg(session.token_hash.to_hex()))
+        .await;
+
+    assert_eq!(
+        w.tiered.list_for_user(session.user_id).await.unwrap(),
+        vec![session.clone()],
+        "listed before its first use"
+    );
+    assert_eq!(w.tiered.get(&session.token_hash).await.unwrap(), Some(session.clone()), "it still authenticates");
+    assert_eq!(w.durable.get(&session.token_hash).await.unwrap(), Some(session.clone()), "copied forward");
+    assert_eq!(w.cached(&session).await, Cached::Live { session: session.clone(), durable: true });
+    let version: Option<String> = w.redis(redis::cmd("HGET").arg(&key).arg("d")).await;
+    assert_eq!(version.as_deref(), Some("1"), "the record is marked durable");
+
+    w.lose(key).await;
+    assert_eq!(w.tiered.get(&session.token_hash).await.unwrap(), Some(session.clone()), "the copy survives a loss");
+    assert_eq!(w.tiered.revoke_all(session.user_id).await.unwrap(), vec![session.clone()]);
+    assert_eq!(w.tiered.get(&session.token_hash).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn a_session_only_the_cache_holds_is_ended_by_logout_all_before_its_first_use() {
+    let w = world().await;
+    let user = UserId::random();
+    let legacy = SessionBuilder::opened_at(w.clock.now()).user(user).build();
+    w.cache.inner.create(&legacy).await.unwrap();
+    let current = SessionBuilder::opened_at(w.clock.now()).user(user).build();
+    w.tiered.create(&current).await.unwrap();
+
+    let mut ended = w.tiered.revoke_all(user).await.unwrap();
+    ended.sort_by_key(|s| s.created_at);
+    assert_eq!(ended.len(), 2, "{ended:?}");
+    for session in [&legacy, &current] {
+        assert_eq!(w.tiered.get(&session.token_hash).await.unwrap(), None);
+    }
+}
+
+#[tokio::test]
+async fn a_copy_forward_racing_a_logout_is_ended_again() {
+    let mut w = world().await;
+    let session = w.session();
+    w.cache.inner.create(&session).await.unwrap();
+    // The logout lands in the cache between the copy's insert and its mark.
+    w.cache.logout_before_mark.store(true, Ordering::SeqCst);
+    assert_eq!(w.tiered.get(&session.token_hash).await.unwrap(), Some(session.clone()), "read before the logout");
+
+    assert_eq!(w.cached(&session).await, Cached::Ended);
+    assert_eq!(w.durable.get(&session.token_hash).await.unwrap(), None, "the copy was ended again");
+    w.lose(w.session_key(&session)).await;
+    assert_eq!(w.tiered.get(&session.token_hash).await.unwrap(), None, "so losing the cache cannot bring it back");
+}
