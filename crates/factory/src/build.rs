@@ -8,7 +8,7 @@ use sesame_mock::{InMemorySessionStore, InMemoryUserRepository};
 use sesame_ports::{Clock, SessionStore, UserRepository};
 use sesame_postgres::{Database, PostgresError, PostgresSessionStore, PostgresSettings, PostgresUserRepository};
 use sesame_redis::{RedisError, RedisSessionStore, RedisSettings};
-use sesame_tiered::TieredSessionStore;
+use sesame_tiered::{Guard, GuardSettings, TieredSessionStore};
 
 use crate::{EnvironmentError, SessionBackend, Settings, SettingsError, StoreSettings, UserBackend};
 
@@ -85,18 +85,33 @@ pub async fn build(settings: &Settings, clock: Arc<dyn Clock>) -> Result<Adapter
     } else {
         None
     };
+    // One guard per server: every call to it shares one timeout and one breaker.
+    let postgres_guard = Guard::new(GuardSettings::new(
+        sesame_postgres::BACKEND,
+        Duration::from_millis(settings.postgres.acquire_timeout_ms),
+    ));
+    let redis_guard = Guard::new(GuardSettings::new(
+        sesame_redis::BACKEND,
+        Duration::from_millis(settings.redis.response_timeout_ms),
+    ));
     let postgres = || database.as_ref().expect("connected above when a store uses PostgreSQL");
     let (users, users_backend): (Arc<dyn UserRepository>, _) = match backends.users {
         UserBackend::Memory => (Arc::new(InMemoryUserRepository::new()), sesame_mock::BACKEND),
-        UserBackend::Postgres => (Arc::new(PostgresUserRepository::new(postgres())), sesame_postgres::BACKEND),
+        UserBackend::Postgres => {
+            let users = Arc::new(PostgresUserRepository::new(postgres()));
+            (Arc::new(postgres_guard.wrap(users)), sesame_postgres::BACKEND)
+        }
     };
-    let durable = || Arc::new(PostgresSessionStore::new(postgres(), Arc::clone(&clock)));
+    let durable = || Arc::new(postgres_guard.wrap(Arc::new(PostgresSessionStore::new(postgres(), Arc::clone(&clock)))));
     let (sessions, sessions_backend): (Arc<dyn SessionStore>, _) = match backends.sessions {
         SessionBackend::Memory => (Arc::new(InMemorySessionStore::new(Arc::clone(&clock))), sesame_mock::BACKEND),
-        SessionBackend::Redis => (Arc::new(connect_redis(settings, Arc::clone(&clock)).await?), sesame_redis::BACKEND),
+        SessionBackend::Redis => {
+            let redis = Arc::new(connect_redis(settings, Arc::clone(&clock)).await?);
+            (Arc::new(redis_guard.wrap(redis)), sesame_redis::BACKEND)
+        }
         SessionBackend::Postgres => (durable(), sesame_postgres::BACKEND),
         SessionBackend::Tiered => {
-            let cache = Arc::new(connect_redis(settings, Arc::clone(&clock)).await?);
+            let cache = Arc::new(redis_guard.wrap(Arc::new(connect_redis(settings, Arc::clone(&clock)).await?)));
             (Arc::new(TieredSessionStore::new(durable(), cache)), sesame_tiered::BACKEND)
         }
     };

@@ -1,8 +1,30 @@
 //! The connection pool both PostgreSQL stores share, and the embedded migrations.
 
+use sesame_ports::PortError;
 use sqlx::{AssertSqlSafe, Connection as _, PgConnection, PgPool, migrate::Migrator, postgres::PgPoolOptions};
 
-use crate::{PostgresError, PostgresSettings, settings::is_identifier};
+use crate::{BACKEND, PostgresError, PostgresSettings, settings::is_identifier};
+
+/// The name of the unique index on `lower(email)`.
+const EMAIL_INDEX: &str = "users_email_lower_key";
+
+/// sqlx's error as the ports see it: a duplicate email is
+/// [`PortError::EmailTaken`]; a connection that broke under the query (reset, or
+/// its backend terminated by an administrator) is [`PortError::ConnectionLost`];
+/// anything else is [`PortError::Unavailable`].
+pub(crate) fn port_error(err: sqlx::Error) -> PortError {
+    let database = err.as_database_error();
+    if database.is_some_and(|db| db.is_unique_violation() && db.constraint() == Some(EMAIL_INDEX)) {
+        return PortError::EmailTaken;
+    }
+    // 57P01 admin_shutdown, 57P02 crash_shutdown: the backend went away under us.
+    let terminated = database.and_then(|db| db.code()).is_some_and(|code| code == "57P01" || code == "57P02");
+    if terminated || matches!(err, sqlx::Error::Io(_)) {
+        PortError::connection_lost(BACKEND, err)
+    } else {
+        PortError::unavailable(BACKEND, err)
+    }
+}
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 

@@ -11,7 +11,7 @@ use sqlx::{AssertSqlSafe, PgPool, Row as _, postgres::PgRow};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::{BACKEND, Database};
+use crate::{BACKEND, Database, database::port_error as store_error};
 
 const COLUMNS: &str =
     "token_hash, id, user_id, created_at, last_seen_at, idle_expires_at, absolute_expires_at, ip, user_agent";
@@ -60,10 +60,6 @@ impl PostgresSessionStore {
         let rows = query.fetch_all(&self.pool).await.map_err(store_error)?;
         self.decode_all(rows).await
     }
-}
-
-fn store_error(err: sqlx::Error) -> PortError {
-    PortError::unavailable(BACKEND, err)
 }
 
 fn hashes(token_hashes: &[SessionTokenHash]) -> Vec<Vec<u8>> {

@@ -6,10 +6,7 @@ use sqlx::{AssertSqlSafe, PgPool, postgres::PgRow};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::{BACKEND, Database};
-
-/// The name of the unique index on `lower(email)`.
-const EMAIL_INDEX: &str = "users_email_lower_key";
+use crate::{BACKEND, Database, database::port_error as store_error};
 
 const COLUMNS: &str = "id, email, password_hash, is_verified, created_at";
 
@@ -24,12 +21,6 @@ impl PostgresUserRepository {
     pub fn new(database: &Database) -> Self {
         Self { pool: database.pool().clone() }
     }
-}
-
-fn store_error(err: sqlx::Error) -> PortError {
-    let email_taken =
-        err.as_database_error().is_some_and(|db| db.is_unique_violation() && db.constraint() == Some(EMAIL_INDEX));
-    if email_taken { PortError::EmailTaken } else { PortError::unavailable(BACKEND, err) }
 }
 
 fn user_from_row(row: &PgRow) -> Result<User, PortError> {

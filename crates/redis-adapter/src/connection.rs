@@ -84,7 +84,9 @@ impl Connection {
             let config = ConnectionManagerConfig::new()
                 .set_connection_timeout(Some(settings.connection_timeout))
                 .set_response_timeout(Some(settings.response_timeout))
-                .set_number_of_retries(2);
+                // One attempt per reconnection: backing off from a server that is down
+                // is the guard's breaker's job, in one place for every store.
+                .set_number_of_retries(0);
             let manager = ConnectionManager::new_with_config(client, config).await.map_err(RedisError::Connect)?;
             Ok(Self::Standalone(manager))
         }

@@ -56,8 +56,15 @@ pub struct RedisSessionStore {
     clock: Arc<dyn Clock>,
 }
 
+/// redis's error as the ports see it: a connection that broke under the
+/// command is [`PortError::ConnectionLost`], anything else (a timeout included)
+/// [`PortError::Unavailable`].
 fn store_error(err: redis::RedisError) -> PortError {
-    PortError::unavailable(BACKEND, err)
+    if !err.is_timeout() && (err.is_connection_dropped() || err.is_io_error()) {
+        PortError::connection_lost(BACKEND, err)
+    } else {
+        PortError::unavailable(BACKEND, err)
+    }
 }
 
 /// Milliseconds from `now` until `until`, at least 1 (Redis refuses 0).
@@ -80,18 +87,11 @@ impl RedisSessionStore {
         format!("{}user:{user_id}:sessions", self.prefix)
     }
 
-    /// Runs a read. A read that failed on a broken connection (the server restarted
-    /// or dropped it) is tried once more while the connection reconnects: reading
-    /// twice changes nothing.
+    /// Runs a read. A read on a broken connection fails with
+    /// [`PortError::ConnectionLost`]; the guard every store call goes through
+    /// tries idempotent calls once more (docs/reliability.md).
     async fn read_query<T: FromRedisValue>(&self, command: &redis::Cmd) -> Result<T, PortError> {
-        let mut connection = self.connection.clone();
-        match command.query_async(&mut connection).await {
-            Err(err) if err.is_connection_dropped() || err.is_io_error() => {
-                tracing::warn!(error = %err, "redis connection broke under a read; reading once more");
-                command.query_async(&mut connection).await.map_err(store_error)
-            }
-            result => result.map_err(store_error),
-        }
+        command.query_async(&mut self.connection.clone()).await.map_err(store_error)
     }
 
     /// Runs a single-key write, once: a write whose answer was lost may have

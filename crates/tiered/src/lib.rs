@@ -1,4 +1,7 @@
-//! sesame's tiered session store: a [`SessionStore`](sesame_ports::SessionStore)
+//! Stores over stores: sesame's tiered session store, and the guard every store
+//! call goes through.
+//!
+//! The tiered store is a [`SessionStore`](sesame_ports::SessionStore)
 //! over two others — a durable tier that is the source of truth (PostgreSQL) and
 //! a cache tier in front of it (Redis) — in the manner of Django's `cached_db`
 //! backend and Keycloak's persistent user sessions.
@@ -9,12 +12,18 @@
 //! lost can hide a session from them. How faults are survived is in
 //! [`TieredSessionStore`]'s docs and docs/reliability.md.
 //!
+//! The [`Guard`] gives each store a per-call timeout, a circuit breaker, one more
+//! try of an idempotent call whose connection broke, metrics, and one log line per
+//! failure episode; [`Guarded`] is any port seen through it.
+//!
 //! Depends on `sesame-ports` only: it sees its tiers through the
 //! [`DurableSessionStore`](sesame_ports::DurableSessionStore) and
 //! [`SessionCache`](sesame_ports::SessionCache) ports.
 
+mod guard;
 mod tiered;
 
+pub use guard::{BreakerState, Guard, GuardSettings, Guarded};
 pub use tiered::TieredSessionStore;
 
 /// The backend name the tiered store reports in errors, metrics and readiness.

@@ -142,7 +142,7 @@ impl From<AuthError> for ApiError {
             AuthError::InvalidCredentials => Self::InvalidCredentials,
             AuthError::Unauthenticated => Self::Unauthenticated,
             AuthError::SessionNotFound => Self::SessionNotFound,
-            AuthError::Store(cause) => Self::StoreUnavailable(error_chain(&cause)),
+            AuthError::Store(cause) => Self::StoreUnavailable(cause.cause_chain()),
             AuthError::Internal(cause) => Self::Internal(cause),
         }
     }
@@ -164,18 +164,6 @@ fn password_error(reason: PasswordError) -> FieldError {
         PasswordError::TooCommon => "password_too_common",
     };
     FieldError { field: "password", code, message: reason.to_string() }
-}
-
-/// An error and its sources on one line, for the log.
-fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 impl From<JsonRejection> for ApiError {
