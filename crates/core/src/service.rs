@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use sesame_ports::{
     Clock, Email, NewUser, Session, SessionId, SessionMetadata, SessionStore, User, UserId, UserRepository,
+    UserSnapshot,
 };
 
 use crate::{AuthError, Password, PasswordHasher, SessionPolicy, SessionToken};
@@ -21,6 +22,10 @@ pub struct LoggedIn {
 }
 
 /// The use cases, over whichever adapters the factory built.
+///
+/// Sessions keep a snapshot of their user ([`UserSnapshot`]). A use case that
+/// changes a user must keep those snapshots true: end the user's other sessions
+/// and re-issue the caller's (as a password change does).
 pub struct AuthService {
     users: Arc<dyn UserRepository>,
     sessions: Arc<dyn SessionStore>,
@@ -118,6 +123,7 @@ impl AuthService {
             idle_expires_at: expiry.idle,
             absolute_expires_at: expiry.absolute,
             metadata,
+            user: Some(user.snapshot()),
         };
         self.sessions.create(&session).await?;
         Ok(LoggedIn { user, session, token })
@@ -141,12 +147,18 @@ impl AuthService {
         Ok(session)
     }
 
-    /// The user a session belongs to. A session whose user is gone is ended.
+    /// What a request shows of the user a session belongs to: the session's
+    /// own snapshot, so that no user lookup is needed (and none is made while
+    /// the user store is down). A session written before sessions kept a
+    /// snapshot looks its user up; one whose user is gone is ended.
     ///
     /// Errors: `Unauthenticated` when the user no longer exists.
-    pub async fn current_user(&self, session: &Session) -> Result<User, AuthError> {
+    pub async fn current_user(&self, session: &Session) -> Result<UserSnapshot, AuthError> {
+        if let Some(user) = &session.user {
+            return Ok(user.clone());
+        }
         match self.users.find_by_id(session.user_id).await? {
-            Some(user) => Ok(user),
+            Some(user) => Ok(user.snapshot()),
             None => {
                 self.sessions.revoke_all(session.user_id).await?;
                 Err(AuthError::Unauthenticated)

@@ -242,10 +242,42 @@ async fn authenticate_surfaces_a_store_outage() {
 }
 
 #[tokio::test]
+async fn current_user_is_the_sessions_snapshot_without_a_lookup() {
+    let clock = ManualClock::default();
+    let user = stored_user(&clock).await;
+    let token = SessionToken::generate().unwrap();
+    let session = SessionBuilder::opened_at(clock.now())
+        .user(user.id)
+        .token_hash(token.hash())
+        .user_snapshot(Some(user.snapshot()))
+        .build();
+    // No expectation on the users store: any lookup would fail the test.
+    let result = service(MockUserRepository::new(), MockSessionStore::new(), &clock).current_user(&session).await;
+    assert_eq!(result.unwrap(), user.snapshot());
+}
+
+#[tokio::test]
+async fn login_keeps_a_snapshot_of_the_user_in_the_session() {
+    let clock = ManualClock::default();
+    let user = stored_user(&clock).await;
+    let mut users = MockUserRepository::new();
+    let found = user.clone();
+    users.expect_find_by_email().returning(move |_| Ok(Some(found.clone())));
+    let mut sessions = MockSessionStore::new();
+    let expected = user.snapshot();
+    sessions.expect_create().withf(move |s| s.user.as_ref() == Some(&expected)).times(1).returning(|_| Ok(()));
+    service(users, sessions, &clock)
+        .login("alice@example.com", PASSWORD, None, SessionMetadata::default())
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
 async fn current_user_of_a_deleted_user_ends_their_sessions() {
     let clock = ManualClock::default();
     let token = SessionToken::generate().unwrap();
-    let session = session_of(UserId::random(), &token, &clock);
+    // A session written before sessions kept a snapshot: its user is looked up.
+    let session = SessionBuilder::opened_at(clock.now()).token_hash(token.hash()).user_snapshot(None).build();
     let owner = session.user_id;
     let mut users = MockUserRepository::new();
     users.expect_find_by_id().returning(|_| Ok(None));

@@ -30,7 +30,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use email::{Email, EmailError};
 pub use error::{BoxError, PortError};
 pub use ids::{ParseIdError, SessionId, SessionTokenHash, UserId};
-pub use records::{NewUser, PasswordHash, Session, SessionMetadata, User, UserChanges};
+pub use records::{NewUser, PasswordHash, Session, SessionMetadata, User, UserChanges, UserSnapshot};
 pub use session_store::SessionStore;
 pub use tiers::{Cached, DurableSessionStore, SessionCache};
 pub use user_repository::UserRepository;

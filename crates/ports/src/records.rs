@@ -46,6 +46,28 @@ pub struct User {
     pub created_at: OffsetDateTime,
 }
 
+impl User {
+    /// What a session keeps of this user.
+    pub fn snapshot(&self) -> UserSnapshot {
+        UserSnapshot { email: self.email.clone(), is_verified: self.is_verified, created_at: self.created_at }
+    }
+}
+
+/// What a session keeps of its user: the fields a request shows, so that
+/// serving a request needs no user lookup. Never the password hash.
+///
+/// The domain keeps it true: a use case that changes a user ends or re-issues
+/// that user's sessions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserSnapshot {
+    /// The user's normalised email address.
+    pub email: Email,
+    /// Whether the user proved they own the address.
+    pub is_verified: bool,
+    /// When the user registered.
+    pub created_at: OffsetDateTime,
+}
+
 /// A user about to be stored; the domain picks the id and the time.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewUser {
@@ -135,6 +157,9 @@ pub struct Session {
     pub absolute_expires_at: OffsetDateTime,
     /// Who opened it.
     pub metadata: SessionMetadata,
+    /// What the session keeps of its user; `None` in sessions written before
+    /// sessions kept one (their user is looked up instead).
+    pub user: Option<UserSnapshot>,
 }
 
 impl Session {

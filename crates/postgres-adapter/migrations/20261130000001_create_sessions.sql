@@ -4,7 +4,8 @@
 -- row keeps a late copy of the session (from a cache tier) from bringing it back.
 -- purge_expired removes rows, ended or not, once they would have expired anyway.
 -- cache_pending marks ended sessions that a cache tier may still hold, until a
--- tiered store has ended them there too.
+-- tiered store has ended them there too. user_* is the session's snapshot of its
+-- user (NULL in sessions copied from records written before snapshots existed).
 CREATE TABLE sessions (
     token_hash          bytea       PRIMARY KEY CHECK (length(token_hash) = 32),
     id                  uuid        NOT NULL,
@@ -16,6 +17,9 @@ CREATE TABLE sessions (
     expires_at          timestamptz GENERATED ALWAYS AS (LEAST(idle_expires_at, absolute_expires_at)) STORED,
     ip                  text        CHECK (length(ip) <= 64),
     user_agent          text        CHECK (length(user_agent) <= 1024),
+    user_email          text        CHECK (length(user_email) <= 254),
+    user_verified       boolean,
+    user_created_at     timestamptz,
     ended_at            timestamptz,
     cache_pending       boolean     NOT NULL DEFAULT false
 );

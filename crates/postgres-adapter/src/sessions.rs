@@ -5,7 +5,8 @@ use std::{net::IpAddr, sync::Arc};
 
 use async_trait::async_trait;
 use sesame_ports::{
-    Clock, DurableSessionStore, PortError, Session, SessionId, SessionMetadata, SessionStore, SessionTokenHash, UserId,
+    Clock, DurableSessionStore, Email, PortError, Session, SessionId, SessionMetadata, SessionStore, SessionTokenHash,
+    UserId, UserSnapshot,
 };
 use sqlx::{AssertSqlSafe, PgPool, Row as _, postgres::PgRow};
 use time::OffsetDateTime;
@@ -13,8 +14,8 @@ use uuid::Uuid;
 
 use crate::{BACKEND, Database, database::port_error as store_error};
 
-const COLUMNS: &str =
-    "token_hash, id, user_id, created_at, last_seen_at, idle_expires_at, absolute_expires_at, ip, user_agent";
+const COLUMNS: &str = "token_hash, id, user_id, created_at, last_seen_at, idle_expires_at, absolute_expires_at, \
+                       ip, user_agent, user_email, user_verified, user_created_at";
 
 /// Sessions in PostgreSQL. Time is read from the clock, never from the
 /// server, so that every store of a deployment agrees on what has expired.
@@ -67,7 +68,8 @@ fn hashes(token_hashes: &[SessionTokenHash]) -> Vec<Vec<u8>> {
 }
 
 /// The session in `row`; `Err(hash)` when its fields do not make one (the
-/// schema's types are trusted; what it cannot check, the IP, is).
+/// schema's types are trusted; what it cannot check — the IP, the email, a
+/// snapshot present in part — is).
 fn decode(row: &PgRow) -> Result<Result<Session, SessionTokenHash>, PortError> {
     let read = |err: sqlx::Error| PortError::unavailable(BACKEND, err);
     let bytes: Vec<u8> = row.try_get("token_hash").map_err(read)?;
@@ -82,6 +84,17 @@ fn decode(row: &PgRow) -> Result<Result<Session, SessionTokenHash>, PortError> {
         },
         None => None,
     };
+    let email: Option<String> = row.try_get("user_email").map_err(read)?;
+    let verified: Option<bool> = row.try_get("user_verified").map_err(read)?;
+    let joined: Option<OffsetDateTime> = row.try_get("user_created_at").map_err(read)?;
+    let user = match (email, verified, joined) {
+        (Some(email), Some(is_verified), Some(created_at)) => match Email::parse(&email) {
+            Ok(email) => Some(UserSnapshot { email, is_verified, created_at }),
+            Err(_) => return Ok(Err(token_hash)),
+        },
+        (None, None, None) => None,
+        _ => return Ok(Err(token_hash)),
+    };
     Ok(Ok(Session {
         id: SessionId::from_uuid(row.try_get::<Uuid, _>("id").map_err(read)?),
         token_hash,
@@ -91,6 +104,7 @@ fn decode(row: &PgRow) -> Result<Result<Session, SessionTokenHash>, PortError> {
         idle_expires_at: row.try_get("idle_expires_at").map_err(read)?,
         absolute_expires_at: row.try_get("absolute_expires_at").map_err(read)?,
         metadata: SessionMetadata { ip, user_agent: row.try_get("user_agent").map_err(read)? },
+        user,
     }))
 }
 
@@ -101,7 +115,8 @@ fn insert(
     on_conflict: &str,
 ) -> sqlx::query::Query<'static, sqlx::Postgres, sqlx::postgres::PgArguments> {
     sqlx::query(AssertSqlSafe(format!(
-        "INSERT INTO sessions ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (token_hash) {on_conflict}"
+        "INSERT INTO sessions ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+         ON CONFLICT (token_hash) {on_conflict}"
     )))
     .bind(session.token_hash.as_bytes().to_vec())
     .bind(session.id.as_uuid())
@@ -112,6 +127,9 @@ fn insert(
     .bind(session.absolute_expires_at)
     .bind(session.metadata.ip.map(|ip| ip.to_string()))
     .bind(session.metadata.user_agent.clone())
+    .bind(session.user.as_ref().map(|user| user.email.as_str().to_owned()))
+    .bind(session.user.as_ref().map(|user| user.is_verified))
+    .bind(session.user.as_ref().map(|user| user.created_at))
 }
 
 #[async_trait]
@@ -122,7 +140,9 @@ impl SessionStore for PostgresSessionStore {
             "DO UPDATE SET id = EXCLUDED.id, user_id = EXCLUDED.user_id, created_at = EXCLUDED.created_at, \
              last_seen_at = EXCLUDED.last_seen_at, idle_expires_at = EXCLUDED.idle_expires_at, \
              absolute_expires_at = EXCLUDED.absolute_expires_at, ip = EXCLUDED.ip, \
-             user_agent = EXCLUDED.user_agent, ended_at = NULL, cache_pending = false",
+             user_agent = EXCLUDED.user_agent, user_email = EXCLUDED.user_email, \
+             user_verified = EXCLUDED.user_verified, user_created_at = EXCLUDED.user_created_at, \
+             ended_at = NULL, cache_pending = false",
         )
         .execute(&self.pool)
         .await

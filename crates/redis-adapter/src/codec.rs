@@ -5,14 +5,15 @@
 //!
 //! Records are versioned by the field `v`. Version 1 — the records of sesame
 //! before tiered stores, which have no `v` — holds the same fields as version 2
-//! and is read as it is; version 2 adds `v` and `d` (the session is durable: a
-//! tiered store wrote it, so its durable tier holds it too). Unknown fields are
-//! ignored, so a record written by a later version still reads. An ended session
-//! is a hash with the single field `ended`.
+//! and is read as it is; version 2 adds `v`, `d` (the session is durable: a
+//! tiered store wrote it, so its durable tier holds it too) and the user
+//! snapshot (`email`, `verified`, `joined`). Unknown fields are ignored, so a
+//! record written by a later version still reads. An ended session is a hash
+//! with the single field `ended`.
 
 use std::{collections::HashMap, net::IpAddr};
 
-use sesame_ports::{Session, SessionId, SessionMetadata, SessionTokenHash, UserId};
+use sesame_ports::{Email, Session, SessionId, SessionMetadata, SessionTokenHash, UserId, UserSnapshot};
 use time::OffsetDateTime;
 
 /// The format version this code writes.
@@ -26,11 +27,16 @@ pub(crate) const IDLE: &str = "idle";
 pub(crate) const ABSOLUTE: &str = "absolute";
 pub(crate) const IP: &str = "ip";
 pub(crate) const USER_AGENT: &str = "ua";
+pub(crate) const EMAIL: &str = "email";
+pub(crate) const VERIFIED: &str = "verified";
+pub(crate) const JOINED: &str = "joined";
 pub(crate) const FORMAT: &str = "v";
 pub(crate) const DURABLE: &str = "d";
 pub(crate) const ENDED: &str = "ended";
 
 /// What a hash at a session key holds.
+// Built once per read and consumed at once, like `Cached`: no box.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Record {
     /// A session, live or not; `durable` when a tiered store wrote it.
@@ -51,7 +57,7 @@ fn instant(micros: i64) -> Option<OffsetDateTime> {
 
 /// The hash fields of `session`, marked durable or not.
 pub(crate) fn encode(session: &Session, durable: bool) -> Vec<(&'static str, String)> {
-    vec![
+    let mut fields = vec![
         (FORMAT, VERSION.to_owned()),
         (DURABLE, if durable { "1" } else { "0" }.to_owned()),
         (ID, session.id.to_string()),
@@ -62,7 +68,13 @@ pub(crate) fn encode(session: &Session, durable: bool) -> Vec<(&'static str, Str
         (ABSOLUTE, micros(session.absolute_expires_at).to_string()),
         (IP, session.metadata.ip.map(|ip| ip.to_string()).unwrap_or_default()),
         (USER_AGENT, session.metadata.user_agent.clone().unwrap_or_default()),
-    ]
+    ];
+    if let Some(user) = &session.user {
+        fields.push((EMAIL, user.email.as_str().to_owned()));
+        fields.push((VERIFIED, if user.is_verified { "1" } else { "0" }.to_owned()));
+        fields.push((JOINED, micros(user.created_at).to_string()));
+    }
+    fields
 }
 
 /// What the (non-empty) hash `fields` stored under `token_hash` holds.
@@ -96,6 +108,18 @@ fn decode_session(token_hash: SessionTokenHash, fields: &HashMap<String, String>
             },
             user_agent: optional(USER_AGENT).map(str::to_owned),
         },
+        user: match field(EMAIL) {
+            Some(email) => Some(UserSnapshot {
+                email: Email::parse(email).ok()?,
+                is_verified: match field(VERIFIED)? {
+                    "1" => true,
+                    "0" => false,
+                    _ => return None,
+                },
+                created_at: time(JOINED)?,
+            }),
+            None => None,
+        },
     })
 }
 
@@ -126,14 +150,15 @@ mod tests {
         assert_eq!(decode(session.token_hash, &fields(&session, true)), durable(session.clone()));
         let plain = Record::Session { session: session.clone(), durable: false };
         assert_eq!(decode(session.token_hash, &fields(&session, false)), plain);
-        let bare = Session { metadata: SessionMetadata::default(), ..self::session() };
+        let bare = Session { metadata: SessionMetadata::default(), user: None, ..self::session() };
         assert_eq!(decode(bare.token_hash, &fields(&bare, true)), durable(bare));
     }
 
     #[test]
     fn a_version_1_record_reads_as_a_session_that_is_not_durable() {
-        // Exactly what sesame wrote before records were versioned: no `v`, no `d`.
-        let session = session();
+        // Exactly what sesame wrote before records were versioned: no `v`, no
+        // `d`, no user snapshot.
+        let session = Session { user: None, ..session() };
         let fields: HashMap<String, String> = [
             (ID, session.id.to_string()),
             (USER, session.user_id.to_string()),
@@ -164,15 +189,17 @@ mod tests {
     #[test]
     fn a_missing_or_malformed_field_does_not_decode() {
         let session = session();
-        for broken in [ID, USER, CREATED, IDLE] {
+        for broken in [ID, USER, CREATED, IDLE, VERIFIED, JOINED] {
             let mut fields = fields(&session, false);
             fields.remove(broken);
             assert_eq!(decode(session.token_hash, &fields), Record::Corrupt, "without {broken}");
             fields.insert(broken.to_owned(), "garbage".into());
             assert_eq!(decode(session.token_hash, &fields), Record::Corrupt, "with a garbage {broken}");
         }
-        let mut fields = fields(&session, false);
-        fields.insert(IP.to_owned(), "not an ip".into());
-        assert_eq!(decode(session.token_hash, &fields), Record::Corrupt);
+        for (field, garbage) in [(IP, "not an ip"), (EMAIL, "not an email")] {
+            let mut fields = fields(&session, false);
+            fields.insert(field.to_owned(), garbage.into());
+            assert_eq!(decode(session.token_hash, &fields), Record::Corrupt, "with a garbage {field}");
+        }
     }
 }

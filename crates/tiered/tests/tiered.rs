@@ -291,7 +291,8 @@ async fn logout_all_reaches_sessions_whose_cache_index_was_evicted() {
 #[tokio::test]
 async fn a_record_written_before_tiering_is_copied_forward_at_first_use_and_ends_with_logout_all() {
     let mut w = world().await;
-    let session = w.session();
+    // Version 1 records kept no user snapshot.
+    let session = Session { user: None, ..w.session() };
     // Today's (version 1) record, exactly as the Redis-only store wrote it: no `v`, no `d`.
     let micros = |at: OffsetDateTime| (at.unix_timestamp_nanos() / 1_000).to_string();
     let fields = [

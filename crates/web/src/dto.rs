@@ -1,7 +1,7 @@
 //! The JSON shapes of the API (camelCase), built from domain records.
 
 use serde::{Deserialize, Serialize};
-use sesame_core::ports::{Email, Session, SessionId, User, UserId};
+use sesame_core::ports::{Email, Session, SessionId, User, UserId, UserSnapshot};
 use time::OffsetDateTime;
 
 /// `{email, password}`, the body of register and login. No `Debug`: it holds a password.
@@ -24,9 +24,16 @@ pub struct UserBody {
     created_at: OffsetDateTime,
 }
 
+impl UserBody {
+    /// The user `id`, as its snapshot shows it.
+    pub fn new(id: UserId, user: &UserSnapshot) -> Self {
+        Self { id, email: user.email.clone(), is_verified: user.is_verified, created_at: user.created_at }
+    }
+}
+
 impl From<&User> for UserBody {
     fn from(user: &User) -> Self {
-        Self { id: user.id, email: user.email.clone(), is_verified: user.is_verified, created_at: user.created_at }
+        Self::new(user.id, &user.snapshot())
     }
 }
 

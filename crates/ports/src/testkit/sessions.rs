@@ -5,7 +5,10 @@ use std::{future::Future, net::IpAddr, sync::Arc};
 
 use time::{Duration, OffsetDateTime};
 
-use crate::{Clock, ManualClock, Session, SessionId, SessionMetadata, SessionStore, SessionTokenHash, UserId};
+use crate::{
+    Clock, Email, ManualClock, Session, SessionId, SessionMetadata, SessionStore, SessionTokenHash, UserId,
+    UserSnapshot,
+};
 
 const IDLE: Duration = SessionBuilder::IDLE;
 
@@ -31,7 +34,8 @@ impl SessionBuilder {
     pub const ABSOLUTE: Duration = Duration::hours(12);
 
     /// A session of a random user opened at `now`, with a random id and token
-    /// hash, the default windows, and a documentation IP and user agent.
+    /// hash, the default windows, a documentation IP and user agent, and a
+    /// snapshot of a user who registered a day before.
     pub fn opened_at(now: OffsetDateTime) -> Self {
         let mut token = [0u8; 32];
         token[..16].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
@@ -46,6 +50,11 @@ impl SessionBuilder {
                 idle_expires_at: now + Self::IDLE,
                 absolute_expires_at: now + Self::ABSOLUTE,
                 metadata: SessionMetadata::new(Some(IpAddr::from([192, 0, 2, 7])), Some("contract-kit/1.0")),
+                user: Some(UserSnapshot {
+                    email: Email::parse("kit@example.com").expect("a valid address"),
+                    is_verified: true,
+                    created_at: now - Duration::days(1),
+                }),
             },
         }
     }
@@ -77,6 +86,13 @@ impl SessionBuilder {
     /// The absolute lifetime, counted from the opening.
     pub fn absolute_after(mut self, lifetime: Duration) -> Self {
         self.session.absolute_expires_at = self.session.created_at + lifetime;
+        self
+    }
+
+    /// What the session keeps of its user (`None`: a session written before
+    /// sessions kept one).
+    pub fn user_snapshot(mut self, snapshot: Option<UserSnapshot>) -> Self {
+        self.session.user = snapshot;
         self
     }
 

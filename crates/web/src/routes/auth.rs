@@ -87,7 +87,10 @@ async fn me(
     CurrentSession(session): CurrentSession,
 ) -> Result<Json<MeResponse>, ApiError> {
     let user = state.auth.current_user(&session).await?;
-    Ok(Json(MeResponse { user: UserBody::from(&user), session: SessionBody::new(&session, session.id) }))
+    Ok(Json(MeResponse {
+        user: UserBody::new(session.user_id, &user),
+        session: SessionBody::new(&session, session.id),
+    }))
 }
 
 /// 200 `{sessions}`, the caller's, with the current one marked.
