@@ -3,7 +3,9 @@
 //! Every error answer is `application/problem+json` (RFC 9457) with a stable
 //! `code` that clients may match on. A 4xx says what was wrong with the request;
 //! a 5xx says only that it failed: its cause is logged, with the request id, and
-//! never sent. Nothing a client sends is echoed back, and no answer carries a
+//! never sent. A 503 for a store outage carries `Retry-After`; its cause is
+//! logged once per outage by the store's guard, not once per request (here it
+//! is a debug line). Nothing a client sends is echoed back, and no answer carries a
 //! token, a hash or a store's own error text.
 
 use axum::{
@@ -14,6 +16,10 @@ use axum::{
 };
 use serde::Serialize;
 use sesame_core::{AuthError, PasswordError, ports::EmailError};
+
+/// `Retry-After` on a 503 for a store outage: the guard's breaker first probes
+/// a failing store after one second.
+const RETRY_AFTER_SECONDS: &str = "1";
 
 /// A field that broke a rule, in a `validation_failed` problem.
 #[derive(Debug, Clone, Serialize)]
@@ -51,7 +57,8 @@ pub enum ApiError {
     InvalidBody(String),
     /// 422 `validation_failed`: fields that break the rules.
     Validation(Vec<FieldError>),
-    /// 503 `store_unavailable`: a store did not answer. The cause is logged, not sent.
+    /// 503 `store_unavailable` with `Retry-After`: a store did not answer (or its
+    /// breaker is open). The cause is logged, not sent.
     StoreUnavailable(String),
     /// 500 `internal_error`. The cause is logged, not sent.
     Internal(String),
@@ -111,7 +118,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code) = self.status_and_code();
         match &self {
-            Self::StoreUnavailable(cause) => tracing::error!(code, cause = %cause, "store unavailable"),
+            Self::StoreUnavailable(cause) => tracing::debug!(code, cause = %cause, "store unavailable"),
             Self::Internal(cause) => tracing::error!(code, cause = %cause, "internal error"),
             _ => tracing::debug!(code, "request refused"),
         }
@@ -128,7 +135,11 @@ impl IntoResponse for ApiError {
             errors,
         };
         let mut response = (status, Json(problem)).into_response();
-        response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        if let Self::StoreUnavailable(_) = self {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECONDS));
+        }
         response
     }
 }

@@ -9,7 +9,7 @@ use tokio::net::TcpListener;
 use tower::ServiceBuilder;
 use tower_http::{
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
-    trace::{DefaultOnResponse, TraceLayer},
+    trace::TraceLayer,
 };
 
 use crate::{AppState, cookies::SessionCookie, metrics, routes, telemetry};
@@ -75,7 +75,8 @@ pub fn app(settings: &Settings, adapters: Adapters) -> Router {
             .layer(
                 TraceLayer::new_for_http()
                     .make_span_with(telemetry::request_span)
-                    .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
+                    .on_response(telemetry::access_line)
+                    .on_failure(()),
             )
             .layer(PropagateRequestIdLayer::new(request_id)),
     )

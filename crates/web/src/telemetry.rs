@@ -1,6 +1,13 @@
-//! Logging: tracing subscribers, and a span per request that carries its request id.
+//! Logging: tracing subscribers, a span per request that carries its request id,
+//! and the access line, on its own target so operators can turn it off
+//! (`SESAME__LOG__FILTER=info,sesame::access=off`).
 
-use axum::{body::Body, http::Request};
+use std::time::Duration;
+
+use axum::{
+    body::Body,
+    http::{Request, Response},
+};
 use sesame_factory::{LogFormat, LogSettings};
 use tracing::Span;
 use tracing_subscriber::{EnvFilter, fmt, prelude::*};
@@ -17,6 +24,15 @@ pub fn init(settings: &LogSettings) {
         LogFormat::Json => registry.with(fmt::layer().json().flatten_event(true)).try_init(),
         LogFormat::Text => registry.with(fmt::layer()).try_init(),
     };
+}
+
+/// The log target of the one line per request.
+pub const ACCESS_TARGET: &str = "sesame::access";
+
+/// The access line of one request: its status and latency (method, path and
+/// request id come from the request's span).
+pub fn access_line<B>(response: &Response<B>, latency: Duration, _span: &Span) {
+    tracing::info!(target: ACCESS_TARGET, status = response.status().as_u16(), latency_ms = latency.as_millis(), "served");
 }
 
 /// The span of one request: method, path and request id, never headers (they hold cookies).
