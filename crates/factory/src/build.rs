@@ -8,9 +8,9 @@ use sesame_mock::{InMemorySessionStore, InMemoryUserRepository};
 use sesame_ports::{Clock, SessionStore, UserRepository};
 use sesame_postgres::{Database, PostgresError, PostgresSessionStore, PostgresSettings, PostgresUserRepository};
 use sesame_redis::{RedisError, RedisSessionStore, RedisSettings};
-use sesame_tiered::{Guard, GuardSettings, TieredSessionStore};
+use sesame_tiered::{Guard, GuardSettings, TieredSessionStore, TieredSettings};
 
-use crate::{EnvironmentError, SessionBackend, Settings, SettingsError, StoreSettings, UserBackend};
+use crate::{EnvironmentError, SessionBackend, Settings, SettingsError, UserBackend};
 
 /// The adapters behind every port, ready to hand to the domain.
 #[derive(Clone)]
@@ -23,6 +23,71 @@ pub struct Adapters {
     pub clock: Arc<dyn Clock>,
     /// Backend names, for logs, metrics and readiness: `(users, sessions)`.
     pub backends: (&'static str, &'static str),
+    /// The stores' periodic work.
+    pub upkeep: Upkeep,
+}
+
+/// The stores' periodic work: [`run`](Upkeep::run) it in the background for the
+/// service's life, and [`flush`](Upkeep::flush) it once at shutdown.
+#[derive(Clone)]
+pub struct Upkeep {
+    sessions: Arc<dyn SessionStore>,
+    tiered: Option<Arc<TieredSessionStore>>,
+    purge_every: Duration,
+}
+
+impl Upkeep {
+    /// How often the tiered store writes behind and reconciles.
+    const TIERED_EVERY: Duration = Duration::from_secs(1);
+
+    /// Runs for as long as the future is polled: every second, the tiered
+    /// store's upkeep (writing uses and ends behind, reconciling the cache);
+    /// every `store.purge_interval_seconds`, a purge of expired sessions in
+    /// batches (from stores that do not expire them by themselves). Safe to run
+    /// on every instance at once.
+    pub async fn run(self) {
+        let mut tiered = tokio::time::interval(Self::TIERED_EVERY);
+        let mut purge = tokio::time::interval(self.purge_every);
+        for timer in [&mut tiered, &mut purge] {
+            timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        }
+        loop {
+            tokio::select! {
+                _ = tiered.tick() => self.flush().await,
+                _ = purge.tick() => purge_expired(self.sessions.as_ref()).await,
+            }
+        }
+    }
+
+    /// Writes what waits for the durable tier; what a graceful shutdown runs last.
+    pub async fn flush(&self) {
+        if let Some(tiered) = &self.tiered {
+            tiered.upkeep().await;
+        }
+    }
+}
+
+/// Purges expired sessions in batches until a batch comes back short.
+async fn purge_expired(sessions: &dyn SessionStore) {
+    const BATCH: u32 = 1000;
+    let mut purged = 0;
+    loop {
+        match sessions.purge_expired(BATCH).await {
+            Ok(count) => {
+                purged += count;
+                if count < u64::from(BATCH) {
+                    break;
+                }
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "purging expired sessions failed; trying again next time");
+                break;
+            }
+        }
+    }
+    if purged > 0 {
+        tracing::debug!(purged, "purged expired sessions");
+    }
 }
 
 impl fmt::Debug for Adapters {
@@ -103,6 +168,7 @@ pub async fn build(settings: &Settings, clock: Arc<dyn Clock>) -> Result<Adapter
         }
     };
     let durable = || Arc::new(postgres_guard.wrap(Arc::new(PostgresSessionStore::new(postgres(), Arc::clone(&clock)))));
+    let mut tiered = None;
     let (sessions, sessions_backend): (Arc<dyn SessionStore>, _) = match backends.sessions {
         SessionBackend::Memory => (Arc::new(InMemorySessionStore::new(Arc::clone(&clock))), sesame_mock::BACKEND),
         SessionBackend::Redis => {
@@ -112,41 +178,18 @@ pub async fn build(settings: &Settings, clock: Arc<dyn Clock>) -> Result<Adapter
         SessionBackend::Postgres => (durable(), sesame_postgres::BACKEND),
         SessionBackend::Tiered => {
             let cache = Arc::new(redis_guard.wrap(Arc::new(connect_redis(settings, Arc::clone(&clock)).await?)));
-            (Arc::new(TieredSessionStore::new(durable(), cache)), sesame_tiered::BACKEND)
+            let tuning = TieredSettings {
+                miss_lookups_per_second: settings.store.miss_lookups_per_second,
+                ..TieredSettings::default()
+            };
+            let store = Arc::new(TieredSessionStore::new(durable(), cache, &tuning));
+            tiered = Some(Arc::clone(&store));
+            (store, sesame_tiered::BACKEND)
         }
     };
-    Ok(Adapters { users, sessions, clock, backends: (users_backend, sessions_backend) })
-}
-
-/// The stores' periodic upkeep, for as long as the returned future is polled:
-/// every `store.purge_interval_seconds`, expired sessions are purged in batches
-/// (from stores that do not expire them by themselves). Safe to run on every
-/// instance at once.
-pub async fn maintain(sessions: Arc<dyn SessionStore>, settings: &StoreSettings) {
-    const BATCH: u32 = 1000;
-    let mut every = tokio::time::interval(Duration::from_secs(settings.purge_interval_seconds.into()));
-    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        every.tick().await;
-        let mut purged = 0;
-        loop {
-            match sessions.purge_expired(BATCH).await {
-                Ok(count) => {
-                    purged += count;
-                    if count < u64::from(BATCH) {
-                        break;
-                    }
-                }
-                Err(err) => {
-                    tracing::warn!(error = %err, "purging expired sessions failed; trying again next time");
-                    break;
-                }
-            }
-        }
-        if purged > 0 {
-            tracing::debug!(purged, "purged expired sessions");
-        }
-    }
+    let purge_every = Duration::from_secs(backends.purge_interval_seconds.into());
+    let upkeep = Upkeep { sessions: Arc::clone(&sessions), tiered, purge_every };
+    Ok(Adapters { users, sessions, clock, backends: (users_backend, sessions_backend), upkeep })
 }
 
 /// Applies pending migrations to PostgreSQL (`sesame migrate`).
@@ -272,18 +315,14 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn maintenance_purges_expired_sessions_every_interval() {
+    async fn upkeep_purges_expired_sessions_every_interval() {
         let clock = sesame_ports::ManualClock::default();
         let store = Arc::new(InMemorySessionStore::new(Arc::new(clock.clone())));
-        let vars = HashMap::from([("SESAME__STORE__PURGE_INTERVAL_SECONDS".to_owned(), "60".to_owned())]);
-        let settings = Settings::from_vars(Environment::Mock, vars).unwrap();
         for _ in 0..3 {
             store.create(&sesame_ports::testkit::SessionBuilder::opened_at(clock.now()).build()).await.unwrap();
         }
-        let upkeep = tokio::spawn({
-            let sessions = Arc::clone(&store) as Arc<dyn SessionStore>;
-            async move { maintain(sessions, &settings.store).await }
-        });
+        let upkeep = Upkeep { sessions: Arc::clone(&store) as _, tiered: None, purge_every: Duration::from_secs(60) };
+        let upkeep = tokio::spawn(upkeep.run());
         tokio::time::sleep(Duration::from_secs(1)).await;
         assert_eq!(store.len(), 3, "nothing has expired yet");
 

@@ -11,7 +11,7 @@ mod build;
 mod environment;
 mod settings;
 
-pub use build::{Adapters, FactoryError, build, maintain, migrate, redact_url};
+pub use build::{Adapters, FactoryError, Upkeep, build, migrate, redact_url};
 pub use environment::{Environment, EnvironmentError};
 pub use settings::{
     CookieSettings, HttpSettings, LogFormat, LogSettings, PasswordSettings, PostgresTuning, RedisTuning,

@@ -79,7 +79,7 @@ pub struct PasswordSettings {
 }
 
 /// Which store backs each port.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Deserialize)]
 pub struct StoreSettings {
     /// `SESAME__STORE__USERS`: `memory` or `postgres`; by default `memory` in mock,
     /// `postgres` elsewhere.
@@ -93,6 +93,9 @@ pub struct StoreSettings {
     /// `SESAME__STORE__PURGE_INTERVAL_SECONDS`: how often expired sessions are
     /// removed from stores that do not expire them by themselves, default 300.
     pub purge_interval_seconds: u32,
+    /// `SESAME__STORE__MISS_LOOKUPS_PER_SECOND`: in tiered mode, PostgreSQL
+    /// lookups a second for tokens Redis does not hold, default 200.
+    pub miss_lookups_per_second: u32,
 }
 
 /// PostgreSQL pool and migration settings (the URL is `DATABASE_URL`).
@@ -235,6 +238,7 @@ impl Settings {
             .set_default("store.sessions", if mock { "memory" } else { "tiered" })?
             .set_default("store.connect_attempts", 5)?
             .set_default("store.purge_interval_seconds", 300)?
+            .set_default("store.miss_lookups_per_second", 200)?
             .set_default("postgres.max_connections", 10)?
             .set_default("postgres.acquire_timeout_ms", 2000)?
             .set_default("postgres.statement_timeout_ms", 5000)?
@@ -492,6 +496,7 @@ mod tests {
             "SESAME__LOG__FILTER",
             "SESAME__STORE__CONNECT_ATTEMPTS",
             "SESAME__STORE__PURGE_INTERVAL_SECONDS",
+            "SESAME__STORE__MISS_LOOKUPS_PER_SECOND",
             "SESAME__POSTGRES__MAX_CONNECTIONS",
             "SESAME__POSTGRES__ACQUIRE_TIMEOUT_MS",
             "SESAME__POSTGRES__STATEMENT_TIMEOUT_MS",

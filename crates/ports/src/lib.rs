@@ -32,7 +32,7 @@ pub use error::{BoxError, PortError};
 pub use ids::{ParseIdError, SessionId, SessionTokenHash, UserId};
 pub use records::{NewUser, PasswordHash, Session, SessionMetadata, User, UserChanges, UserSnapshot};
 pub use session_store::SessionStore;
-pub use tiers::{Cached, DurableSessionStore, SessionCache};
+pub use tiers::{Cached, DurableSessionStore, SessionCache, Touch};
 pub use user_repository::UserRepository;
 
 #[cfg(feature = "mock")]

@@ -18,8 +18,21 @@
 //!   are not, and are copied forward at their first use.
 
 use async_trait::async_trait;
+use time::OffsetDateTime;
 
 use crate::{PortError, Session, SessionStore, SessionTokenHash};
+
+/// One recorded use of a session, as [`SessionStore::touch`] would write it,
+/// queued to be written to the durable tier later and in a batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Touch {
+    /// The session used.
+    pub token_hash: SessionTokenHash,
+    /// When it was used.
+    pub last_seen_at: OffsetDateTime,
+    /// Its new idle expiry.
+    pub idle_expires_at: OffsetDateTime,
+}
 
 /// What a cache tier holds under a token hash.
 // Returned by value once per lookup and never stored in bulk: boxing the
@@ -99,4 +112,10 @@ pub trait DurableSessionStore: SessionStore {
 
     /// Takes these hashes off the [`cache_pending`](Self::cache_pending) list.
     async fn clear_cache_pending(&self, token_hashes: &[SessionTokenHash]) -> Result<(), PortError>;
+
+    /// Records these uses, in one write. Each is applied as
+    /// [`touch`](SessionStore::touch) would, except that it is skipped, changing
+    /// nothing, when the session is absent, ended or not live, or when its stored
+    /// idle expiry is already as late: a late batch never shortens a session.
+    async fn touch_many(&self, touches: &[Touch]) -> Result<(), PortError>;
 }

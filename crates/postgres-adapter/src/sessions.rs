@@ -6,7 +6,7 @@ use std::{net::IpAddr, sync::Arc};
 use async_trait::async_trait;
 use sesame_ports::{
     Clock, DurableSessionStore, Email, PortError, Session, SessionId, SessionMetadata, SessionStore, SessionTokenHash,
-    UserId, UserSnapshot,
+    Touch, UserId, UserSnapshot,
 };
 use sqlx::{AssertSqlSafe, PgPool, Row as _, postgres::PgRow};
 use time::OffsetDateTime;
@@ -271,6 +271,29 @@ impl DurableSessionStore for PostgresSessionStore {
             .execute(&self.pool)
             .await
             .map_err(store_error)?;
+        Ok(())
+    }
+
+    async fn touch_many(&self, touches: &[Touch]) -> Result<(), PortError> {
+        if touches.is_empty() {
+            return Ok(());
+        }
+        let seen: Vec<OffsetDateTime> = touches.iter().map(|touch| touch.last_seen_at).collect();
+        let idle: Vec<OffsetDateTime> = touches.iter().map(|touch| touch.idle_expires_at).collect();
+        let token_hashes: Vec<SessionTokenHash> = touches.iter().map(|touch| touch.token_hash).collect();
+        sqlx::query(
+            "UPDATE sessions AS s SET last_seen_at = t.seen, idle_expires_at = t.idle \
+             FROM unnest($1::bytea[], $2::timestamptz[], $3::timestamptz[]) AS t(token_hash, seen, idle) \
+             WHERE s.token_hash = t.token_hash AND s.ended_at IS NULL AND s.expires_at > $4 \
+             AND s.idle_expires_at < t.idle",
+        )
+        .bind(hashes(&token_hashes))
+        .bind(seen)
+        .bind(idle)
+        .bind(self.clock.now())
+        .execute(&self.pool)
+        .await
+        .map_err(store_error)?;
         Ok(())
     }
 }

@@ -18,7 +18,7 @@ use std::{
 use async_trait::async_trait;
 use sesame_ports::{
     Cached, DurableSessionStore, Email, NewUser, PortError, Session, SessionCache, SessionId, SessionStore,
-    SessionTokenHash, User, UserChanges, UserId, UserRepository,
+    SessionTokenHash, Touch, User, UserChanges, UserId, UserRepository,
 };
 use time::OffsetDateTime;
 use tokio::time::Instant;
@@ -357,6 +357,10 @@ impl<T: DurableSessionStore + ?Sized> DurableSessionStore for Guarded<T> {
 
     async fn clear_cache_pending(&self, token_hashes: &[SessionTokenHash]) -> Result<(), PortError> {
         self.guard.call("clear_cache_pending", Retry::Once, || self.inner.clear_cache_pending(token_hashes)).await
+    }
+
+    async fn touch_many(&self, touches: &[Touch]) -> Result<(), PortError> {
+        self.guard.call("touch_many", Retry::Once, || self.inner.touch_many(touches)).await
     }
 }
 

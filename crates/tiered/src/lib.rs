@@ -21,10 +21,12 @@
 //! [`SessionCache`](sesame_ports::SessionCache) ports.
 
 mod guard;
+mod misses;
+mod outbox;
 mod tiered;
 
 pub use guard::{BreakerState, Guard, GuardSettings, Guarded};
-pub use tiered::TieredSessionStore;
+pub use tiered::{TieredSessionStore, TieredSettings};
 
 /// The backend name the tiered store reports in errors, metrics and readiness.
 pub const BACKEND: &str = "tiered";

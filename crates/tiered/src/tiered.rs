@@ -1,12 +1,45 @@
 //! [`TieredSessionStore`]: a session store over a durable tier and a cache tier.
 
-use std::{collections::HashSet, sync::Arc};
+use std::{
+    collections::HashSet,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
 
 use async_trait::async_trait;
 use sesame_ports::{
-    Cached, DurableSessionStore, PortError, Session, SessionCache, SessionId, SessionStore, SessionTokenHash, UserId,
+    Cached, DurableSessionStore, PortError, Session, SessionCache, SessionId, SessionStore, SessionTokenHash, Touch,
+    UserId,
 };
 use time::OffsetDateTime;
+
+use crate::{
+    BACKEND,
+    misses::{MissBudget, NegativeCache},
+    outbox::Outbox,
+};
+
+/// How a tiered store bounds its work.
+#[derive(Debug, Clone)]
+pub struct TieredSettings {
+    /// Durable-tier lookups a second for tokens the cache does not hold (with a
+    /// burst of five seconds' worth); past it such a request answers 503. Lifted
+    /// while the cache is known to have lost data.
+    pub miss_lookups_per_second: u32,
+    /// The most session uses, and as many ends, waiting to be written to the
+    /// durable tier.
+    pub outbox_capacity: usize,
+}
+
+impl Default for TieredSettings {
+    /// 200 lookups a second; 100 000 waiting writes.
+    fn default() -> Self {
+        Self { miss_lookups_per_second: 200, outbox_capacity: 100_000 }
+    }
+}
 
 /// Sessions in a durable tier (the source of truth) behind a cache tier (the
 /// fast path).
@@ -14,41 +47,184 @@ use time::OffsetDateTime;
 /// - **Writes** reach the durable tier first: a session the durable tier did not
 ///   take is not created. The cache write that follows is best effort; a session
 ///   the cache lacks is found in the durable tier and refilled.
-/// - **Reads** hit the cache. A miss or a cache failure falls back to the
-///   durable tier and refills the cache ([`SessionCache::fill`], which never
-///   overwrites an ended marker, so a refill racing a logout cannot undo it).
-///   An ended marker in the cache is an answer: the durable tier is not asked.
+/// - **Reads** hit the cache. A miss falls back to the durable tier (bounded:
+///   see [`TieredSettings::miss_lookups_per_second`]) and refills the cache
+///   ([`SessionCache::fill`], which never overwrites an ended marker, so a refill
+///   racing a logout cannot undo it). An ended marker in the cache is an answer:
+///   the durable tier is not asked.
+/// - **Uses** (touches) are written to the cache at once and to the durable tier
+///   behind, in batches, by [`upkeep`](Self::upkeep): a request never waits for
+///   the durable tier to record a use. A crash loses at most the uses since the
+///   last upkeep (about a second); they only matter if the cache then loses
+///   those sessions too, which then end up to that much earlier.
 /// - **Ending** a session ends it in the durable tier (whose ended record keeps
 ///   a late copy from coming back), then in the cache (an ended marker). When
 ///   the cache cannot be told, the durable tier lists the session as
-///   cache-pending ([`DurableSessionStore::mark_cache_pending`]).
+///   cache-pending; when the durable tier cannot be told, the cache ends it at
+///   once and the durable end waits in this instance's outbox.
+/// - **After a cache failure**, the store does not trust the cache until
+///   [`upkeep`](Self::upkeep) has ended in it every session the durable tier
+///   lists as cache-pending: meanwhile it reads the durable tier. So a session
+///   ended while the cache was unreachable is never accepted again once it
+///   returns.
 /// - **Listing and revoke-all** answer from the durable tier, so an evicted or
 ///   lost cache entry can never hide a session from them; sessions that only the
-///   cache holds (written before the tiered store was deployed) are added from
-///   the cache's own listing.
-/// - **Sessions only the cache holds** (not durable) are copied to the durable
-///   tier at their first use: inserted if absent, then marked durable in the
-///   cache; if the cache no longer holds them live (they ended meanwhile), the
-///   copy is ended again, so the copy never outlives a logout. Until then the
-///   cache's own listing reaches them; while the cache is down it cannot, and a
-///   revocation answers for what the durable tier holds (docs/reliability.md).
+///   cache holds are added from the cache's own listing.
+/// - **Sessions only the cache holds** (not durable: written by a Redis-only
+///   deployment) are copied to the durable tier at their first use: inserted if
+///   absent, then marked durable in the cache; if the cache no longer holds them
+///   live (they ended meanwhile), the copy is ended again, so the copy never
+///   outlives a logout. Until then the cache's own listing reaches them; while
+///   the cache is down it cannot (docs/reliability.md).
 pub struct TieredSessionStore {
     durable: Arc<dyn DurableSessionStore>,
     cache: Arc<dyn SessionCache>,
+    outbox: Outbox,
+    negative: NegativeCache,
+    budget: MissBudget,
+    /// Set by a cache failure; cleared once the cache answers and every
+    /// cache-pending end has reached it.
+    cache_suspect: AtomicBool,
 }
 
 impl TieredSessionStore {
     /// A tiered store over these tiers.
-    pub fn new(durable: Arc<dyn DurableSessionStore>, cache: Arc<dyn SessionCache>) -> Self {
-        Self { durable, cache }
+    pub fn new(durable: Arc<dyn DurableSessionStore>, cache: Arc<dyn SessionCache>, settings: &TieredSettings) -> Self {
+        Self {
+            durable,
+            cache,
+            outbox: Outbox::new(settings.outbox_capacity),
+            negative: NegativeCache::new(settings.outbox_capacity),
+            budget: MissBudget::new(settings.miss_lookups_per_second),
+            cache_suspect: AtomicBool::new(false),
+        }
+    }
+
+    /// The periodic work, about once a second: writes queued uses and ends to
+    /// the durable tier, and ends in the cache what the durable tier lists as
+    /// cache-pending (after which a cache that failed is trusted again). Also
+    /// what a graceful shutdown runs last.
+    pub async fn upkeep(&self) {
+        self.flush_touches().await;
+        self.flush_ends().await;
+        self.reconcile_cache().await;
+        let (touches, ends) = self.outbox.depth();
+        metrics::gauge!("sesame_tiered_outbox_touches").set(touches as f64);
+        metrics::gauge!("sesame_tiered_outbox_ends").set(ends as f64);
+    }
+
+    /// Lets every cache miss reach the durable tier for `period`: the cache lost
+    /// its data, so every live session will miss once.
+    pub fn lift_miss_budget(&self, period: Duration) {
+        self.budget.lift_for(period);
+    }
+
+    /// Whether the cache failed and has not been reconciled since.
+    pub fn cache_is_suspect(&self) -> bool {
+        self.cache_suspect.load(Ordering::Acquire)
+    }
+
+    fn distrust_cache(&self, err: &PortError) {
+        if !self.cache_suspect.swap(true, Ordering::AcqRel) {
+            tracing::debug!(error = %err, "cache failed; reading the durable tier until it is reconciled");
+        }
+    }
+
+    /// Writes queued uses to the durable tier, in batches; puts back what fails.
+    async fn flush_touches(&self) {
+        const BATCH: usize = 1000;
+        loop {
+            let batch = self.outbox.take_touches(BATCH);
+            if batch.is_empty() {
+                return;
+            }
+            let full = batch.len() == BATCH;
+            if let Err(err) = self.durable.touch_many(&batch).await {
+                tracing::debug!(error = %err, queued = batch.len(), "writing session uses failed; keeping them");
+                self.outbox.restore_touches(batch);
+                return;
+            }
+            if !full {
+                return;
+            }
+        }
+    }
+
+    /// Ends in the durable tier what the cache ended while it was down.
+    async fn flush_ends(&self) {
+        for token_hash in self.outbox.ends() {
+            match self.durable.delete(&token_hash).await {
+                Ok(ended) => {
+                    self.outbox.ended(&token_hash);
+                    if let Some(session) = ended {
+                        self.end_in_cache(std::slice::from_ref(&session)).await;
+                    }
+                }
+                Err(err) => {
+                    tracing::debug!(error = %err, "ending sessions in the durable tier failed; keeping them");
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Ends in the cache every session the durable tier lists as cache-pending;
+    /// once none is left and the cache answers, the cache is trusted again.
+    async fn reconcile_cache(&self) {
+        const BATCH: u32 = 100;
+        let reconciled = async {
+            self.cache.ping().await?;
+            loop {
+                let pending = self.durable.cache_pending(BATCH).await?;
+                if pending.is_empty() {
+                    return Ok::<_, PortError>(());
+                }
+                self.cache.end(&pending).await?;
+                let hashes: Vec<SessionTokenHash> = pending.iter().map(|session| session.token_hash).collect();
+                self.durable.clear_cache_pending(&hashes).await?;
+                tracing::info!(
+                    sessions = hashes.len(),
+                    "ended in the cache sessions that ended while it was unreachable"
+                );
+            }
+        };
+        match reconciled.await {
+            Ok(()) => {
+                if self.cache_suspect.swap(false, Ordering::AcqRel) {
+                    tracing::debug!("cache reconciled; reading it again");
+                }
+            }
+            Err(err) => tracing::debug!(error = %err, "cache not reconciled yet"),
+        }
+    }
+
+    /// A session the cache does not hold, from the durable tier — within the
+    /// miss budget, and not for a hash the durable tier recently did not hold.
+    async fn get_missed(&self, token_hash: &SessionTokenHash) -> Result<Option<Session>, PortError> {
+        if self.negative.contains(token_hash) {
+            return Ok(None);
+        }
+        if !self.budget.take() {
+            metrics::counter!("sesame_tiered_misses_refused_total").increment(1);
+            return Err(PortError::unavailable(BACKEND, "too many cache misses to look up at once"));
+        }
+        let found = self.get_from_durable(token_hash, true).await?;
+        if found.is_none() {
+            self.negative.insert(*token_hash);
+        }
+        Ok(found)
     }
 
     /// Looks in the durable tier for a session the cache lacks, and refills the
-    /// cache with it.
-    async fn get_from_durable(&self, token_hash: &SessionTokenHash) -> Result<Option<Session>, PortError> {
+    /// cache with it when `refill`.
+    async fn get_from_durable(
+        &self,
+        token_hash: &SessionTokenHash,
+        refill: bool,
+    ) -> Result<Option<Session>, PortError> {
         let Some(session) = self.durable.get(token_hash).await? else { return Ok(None) };
-        if let Err(err) = self.cache.fill(&session).await {
-            tracing::debug!(session = %token_hash.short(), error = %err, "cache refill failed");
+        if refill && let Err(err) = self.cache.fill(&session).await {
+            self.distrust_cache(&err);
         }
         Ok(Some(session))
     }
@@ -76,23 +252,21 @@ impl TieredSessionStore {
             return;
         }
         let Err(err) = self.cache.end(sessions).await else { return };
+        self.distrust_cache(&err);
         let hashes: Vec<SessionTokenHash> = sessions.iter().map(|session| session.token_hash).collect();
-        match self.durable.mark_cache_pending(&hashes).await {
-            Ok(()) => {
-                tracing::warn!(sessions = hashes.len(), error = %err, "cache unavailable; ended sessions left pending");
-            }
-            Err(pending) => tracing::error!(
+        if let Err(pending) = self.durable.mark_cache_pending(&hashes).await {
+            tracing::error!(
                 sessions = hashes.len(),
                 error = %err,
                 pending_error = %pending,
                 "neither tier could record ended sessions for the cache"
-            ),
+            );
         }
     }
 }
 
 /// The answer of a cache call that looks for sessions only the cache holds; when
-/// the cache fails, there are none it can reach, which is logged.
+/// the cache fails, there are none it can reach.
 fn cache_only<T>(answer: Result<T, PortError>) -> Option<T> {
     answer
         .inspect_err(|err| tracing::debug!(error = %err, "cache unavailable; sessions only it holds were not reached"))
@@ -111,13 +285,20 @@ fn merged(mut ours: Vec<Session>, theirs: Vec<Session>) -> Vec<Session> {
 impl SessionStore for TieredSessionStore {
     async fn create(&self, session: &Session) -> Result<(), PortError> {
         self.durable.create(session).await?;
+        self.negative.remove(&session.token_hash);
         if let Err(err) = self.cache.put(session).await {
-            tracing::debug!(session = %session.token_hash.short(), error = %err, "cache write failed");
+            self.distrust_cache(&err);
         }
         Ok(())
     }
 
     async fn get(&self, token_hash: &SessionTokenHash) -> Result<Option<Session>, PortError> {
+        if self.outbox.is_ending(token_hash) {
+            return Ok(None);
+        }
+        if self.cache_is_suspect() {
+            return self.get_from_durable(token_hash, false).await;
+        }
         match self.cache.lookup(token_hash).await {
             Ok(Cached::Live { session, durable: true }) => Ok(Some(session)),
             Ok(Cached::Live { session, durable: false }) => {
@@ -125,10 +306,10 @@ impl SessionStore for TieredSessionStore {
                 Ok(Some(session))
             }
             Ok(Cached::Ended) => Ok(None),
-            Ok(Cached::Missing) => self.get_from_durable(token_hash).await,
+            Ok(Cached::Missing) => self.get_missed(token_hash).await,
             Err(err) => {
-                tracing::debug!(session = %token_hash.short(), error = %err, "cache lookup failed; asking the durable tier");
-                self.get_from_durable(token_hash).await
+                self.distrust_cache(&err);
+                self.get_from_durable(token_hash, false).await
             }
         }
     }
@@ -139,26 +320,36 @@ impl SessionStore for TieredSessionStore {
         last_seen_at: OffsetDateTime,
         idle_expires_at: OffsetDateTime,
     ) -> Result<bool, PortError> {
-        match self.cache.touch(session, last_seen_at, idle_expires_at).await {
-            Ok(true) => {
-                if let Err(err) = self.durable.touch(session, last_seen_at, idle_expires_at).await {
-                    tracing::debug!(session = %session.token_hash.short(), error = %err, "durable touch failed");
+        if !self.cache_is_suspect() {
+            match self.cache.touch(session, last_seen_at, idle_expires_at).await {
+                Ok(true) => {
+                    let touch = Touch { token_hash: session.token_hash, last_seen_at, idle_expires_at };
+                    if !self.outbox.touch(touch) {
+                        metrics::counter!("sesame_tiered_touches_dropped_total").increment(1);
+                    }
+                    return Ok(true);
                 }
-                Ok(true)
+                // The cache lacks it (its refill failed): the durable tier decides.
+                Ok(false) => {}
+                Err(err) => self.distrust_cache(&err),
             }
-            // The cache lacks it (a refill failed, or it is failing): the durable tier decides.
-            Ok(false) | Err(_) => self.durable.touch(session, last_seen_at, idle_expires_at).await,
         }
+        self.durable.touch(session, last_seen_at, idle_expires_at).await
     }
 
     async fn delete(&self, token_hash: &SessionTokenHash) -> Result<Option<Session>, PortError> {
-        match self.durable.delete(token_hash).await? {
-            Some(session) => {
+        match self.durable.delete(token_hash).await {
+            Ok(Some(session)) => {
                 self.end_in_cache(std::slice::from_ref(&session)).await;
                 Ok(Some(session))
             }
             // Not live in the durable tier; the cache may still hold one it never copied.
-            None => Ok(cache_only(self.cache.delete(token_hash).await).flatten()),
+            Ok(None) => Ok(cache_only(self.cache.delete(token_hash).await).flatten()),
+            // The durable tier is down: end it in the cache now, there later.
+            Err(durable) => match self.cache.delete(token_hash).await {
+                Ok(ended) if self.outbox.end(*token_hash) => Ok(ended),
+                Ok(_) | Err(_) => Err(durable),
+            },
         }
     }
 

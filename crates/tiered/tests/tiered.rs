@@ -8,18 +8,18 @@
 
 use std::sync::{
     Arc,
-    atomic::{AtomicBool, Ordering},
+    atomic::{AtomicBool, AtomicUsize, Ordering},
 };
 
 use async_trait::async_trait;
 use secrecy::SecretString;
 use sesame_ports::{
     Cached, Clock, DurableSessionStore, ManualClock, PortError, Session, SessionCache, SessionId, SessionStore,
-    SessionTokenHash, UserId, testkit::SessionBuilder,
+    SessionTokenHash, Touch, UserId, testkit::SessionBuilder,
 };
 use sesame_postgres::{Database, PostgresSessionStore, PostgresSettings};
 use sesame_redis::{RedisSessionStore, RedisSettings};
-use sesame_tiered::TieredSessionStore;
+use sesame_tiered::{TieredSessionStore, TieredSettings};
 use time::OffsetDateTime;
 
 async fn durable(clock: &ManualClock) -> Arc<PostgresSessionStore> {
@@ -58,7 +58,8 @@ mod contract {
 
         sesame_ports::session_store_contract!(|clock: ManualClock| async move {
             let cache = cache(standalone_settings(), &clock, "TEST_REDIS_URL").await;
-            Arc::new(TieredSessionStore::new(durable(&clock).await, cache)) as Arc<dyn SessionStore>
+            Arc::new(TieredSessionStore::new(durable(&clock).await, cache, &TieredSettings::default()))
+                as Arc<dyn SessionStore>
         });
     }
 
@@ -73,25 +74,36 @@ mod contract {
             settings.urls = urls.split(',').map(|url| SecretString::from(url.trim().to_owned())).collect();
             settings.cluster = true;
             let cache = cache(settings, &clock, "TEST_REDIS_CLUSTER_URLS").await;
-            Arc::new(TieredSessionStore::new(durable(&clock).await, cache)) as Arc<dyn SessionStore>
+            Arc::new(TieredSessionStore::new(durable(&clock).await, cache, &TieredSettings::default()))
+                as Arc<dyn SessionStore>
         });
     }
 }
 
-/// A cache whose every call fails while `failing` is set: Redis down, as the
-/// tiered store sees it.
-struct Flaky {
-    inner: Arc<RedisSessionStore>,
+/// A tier whose every call fails while `failing` is set (the store is down, as
+/// the tiered store sees it), and which counts its `get`s.
+struct Flaky<T: ?Sized> {
+    inner: Arc<T>,
     failing: AtomicBool,
+    gets: AtomicUsize,
     /// Ends the session in the cache just before `mark_durable` runs, as a
     /// logout racing a copy-forward would.
     logout_before_mark: AtomicBool,
 }
 
-impl Flaky {
+impl<T: ?Sized> Flaky<T> {
+    fn new(inner: Arc<T>) -> Arc<Self> {
+        Arc::new(Self {
+            inner,
+            failing: AtomicBool::new(false),
+            gets: AtomicUsize::new(0),
+            logout_before_mark: AtomicBool::new(false),
+        })
+    }
+
     fn check(&self) -> Result<(), PortError> {
         if self.failing.load(Ordering::SeqCst) {
-            Err(PortError::unavailable("redis", "the test cut the cache off"))
+            Err(PortError::unavailable("test", "the test cut this tier off"))
         } else {
             Ok(())
         }
@@ -99,12 +111,13 @@ impl Flaky {
 }
 
 #[async_trait]
-impl SessionStore for Flaky {
+impl<T: SessionStore + ?Sized> SessionStore for Flaky<T> {
     async fn create(&self, session: &Session) -> Result<(), PortError> {
         self.check()?;
         self.inner.create(session).await
     }
     async fn get(&self, hash: &SessionTokenHash) -> Result<Option<Session>, PortError> {
+        self.gets.fetch_add(1, Ordering::SeqCst);
         self.check()?;
         self.inner.get(hash).await
     }
@@ -139,7 +152,7 @@ impl SessionStore for Flaky {
 }
 
 #[async_trait]
-impl SessionCache for Flaky {
+impl<T: SessionCache + ?Sized> SessionCache for Flaky<T> {
     async fn lookup(&self, hash: &SessionTokenHash) -> Result<Cached, PortError> {
         self.check()?;
         self.inner.lookup(hash).await
@@ -167,26 +180,52 @@ impl SessionCache for Flaky {
     }
 }
 
+#[async_trait]
+impl<T: DurableSessionStore + ?Sized> DurableSessionStore for Flaky<T> {
+    async fn insert_if_absent(&self, session: &Session) -> Result<bool, PortError> {
+        self.check()?;
+        self.inner.insert_if_absent(session).await
+    }
+    async fn mark_cache_pending(&self, hashes: &[SessionTokenHash]) -> Result<(), PortError> {
+        self.check()?;
+        self.inner.mark_cache_pending(hashes).await
+    }
+    async fn cache_pending(&self, limit: u32) -> Result<Vec<Session>, PortError> {
+        self.check()?;
+        self.inner.cache_pending(limit).await
+    }
+    async fn clear_cache_pending(&self, hashes: &[SessionTokenHash]) -> Result<(), PortError> {
+        self.check()?;
+        self.inner.clear_cache_pending(hashes).await
+    }
+    async fn touch_many(&self, touches: &[Touch]) -> Result<(), PortError> {
+        self.check()?;
+        self.inner.touch_many(touches).await
+    }
+}
+
 /// A tiered store over PostgreSQL and a standalone Redis that the test can
 /// look into, garble and cut off.
 struct World {
     tiered: TieredSessionStore,
-    durable: Arc<PostgresSessionStore>,
-    cache: Arc<Flaky>,
+    durable: Arc<Flaky<PostgresSessionStore>>,
+    cache: Arc<Flaky<RedisSessionStore>>,
     clock: ManualClock,
     prefix: String,
     admin: redis::aio::MultiplexedConnection,
 }
 
 async fn world() -> World {
+    world_with(&TieredSettings::default()).await
+}
+
+async fn world_with(settings: &TieredSettings) -> World {
     let clock = ManualClock::default();
-    let settings = standalone_settings();
-    let prefix = settings.key_prefix.clone();
-    let redis = cache(settings, &clock, "TEST_REDIS_URL").await;
-    let cache =
-        Arc::new(Flaky { inner: redis, failing: AtomicBool::new(false), logout_before_mark: AtomicBool::new(false) });
-    let durable = durable(&clock).await;
-    let tiered = TieredSessionStore::new(Arc::clone(&durable) as _, Arc::clone(&cache) as _);
+    let redis_settings = standalone_settings();
+    let prefix = redis_settings.key_prefix.clone();
+    let cache = Flaky::new(cache(redis_settings, &clock, "TEST_REDIS_URL").await);
+    let durable = Flaky::new(durable(&clock).await);
+    let tiered = TieredSessionStore::new(Arc::clone(&durable) as _, Arc::clone(&cache) as _, settings);
     let admin = redis::Client::open(redis_url()).unwrap().get_multiplexed_async_connection().await.expect("Redis");
     World { tiered, durable, cache, clock, prefix, admin }
 }
@@ -211,6 +250,10 @@ impl World {
 
     fn cut_cache(&self, failing: bool) {
         self.cache.failing.store(failing, Ordering::SeqCst);
+    }
+
+    fn cut_durable(&self, failing: bool) {
+        self.durable.failing.store(failing, Ordering::SeqCst);
     }
 
     async fn cached(&self, session: &Session) -> Cached {
@@ -249,6 +292,15 @@ async fn while_the_cache_is_down_sessions_are_created_read_and_ended_in_the_dura
     assert_eq!(pending, [before.token_hash], "the cache still holds it; the durable tier remembers to end it there");
 
     w.cut_cache(false);
+    assert!(w.tiered.cache_is_suspect(), "the cache is not trusted until reconciled");
+    assert_eq!(w.cached(&before).await, Cached::Live { session: before.clone(), durable: true }, "it still holds it");
+    assert_eq!(w.tiered.get(&before.token_hash).await.unwrap(), None, "but the store does not read it");
+
+    w.tiered.upkeep().await;
+    assert!(!w.tiered.cache_is_suspect());
+    assert_eq!(w.cached(&before).await, Cached::Ended, "reconciled: ended in the cache too");
+    assert!(w.durable.cache_pending(10).await.unwrap().is_empty());
+    assert_eq!(w.tiered.get(&before.token_hash).await.unwrap(), None);
     assert_eq!(
         w.tiered.get(&during.token_hash).await.unwrap(),
         Some(during.clone()),
@@ -360,4 +412,88 @@ async fn a_copy_forward_racing_a_logout_is_ended_again() {
     assert_eq!(w.durable.get(&session.token_hash).await.unwrap(), None, "the copy was ended again");
     w.lose(w.session_key(&session)).await;
     assert_eq!(w.tiered.get(&session.token_hash).await.unwrap(), None, "so losing the cache cannot bring it back");
+}
+
+#[tokio::test]
+async fn uses_reach_the_durable_tier_behind_the_request_in_one_batch() {
+    let w = world().await;
+    let sessions: Vec<Session> = (0..3).map(|_| w.session()).collect();
+    for session in &sessions {
+        w.tiered.create(session).await.unwrap();
+    }
+    w.clock.advance(time::Duration::minutes(5));
+    let now = w.clock.now();
+    let idle = now + SessionBuilder::IDLE;
+    w.cut_durable(true);
+    for session in &sessions {
+        assert!(w.tiered.touch(session, now, idle).await.unwrap(), "a use needs only the cache");
+    }
+    for session in &sessions {
+        let stored = w.durable.inner.get(&session.token_hash).await.unwrap().unwrap();
+        assert_eq!(stored.last_seen_at, session.last_seen_at, "not written yet");
+    }
+    w.tiered.upkeep().await;
+    w.cut_durable(false);
+    w.tiered.upkeep().await;
+    for session in &sessions {
+        let stored = w.durable.inner.get(&session.token_hash).await.unwrap().unwrap();
+        assert_eq!(
+            (stored.last_seen_at, stored.idle_expires_at),
+            (now, idle),
+            "written behind, kept while it was down"
+        );
+    }
+}
+
+#[tokio::test]
+async fn while_the_durable_tier_is_down_sessions_authenticate_and_a_logout_reaches_it_later() {
+    let mut w = world().await;
+    let session = w.session();
+    let other = w.session();
+    w.tiered.create(&session).await.unwrap();
+    w.tiered.create(&other).await.unwrap();
+    w.cut_durable(true);
+
+    assert_eq!(w.tiered.get(&other.token_hash).await.unwrap(), Some(other.clone()), "authenticates from the cache");
+    assert!(w.tiered.create(&w.session()).await.is_err(), "no session is created that the durable tier lacks");
+    assert!(w.tiered.list_for_user(other.user_id).await.is_err(), "listing needs the durable tier");
+    assert_eq!(w.tiered.delete(&session.token_hash).await.unwrap(), Some(session.clone()), "logout answers");
+    assert_eq!(w.cached(&session).await, Cached::Ended, "ended in the cache at once");
+    assert_eq!(w.tiered.get(&session.token_hash).await.unwrap(), None);
+
+    // The cache loses its marker before the durable tier is back: the outbox still says no.
+    w.lose(w.session_key(&session)).await;
+    assert_eq!(w.tiered.get(&session.token_hash).await.unwrap_or(None), None);
+    w.cut_durable(false);
+    assert_eq!(w.tiered.get(&session.token_hash).await.unwrap(), None, "not read back while its end waits");
+    w.tiered.upkeep().await;
+    assert_eq!(w.durable.inner.get(&session.token_hash).await.unwrap(), None, "the durable end was written");
+    assert_eq!(w.tiered.get(&session.token_hash).await.unwrap(), None);
+    assert_eq!(w.tiered.get(&other.token_hash).await.unwrap(), Some(other));
+}
+
+#[tokio::test]
+async fn tokens_that_were_never_issued_cost_a_bounded_number_of_durable_lookups() {
+    let w = world_with(&TieredSettings { miss_lookups_per_second: 10, ..TieredSettings::default() }).await;
+    let random = || SessionBuilder::opened_at(w.clock.now()).build().token_hash;
+    let mut refused = 0;
+    for _ in 0..200 {
+        match w.tiered.get(&random()).await {
+            Ok(None) => {}
+            Ok(Some(_)) => panic!("a random token authenticated"),
+            Err(err) => {
+                assert!(err.is_outage(), "{err}");
+                refused += 1;
+            }
+        }
+    }
+    assert_eq!(w.durable.gets.load(Ordering::SeqCst), 50, "five seconds' worth of lookups, then none");
+    assert_eq!(refused, 150, "past the budget a miss answers 503, never a 401 it did not check");
+
+    let stale = random();
+    w.tiered.lift_miss_budget(std::time::Duration::from_secs(60));
+    for _ in 0..5 {
+        assert_eq!(w.tiered.get(&stale).await.unwrap(), None);
+    }
+    assert_eq!(w.durable.gets.load(Ordering::SeqCst), 51, "a token the durable tier lacked is looked up once");
 }

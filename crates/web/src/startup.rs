@@ -4,7 +4,7 @@ use std::{future::Future, io, net::SocketAddr, sync::Arc};
 
 use axum::{Router, http::HeaderName, middleware};
 use sesame_core::{AuthService, PasswordHasher, SessionPolicy};
-use sesame_factory::{Adapters, Settings};
+use sesame_factory::{Adapters, Settings, Upkeep};
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
 use tower_http::{
@@ -14,12 +14,16 @@ use tower_http::{
 
 use crate::{AppState, cookies::SessionCookie, metrics, routes, telemetry};
 
+/// The longest a shutdown waits to write what waits for the stores.
+const FLUSH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// The service, bound and ready to run.
 pub struct Application {
     listener: TcpListener,
     address: SocketAddr,
     router: Router,
-    upkeep: tokio::task::JoinHandle<()>,
+    upkeep: Upkeep,
+    upkeep_task: tokio::task::JoinHandle<()>,
 }
 
 impl Application {
@@ -30,10 +34,9 @@ impl Application {
         let listener = TcpListener::bind(settings.http.addr).await?;
         let address = listener.local_addr()?;
         metrics::install();
-        let store = settings.store.clone();
-        let sessions = Arc::clone(&adapters.sessions);
-        let upkeep = tokio::spawn(async move { sesame_factory::maintain(sessions, &store).await });
-        Ok(Self { listener, address, router: app(settings, adapters), upkeep })
+        let upkeep = adapters.upkeep.clone();
+        let upkeep_task = tokio::spawn(adapters.upkeep.clone().run());
+        Ok(Self { listener, address, router: app(settings, adapters), upkeep, upkeep_task })
     }
 
     /// The address the service listens on.
@@ -41,14 +44,17 @@ impl Application {
         self.address
     }
 
-    /// Serves until `shutdown` resolves, then stops accepting and drains the
-    /// requests in flight.
+    /// Serves until `shutdown` resolves, then stops accepting, drains the
+    /// requests in flight, and writes what waits for the stores (bounded).
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> io::Result<()> {
         tracing::info!(address = %self.address, "listening");
         let served = axum::serve(self.listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(shutdown)
             .await;
-        self.upkeep.abort();
+        self.upkeep_task.abort();
+        if tokio::time::timeout(FLUSH_TIMEOUT, self.upkeep.flush()).await.is_err() {
+            tracing::warn!("the stores did not take the last writes within {FLUSH_TIMEOUT:?}");
+        }
         served
     }
 }

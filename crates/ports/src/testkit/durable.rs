@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use time::Duration;
 
-use crate::{Clock, DurableSessionStore, ManualClock, Session, SessionTokenHash, UserId, testkit::SessionBuilder};
+use crate::{
+    Clock, DurableSessionStore, ManualClock, Session, SessionTokenHash, Touch, UserId, testkit::SessionBuilder,
+};
 
 /// What each clause runs against: one store of its own and the clock it reads.
 pub struct Fixture {
@@ -101,4 +103,31 @@ pub async fn ended_records_are_purged_at_their_expiry(f: Fixture) {
     assert_eq!(f.store.purge_expired(100).await.expect("purge"), 1);
     assert!(f.pending().await.is_empty());
     assert!(f.store.insert_if_absent(&session).await.expect("insert"), "once purged, the hash is free again");
+}
+
+/// `touch_many` extends live sessions in one call, skips the rest, and never
+/// shortens a session.
+pub async fn touch_many_extends_live_sessions_and_never_shortens_one(f: Fixture) {
+    let [live, ended, unknown, later] = [(); 4].map(|()| f.session());
+    let short = SessionBuilder::opened_at(f.clock.now()).idle_for(Duration::minutes(1)).build();
+    for session in [&live, &ended, &short, &later] {
+        f.store.create(session).await.expect("create");
+    }
+    f.store.delete(&ended.token_hash).await.expect("delete");
+    f.clock.advance(Duration::minutes(2));
+    let now = f.clock.now();
+    let idle = now + SessionBuilder::IDLE;
+    f.store.touch(&later, now, idle + Duration::minutes(5)).await.expect("a direct touch, later than the batch");
+
+    let touch = |session: &Session| Touch { token_hash: session.token_hash, last_seen_at: now, idle_expires_at: idle };
+    let batch = [touch(&live), touch(&ended), touch(&short), touch(&unknown), touch(&later)];
+    f.store.touch_many(&batch).await.expect("touch_many");
+
+    let stored = f.store.get(&live.token_hash).await.expect("get").expect("live");
+    assert_eq!((stored.last_seen_at, stored.idle_expires_at), (now, idle), "the live session was extended");
+    for gone in [&ended, &short, &unknown] {
+        assert_eq!(f.store.get(&gone.token_hash).await.expect("get"), None, "{gone:?} stays gone");
+    }
+    let stored = f.store.get(&later.token_hash).await.expect("get").expect("live");
+    assert_eq!(stored.idle_expires_at, idle + Duration::minutes(5), "a late batch does not shorten a session");
 }

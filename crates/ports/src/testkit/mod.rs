@@ -136,6 +136,7 @@ macro_rules! durable_session_store_contract {
                 insert_if_absent_never_revives_an_ended_session,
                 cache_pending_lists_marked_ended_sessions_until_cleared,
                 ended_records_are_purged_at_their_expiry,
+                touch_many_extends_live_sessions_and_never_shortens_one,
             }
             $make
         }
