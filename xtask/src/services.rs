@@ -60,7 +60,49 @@ fn postgres_version() -> Option<String> {
     Some(entry.file_name().to_string_lossy().into_owned())
 }
 
-/// Starts PostgreSQL and Redis unless they already answer, and says how.
+/// Where `up` records what it started, so that `down` stops only that.
+fn started_file() -> PathBuf {
+    std::env::temp_dir().join("sesame-services-started")
+}
+
+/// What `up` started and `down` may stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Started {
+    Compose,
+    Postgres,
+    Redis,
+}
+
+impl Started {
+    const ALL: [Self; 3] = [Self::Compose, Self::Postgres, Self::Redis];
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::Compose => "compose",
+            Self::Postgres => "postgres",
+            Self::Redis => "redis",
+        }
+    }
+}
+
+fn record_started(what: Started) -> Result<(), String> {
+    use std::io::Write as _;
+    let path = started_file();
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .map_err(|err| format!("cannot write {}: {err}", path.display()))?;
+    writeln!(file, "{}", what.name()).map_err(|err| err.to_string())
+}
+
+fn recorded() -> Vec<Started> {
+    let text = std::fs::read_to_string(started_file()).unwrap_or_default();
+    Started::ALL.into_iter().filter(|what| text.lines().any(|line| line.trim() == what.name())).collect()
+}
+
+/// Starts PostgreSQL and Redis unless they already answer, says how, and
+/// records what it started.
 pub(crate) fn up() -> Result<(), String> {
     if answers(POSTGRES) && answers(REDIS) {
         eprintln!("services: PostgreSQL ({POSTGRES}) and Redis ({REDIS}) already answer");
@@ -69,34 +111,52 @@ pub(crate) fn up() -> Result<(), String> {
     if docker_engine_answers() {
         eprintln!("services: starting PostgreSQL and Redis with docker compose");
         run(Command::new("docker").args(["compose", "-f", &compose_file(), "up", "-d", "--wait"]))?;
+        record_started(Started::Compose)?;
     } else {
         eprintln!("services: no Docker engine answers; starting the machine's own PostgreSQL and Redis");
         if !answers(POSTGRES) {
             let version = postgres_version()
                 .ok_or("PostgreSQL is not installed here (no /etc/postgresql); install it or start Docker")?;
             run(Command::new("pg_ctlcluster").args(["--skip-systemctl-redirect", &version, "main", "start"]))?;
+            record_started(Started::Postgres)?;
         }
         if !answers(REDIS) {
             std::fs::create_dir_all("/var/lib/redis").map_err(|err| format!("cannot create /var/lib/redis: {err}"))?;
             redis_server("/var/lib/redis", 6379, 6379, &[])?;
+            record_started(Started::Redis)?;
         }
     }
     wait_for("PostgreSQL", Duration::from_secs(30), || answers(POSTGRES))?;
     wait_for("Redis", Duration::from_secs(30), || answers(REDIS))
 }
 
-/// Stops what `up` started: the compose services, or the machine's own.
+/// Stops what `up` started — and nothing else: servers that were running
+/// before (the machine's own, or someone else's) are left alone.
 pub(crate) fn down() -> Result<(), String> {
-    if docker_engine_answers() {
-        eprintln!("services: stopping the docker compose services");
-        return run(Command::new("docker").args(["compose", "-f", &compose_file(), "down"]));
+    let started = recorded();
+    if started.is_empty() {
+        eprintln!("services: `services up` started nothing here; leaving the running services alone");
+        return Ok(());
     }
-    eprintln!("services: no Docker engine answers; stopping the machine's own PostgreSQL and Redis");
-    if let Some(version) = postgres_version() {
-        run(Command::new("pg_ctlcluster").args(["--skip-systemctl-redirect", &version, "main", "stop"]))?;
+    for what in started {
+        match what {
+            Started::Compose => {
+                eprintln!("services: stopping the docker compose services");
+                run(Command::new("docker").args(["compose", "-f", &compose_file(), "down"]))?;
+            }
+            Started::Postgres => {
+                eprintln!("services: stopping the PostgreSQL that `services up` started");
+                if let Some(version) = postgres_version() {
+                    run(Command::new("pg_ctlcluster").args(["--skip-systemctl-redirect", &version, "main", "stop"]))?;
+                }
+            }
+            Started::Redis => {
+                eprintln!("services: stopping the Redis that `services up` started");
+                let _ = Command::new("redis-cli").args(["-p", "6379", "shutdown", "nosave"]).status();
+            }
+        }
     }
-    let _ = Command::new("redis-cli").args(["-p", "6379", "shutdown", "nosave"]).status();
-    Ok(())
+    std::fs::remove_file(started_file()).map_err(|err| format!("cannot remove {}: {err}", started_file().display()))
 }
 
 /// Starts a Redis server in the background on loopback `port` (0 for none, as a

@@ -23,14 +23,21 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("sesame-postgres", &["sesame-ports"]),
     ("sesame-redis", &["sesame-ports"]),
     ("sesame-tiered", &["sesame-ports"]),
+    ("sesame-testbed", &[]),
     ("sesame-factory", &["sesame-ports", "sesame-mock", "sesame-postgres", "sesame-redis", "sesame-tiered"]),
     ("sesame-web", &["sesame-core", "sesame-factory"]),
     ("xtask", &[]),
 ];
 
 /// Workspace crates a crate may use in its tests only, on top of [`ALLOWED`]:
-/// the tiered store is tested over the real stores it composes.
-const ALLOWED_IN_TESTS: &[(&str, &[&str])] = &[("sesame-tiered", &["sesame-mock", "sesame-postgres", "sesame-redis"])];
+/// the tiered store is tested over the real stores it composes, and tests that
+/// break stores do it to throw-away servers from `sesame-testbed`.
+const ALLOWED_IN_TESTS: &[(&str, &[&str])] = &[
+    ("sesame-tiered", &["sesame-mock", "sesame-postgres", "sesame-redis", "sesame-testbed"]),
+    ("sesame-redis", &["sesame-testbed"]),
+    ("sesame-factory", &["sesame-testbed"]),
+    ("sesame-web", &["sesame-testbed"]),
+];
 
 /// Crates the domain and the ports must never depend on: drivers, HTTP, networking.
 const FORBIDDEN_IN_DOMAIN: &[&str] =

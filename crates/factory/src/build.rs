@@ -33,18 +33,22 @@ pub struct Adapters {
 pub struct Upkeep {
     sessions: Arc<dyn SessionStore>,
     tiered: Option<Arc<TieredSessionStore>>,
+    /// Redis, watched for lost data.
+    redis: Option<Arc<RedisSessionStore>>,
     purge_every: Duration,
+    /// How long after Redis lost its data every live session may still miss once.
+    idle_timeout: Duration,
 }
 
 impl Upkeep {
     /// How often the tiered store writes behind and reconciles.
     const TIERED_EVERY: Duration = Duration::from_secs(1);
 
-    /// Runs for as long as the future is polled: every second, the tiered
-    /// store's upkeep (writing uses and ends behind, reconciling the cache);
-    /// every `store.purge_interval_seconds`, a purge of expired sessions in
-    /// batches (from stores that do not expire them by themselves). Safe to run
-    /// on every instance at once.
+    /// Runs for as long as the future is polled: every second, a check that
+    /// Redis kept its data and the tiered store's upkeep (writing uses and ends
+    /// behind, reconciling the cache); every `store.purge_interval_seconds`, a
+    /// purge of expired sessions in batches (from stores that do not expire them
+    /// by themselves). Safe to run on every instance at once.
     pub async fn run(self) {
         let mut tiered = tokio::time::interval(Self::TIERED_EVERY);
         let mut purge = tokio::time::interval(self.purge_every);
@@ -53,9 +57,32 @@ impl Upkeep {
         }
         loop {
             tokio::select! {
-                _ = tiered.tick() => self.flush().await,
+                _ = tiered.tick() => {
+                    self.watch_redis().await;
+                    self.flush().await;
+                }
                 _ = purge.tick() => purge_expired(self.sessions.as_ref()).await,
             }
+        }
+    }
+
+    /// Checks that Redis kept its data. While it lost some (or evicts), every
+    /// live session misses once, so the tiered store's miss budget is lifted.
+    async fn watch_redis(&self) {
+        let Some(redis) = &self.redis else { return };
+        match tokio::time::timeout(Self::TIERED_EVERY, redis.check_data()).await {
+            Ok(Ok(check)) => {
+                if let Some(tiered) = &self.tiered {
+                    if check.lost {
+                        tiered.lift_miss_budget(self.idle_timeout);
+                    } else if check.evicting {
+                        tiered.lift_miss_budget(Self::TIERED_EVERY * 10);
+                    }
+                }
+            }
+            // An outage: the guard of the store's calls reports it.
+            Ok(Err(err)) => tracing::debug!(error = %err, "redis data check failed"),
+            Err(_) => tracing::debug!("redis data check timed out"),
         }
     }
 
@@ -126,6 +153,9 @@ pub enum FactoryError {
         /// The last error.
         reason: String,
     },
+    /// A store's configuration is unsafe for the mode it serves.
+    #[error("{0}")]
+    Unsafe(String),
     /// A migration failed.
     #[error("migrating {url} failed: {reason}")]
     Migration {
@@ -168,16 +198,20 @@ pub async fn build(settings: &Settings, clock: Arc<dyn Clock>) -> Result<Adapter
         }
     };
     let durable = || Arc::new(postgres_guard.wrap(Arc::new(PostgresSessionStore::new(postgres(), Arc::clone(&clock)))));
-    let mut tiered = None;
+    let (mut tiered, mut watched) = (None, None);
     let (sessions, sessions_backend): (Arc<dyn SessionStore>, _) = match backends.sessions {
         SessionBackend::Memory => (Arc::new(InMemorySessionStore::new(Arc::clone(&clock))), sesame_mock::BACKEND),
         SessionBackend::Redis => {
             let redis = Arc::new(connect_redis(settings, Arc::clone(&clock)).await?);
+            check_redis_alone(settings, &redis).await?;
+            watched = Some(Arc::clone(&redis));
             (Arc::new(redis_guard.wrap(redis)), sesame_redis::BACKEND)
         }
         SessionBackend::Postgres => (durable(), sesame_postgres::BACKEND),
         SessionBackend::Tiered => {
-            let cache = Arc::new(redis_guard.wrap(Arc::new(connect_redis(settings, Arc::clone(&clock)).await?)));
+            let redis = Arc::new(connect_redis(settings, Arc::clone(&clock)).await?);
+            watched = Some(Arc::clone(&redis));
+            let cache = Arc::new(redis_guard.wrap(redis));
             let tuning = TieredSettings {
                 miss_lookups_per_second: settings.store.miss_lookups_per_second,
                 ..TieredSettings::default()
@@ -187,9 +221,57 @@ pub async fn build(settings: &Settings, clock: Arc<dyn Clock>) -> Result<Adapter
             (store, sesame_tiered::BACKEND)
         }
     };
-    let purge_every = Duration::from_secs(backends.purge_interval_seconds.into());
-    let upkeep = Upkeep { sessions: Arc::clone(&sessions), tiered, purge_every };
+    let upkeep = Upkeep {
+        sessions: Arc::clone(&sessions),
+        tiered,
+        redis: watched,
+        purge_every: Duration::from_secs(backends.purge_interval_seconds.into()),
+        idle_timeout: Duration::from_secs(settings.session.max_age_seconds.into()),
+    };
     Ok(Adapters { users, sessions, clock, backends: (users_backend, sessions_backend), upkeep })
+}
+
+/// Redis alone must keep sessions: start-up warns, naming the risk, when it
+/// keeps nothing on disk or may evict them, and production refuses an evicting
+/// policy unless `SESAME__REDIS__ACCEPT_EVICTION` says the risk is known. A
+/// server that may evict gets its index required, so that eviction can log a
+/// user out but never leave a session that logout-all reported ended.
+async fn check_redis_alone(settings: &Settings, redis: &RedisSessionStore) -> Result<(), FactoryError> {
+    let durability = redis.durability().await.map_err(|err| FactoryError::Unreachable {
+        backend: sesame_redis::BACKEND,
+        url: redact_url(settings.redis_url.as_ref().map_or("", |url| url.expose_secret())),
+        attempts: 1,
+        reason: err.cause_chain(),
+    })?;
+    let policy = durability.eviction_policy.as_deref();
+    if policy.is_none() {
+        tracing::warn!(
+            "redis refused CONFIG GET: its eviction policy and persistence cannot be checked; assuming it may evict"
+        );
+    }
+    if durability.persistent == Some(false) {
+        tracing::warn!(
+            "redis keeps nothing on disk (no appendonly, no save): a redis restart logs every user out in redis-only mode; \
+             enable appendonly, or use SESAME__STORE__SESSIONS=tiered"
+        );
+    }
+    if durability.may_evict() {
+        if settings.environment == crate::Environment::Production && !settings.redis.accept_eviction {
+            return Err(FactoryError::Unsafe(format!(
+                "production refuses to start: SESAME__STORE__SESSIONS=redis with maxmemory-policy {} lets redis evict \
+                 sessions (logging users out); set maxmemory-policy noeviction, use SESAME__STORE__SESSIONS=tiered, or \
+                 acknowledge the risk with SESAME__REDIS__ACCEPT_EVICTION=true",
+                policy.unwrap_or("unknown (CONFIG GET refused)")
+            )));
+        }
+        tracing::warn!(
+            policy = policy.unwrap_or("unknown"),
+            "redis may evict sessions in redis-only mode: evicted users are logged out; use maxmemory-policy noeviction \
+             or SESAME__STORE__SESSIONS=tiered"
+        );
+        redis.require_index();
+    }
+    Ok(())
 }
 
 /// Applies pending migrations to PostgreSQL (`sesame migrate`).
@@ -321,7 +403,13 @@ mod tests {
         for _ in 0..3 {
             store.create(&sesame_ports::testkit::SessionBuilder::opened_at(clock.now()).build()).await.unwrap();
         }
-        let upkeep = Upkeep { sessions: Arc::clone(&store) as _, tiered: None, purge_every: Duration::from_secs(60) };
+        let upkeep = Upkeep {
+            sessions: Arc::clone(&store) as _,
+            tiered: None,
+            redis: None,
+            purge_every: Duration::from_secs(60),
+            idle_timeout: Duration::from_secs(1800),
+        };
         let upkeep = tokio::spawn(upkeep.run());
         tokio::time::sleep(Duration::from_secs(1)).await;
         assert_eq!(store.len(), 3, "nothing has expired yet");

@@ -126,6 +126,9 @@ pub struct RedisTuning {
     pub connection_timeout_ms: u64,
     /// `SESAME__REDIS__RESPONSE_TIMEOUT_MS`, default 500.
     pub response_timeout_ms: u64,
+    /// `SESAME__REDIS__ACCEPT_EVICTION`: in redis-only mode, production starts
+    /// with a Redis that may evict sessions; default false.
+    pub accept_eviction: bool,
 }
 
 /// Where users live.
@@ -247,6 +250,7 @@ impl Settings {
             .set_default("redis.key_prefix", "sesame:")?
             .set_default("redis.connection_timeout_ms", 2000)?
             .set_default("redis.response_timeout_ms", 500)?
+            .set_default("redis.accept_eviction", false)?
             .set_default("log.format", if production { "json" } else { "text" })?
             .set_default("log.filter", "info")?;
         // Overrides win over every source, whatever the order they are set in.
@@ -506,6 +510,7 @@ mod tests {
             "SESAME__REDIS__KEY_PREFIX",
             "SESAME__REDIS__CONNECTION_TIMEOUT_MS",
             "SESAME__REDIS__RESPONSE_TIMEOUT_MS",
+            "SESAME__REDIS__ACCEPT_EVICTION",
         ];
         for variable in variables {
             assert!(doc.contains(&format!("| `{variable}` |")), "docs/configuration.md lacks {variable}");

@@ -4,7 +4,8 @@
 //! `{prefix}session:{sha256-hex}` whose TTL is the time left until the earlier of
 //! its two expiries; each user has a sorted set `{prefix}user:{id}:sessions` of
 //! their token hashes scored by expiry, which serves listing and revoke-all.
-//! Depends on `sesame-ports` only.
+//! [`RedisSessionStore::check_data`] notices when Redis lost its data (and tells
+//! it from eviction). Depends on `sesame-ports` only.
 //!
 //! Writes that touch both keys are one `MULTI` transaction on a standalone server.
 //! On a Cluster the two keys live in different slots, so the same writes are an
@@ -16,9 +17,11 @@
 mod codec;
 mod connection;
 mod store;
+mod watch;
 
 pub use connection::{RedisError, RedisSettings};
 pub use store::RedisSessionStore;
+pub use watch::{DataCheck, Durability};
 
 /// The backend name this adapter reports in errors and metrics.
 pub const BACKEND: &str = "redis";

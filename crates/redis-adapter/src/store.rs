@@ -1,6 +1,12 @@
 //! [`SessionStore`] on Redis.
 
-use std::{collections::HashMap, sync::Arc};
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+};
 
 use async_trait::async_trait;
 use redis::{FromRedisValue, Pipeline, Value};
@@ -13,6 +19,7 @@ use crate::{
     BACKEND, RedisError, RedisSettings,
     codec::{self, Record, micros},
     connection::Connection,
+    watch::Watch,
 };
 
 /// Extends a live session: checks liveness against the caller's clock and writes
@@ -54,6 +61,10 @@ pub struct RedisSessionStore {
     connection: Connection,
     prefix: String,
     clock: Arc<dyn Clock>,
+    watch: Watch,
+    /// A session counts only while its user's index lists it (see
+    /// [`RedisSessionStore::require_index`]).
+    index_required: AtomicBool,
 }
 
 /// redis's error as the ports see it: a connection that broke under the
@@ -76,7 +87,14 @@ impl RedisSessionStore {
     /// Connects to the deployment `settings` names; time is read from `clock`.
     pub async fn connect(settings: &RedisSettings, clock: Arc<dyn Clock>) -> Result<Self, RedisError> {
         let connection = Connection::open(settings).await?;
-        Ok(Self { connection, prefix: settings.key_prefix.clone(), clock })
+        let watch = Watch::new(&settings.key_prefix, settings.cluster);
+        Ok(Self {
+            connection,
+            prefix: settings.key_prefix.clone(),
+            clock,
+            watch,
+            index_required: AtomicBool::new(false),
+        })
     }
 
     fn session_key(&self, token_hash: &SessionTokenHash) -> String {
@@ -87,10 +105,25 @@ impl RedisSessionStore {
         format!("{}user:{user_id}:sessions", self.prefix)
     }
 
-    /// Runs a read. A read on a broken connection fails with
+    /// From now on a session counts only while its user's index lists it.
+    ///
+    /// For a server that may evict keys with sessions kept in Redis alone: if
+    /// eviction took a user's index, revoke-all could not reach their sessions,
+    /// so they must not count either — an eviction may log a user out, but never
+    /// leaves a session alive that logout-all reported ended. Costs a second
+    /// command per validation.
+    pub fn require_index(&self) {
+        self.index_required.store(true, Ordering::Relaxed);
+    }
+
+    pub(crate) fn watch(&self) -> &Watch {
+        &self.watch
+    }
+
+    /// Runs one command. A command on a broken connection fails with
     /// [`PortError::ConnectionLost`]; the guard every store call goes through
     /// tries idempotent calls once more (docs/reliability.md).
-    async fn read_query<T: FromRedisValue>(&self, command: &redis::Cmd) -> Result<T, PortError> {
+    pub(crate) async fn query<T: FromRedisValue>(&self, command: &redis::Cmd) -> Result<T, PortError> {
         command.query_async(&mut self.connection.clone()).await.map_err(store_error)
     }
 
@@ -127,7 +160,7 @@ impl RedisSessionStore {
     /// absent ([`Cached::Missing`]).
     async fn read(&self, token_hash: &SessionTokenHash) -> Result<Cached, PortError> {
         let key = self.session_key(token_hash);
-        let fields: HashMap<String, String> = self.read_query(redis::cmd("HGETALL").arg(&key)).await?;
+        let fields: HashMap<String, String> = self.query(redis::cmd("HGETALL").arg(&key)).await?;
         if fields.is_empty() {
             return Ok(Cached::Missing);
         }
@@ -141,13 +174,24 @@ impl RedisSessionStore {
         }
     }
 
-    /// The session of `token_hash` if it is live now.
+    /// The session of `token_hash` if it is live now (and, when the index is
+    /// required, listed in its user's index; one that is not is ended).
     async fn read_live(&self, token_hash: &SessionTokenHash) -> Result<Option<Session>, PortError> {
         let now = self.clock.now();
-        Ok(match self.read(token_hash).await? {
-            Cached::Live { session, .. } if session.is_live_at(now) => Some(session),
-            _ => None,
-        })
+        let Cached::Live { session, .. } = self.read(token_hash).await? else { return Ok(None) };
+        if !session.is_live_at(now) {
+            return Ok(None);
+        }
+        if self.index_required.load(Ordering::Relaxed) {
+            let score: Option<f64> =
+                self.query(redis::cmd("ZSCORE").arg(self.index_key(session.user_id)).arg(token_hash.to_hex())).await?;
+            if score.is_none() {
+                tracing::debug!(session = %token_hash.short(), "session missing from its evicted index; ending it");
+                self.end_sessions(std::slice::from_ref(&session)).await?;
+                return Ok(None);
+            }
+        }
+        Ok(Some(session))
     }
 
     async fn discard_corrupt(&self, token_hash: &SessionTokenHash) -> Result<(), PortError> {
@@ -241,7 +285,7 @@ impl RedisSessionStore {
         let now = micros(self.clock.now());
         let index = self.index_key(user_id);
         let entries: Vec<(String, f64)> =
-            self.read_query(redis::cmd("ZRANGE").arg(&index).arg(0).arg(-1).arg("WITHSCORES")).await?;
+            self.query(redis::cmd("ZRANGE").arg(&index).arg(0).arg(-1).arg("WITHSCORES")).await?;
         let mut sessions = Vec::with_capacity(entries.len());
         let mut stale = Vec::new();
         for (member, score) in entries {
@@ -356,7 +400,7 @@ impl SessionStore for RedisSessionStore {
     }
 
     async fn ping(&self) -> Result<(), PortError> {
-        self.read_query::<String>(&redis::cmd("PING")).await.map(drop)
+        self.query::<String>(&redis::cmd("PING")).await.map(drop)
     }
 }
 

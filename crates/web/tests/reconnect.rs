@@ -1,7 +1,7 @@
-//! The service keeps serving when Redis drops its connections. This test has a
-//! binary of its own because it kills every other client connection in the
-//! process's Redis; needs Redis at `TEST_REDIS_URL` and PostgreSQL at
-//! `TEST_DATABASE_URL` (defaults: the local ones).
+//! The service keeps serving when Redis drops its connections. The test kills
+//! connections, so it does it to a throw-away Redis of its own
+//! (`sesame-testbed`), never the shared one; it needs PostgreSQL at
+//! `TEST_DATABASE_URL` (default: the local one).
 
 #[allow(dead_code)]
 #[path = "api/helpers.rs"]
@@ -10,15 +10,16 @@ mod helpers;
 use helpers::{PASSWORD, spawn_app_in};
 use reqwest::StatusCode;
 use sesame_factory::Environment;
+use sesame_testbed::Redis;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requests_succeed_after_redis_kills_the_services_connections() {
-    let app = spawn_app_in(Environment::Development, &[]).await;
+    let redis = Redis::start();
+    let app = spawn_app_in(Environment::Development, &[("REDIS_URL", &redis.url())]).await;
     let (client, _) = app.signed_up("reconnect@example.com").await;
     assert_eq!(app.get(&client, "/api/auth/me").await.status(), StatusCode::OK);
 
-    let url = std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
-    let mut admin = redis::Client::open(url).unwrap().get_multiplexed_async_connection().await.expect("Redis");
+    let mut admin = redis::Client::open(redis.url()).unwrap().get_multiplexed_async_connection().await.expect("Redis");
     let before = client_ids(&mut admin).await;
     let killed: i64 = redis::cmd("CLIENT")
         .arg(&["KILL", "TYPE", "normal", "SKIPME", "yes"][..])

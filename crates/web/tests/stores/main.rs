@@ -58,6 +58,8 @@ async fn redis_dump(app: &TestApp) -> String {
                     .unwrap();
                 format!("{members:?}")
             }
+            // The markers that tell when Redis lost its data.
+            "string" => redis::cmd("GET").arg(&key).query_async::<String>(&mut connection).await.unwrap(),
             other => panic!("unexpected {other} at {key}"),
         };
         dump.push_str(&format!("{key} => {content}\n"));
