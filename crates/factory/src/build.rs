@@ -10,7 +10,10 @@ use sesame_postgres::{Database, PostgresError, PostgresSessionStore, PostgresSet
 use sesame_redis::{RedisError, RedisSessionStore, RedisSettings};
 use sesame_tiered::{Guard, GuardSettings, TieredSessionStore, TieredSettings};
 
-use crate::{EnvironmentError, SessionBackend, Settings, SettingsError, UserBackend};
+use crate::{
+    EnvironmentError, SessionBackend, Settings, SettingsError, UserBackend,
+    health::{Health, SessionParts},
+};
 
 /// The adapters behind every port, ready to hand to the domain.
 #[derive(Clone)]
@@ -25,12 +28,15 @@ pub struct Adapters {
     pub backends: (&'static str, &'static str),
     /// The stores' periodic work.
     pub upkeep: Upkeep,
+    /// The stores' readiness, as the upkeep's probes last found it.
+    pub health: Arc<Health>,
 }
 
 /// The stores' periodic work: [`run`](Upkeep::run) it in the background for the
 /// service's life, and [`flush`](Upkeep::flush) it once at shutdown.
 #[derive(Clone)]
 pub struct Upkeep {
+    health: Arc<Health>,
     sessions: Arc<dyn SessionStore>,
     tiered: Option<Arc<TieredSessionStore>>,
     /// Redis, watched for lost data.
@@ -58,7 +64,7 @@ impl Upkeep {
         loop {
             tokio::select! {
                 _ = tiered.tick() => {
-                    self.watch_redis().await;
+                    tokio::join!(self.health.probe(), self.watch_redis());
                     self.flush().await;
                 }
                 _ = purge.tick() => purge_expired(self.sessions.as_ref()).await,
@@ -190,15 +196,16 @@ pub async fn build(settings: &Settings, clock: Arc<dyn Clock>) -> Result<Adapter
         Duration::from_millis(settings.redis.response_timeout_ms),
     ));
     let postgres = || database.as_ref().expect("connected above when a store uses PostgreSQL");
-    let (users, users_backend): (Arc<dyn UserRepository>, _) = match backends.users {
-        UserBackend::Memory => (Arc::new(InMemoryUserRepository::new()), sesame_mock::BACKEND),
+    let (users, users_backend, users_probe): (Arc<dyn UserRepository>, _, _) = match backends.users {
+        UserBackend::Memory => (Arc::new(InMemoryUserRepository::new()), sesame_mock::BACKEND, None),
         UserBackend::Postgres => {
-            let users = Arc::new(PostgresUserRepository::new(postgres()));
-            (Arc::new(postgres_guard.wrap(users)), sesame_postgres::BACKEND)
+            let users: Arc<dyn UserRepository> =
+                Arc::new(postgres_guard.wrap(Arc::new(PostgresUserRepository::new(postgres()))));
+            (Arc::clone(&users), sesame_postgres::BACKEND, Some(users))
         }
     };
     let durable = || Arc::new(postgres_guard.wrap(Arc::new(PostgresSessionStore::new(postgres(), Arc::clone(&clock)))));
-    let (mut tiered, mut watched) = (None, None);
+    let (mut tiered, mut watched, mut cache_probe) = (None, None, None);
     let (sessions, sessions_backend): (Arc<dyn SessionStore>, _) = match backends.sessions {
         SessionBackend::Memory => (Arc::new(InMemorySessionStore::new(Arc::clone(&clock))), sesame_mock::BACKEND),
         SessionBackend::Redis => {
@@ -209,9 +216,12 @@ pub async fn build(settings: &Settings, clock: Arc<dyn Clock>) -> Result<Adapter
         }
         SessionBackend::Postgres => (durable(), sesame_postgres::BACKEND),
         SessionBackend::Tiered => {
-            let redis = Arc::new(connect_redis(settings, Arc::clone(&clock)).await?);
+            let redis = Arc::new(connect_redis_lazily(settings, Arc::clone(&clock))?);
+            // A Redis that answers at once is there from the first request.
+            redis.wait_connected(Duration::from_millis(settings.redis.connection_timeout_ms)).await;
             watched = Some(Arc::clone(&redis));
             let cache = Arc::new(redis_guard.wrap(redis));
+            cache_probe = Some(Arc::clone(&cache) as Arc<dyn SessionStore>);
             let tuning = TieredSettings {
                 miss_lookups_per_second: settings.store.miss_lookups_per_second,
                 ..TieredSettings::default()
@@ -221,14 +231,23 @@ pub async fn build(settings: &Settings, clock: Arc<dyn Clock>) -> Result<Adapter
             (store, sesame_tiered::BACKEND)
         }
     };
+    // A tiered store's ping asks its durable tier only: probe the tiers apart.
+    let parts: SessionParts = match (&tiered, cache_probe) {
+        (Some(_), Some(cache)) => (durable() as Arc<dyn SessionStore>, Some(cache)),
+        _ => (Arc::clone(&sessions), None),
+    };
+    let backends_names = (users_backend, sessions_backend);
+    let health = Arc::new(Health::new(users_probe, parts, backends_names));
+    health.probe().await;
     let upkeep = Upkeep {
+        health: Arc::clone(&health),
         sessions: Arc::clone(&sessions),
         tiered,
         redis: watched,
         purge_every: Duration::from_secs(backends.purge_interval_seconds.into()),
         idle_timeout: Duration::from_secs(settings.session.max_age_seconds.into()),
     };
-    Ok(Adapters { users, sessions, clock, backends: (users_backend, sessions_backend), upkeep })
+    Ok(Adapters { users, sessions, clock, backends: backends_names, upkeep, health })
 }
 
 /// Redis alone must keep sessions: start-up warns, naming the risk, when it
@@ -305,7 +324,8 @@ async fn connect_postgres(settings: &Settings) -> Result<Database, FactoryError>
     .await
 }
 
-async fn connect_redis(settings: &Settings, clock: Arc<dyn Clock>) -> Result<RedisSessionStore, FactoryError> {
+/// `REDIS_URL` and the Redis tuning, as the adapter takes them.
+fn redis_settings(settings: &Settings) -> Result<(&SecretString, RedisSettings), FactoryError> {
     let url = settings.redis_url.as_ref().ok_or(FactoryError::Missing { backend: "redis", setting: "REDIS_URL" })?;
     let tuning = &settings.redis;
     let redis = RedisSettings {
@@ -315,10 +335,28 @@ async fn connect_redis(settings: &Settings, clock: Arc<dyn Clock>) -> Result<Red
         connection_timeout: Duration::from_millis(tuning.connection_timeout_ms),
         response_timeout: Duration::from_millis(tuning.response_timeout_ms),
     };
+    Ok((url, redis))
+}
+
+/// Connects to Redis now, retrying `store.connect_attempts` times: for Redis alone.
+async fn connect_redis(settings: &Settings, clock: Arc<dyn Clock>) -> Result<RedisSessionStore, FactoryError> {
+    let (url, redis) = redis_settings(settings)?;
     retry(sesame_redis::BACKEND, url, settings.store.connect_attempts, RedisError::is_transient, || {
         RedisSessionStore::connect(&redis, Arc::clone(&clock))
     })
     .await
+}
+
+/// Redis as a cache tier: it joins when it answers, so start-up needs
+/// PostgreSQL only and an instance restarted during a Redis outage serves.
+fn connect_redis_lazily(settings: &Settings, clock: Arc<dyn Clock>) -> Result<RedisSessionStore, FactoryError> {
+    let (url, redis) = redis_settings(settings)?;
+    RedisSessionStore::connect_lazily(&redis, clock).map_err(|err| FactoryError::Unreachable {
+        backend: sesame_redis::BACKEND,
+        url: redact_url(url.expose_secret()),
+        attempts: 0,
+        reason: err.to_string(),
+    })
 }
 
 /// Calls `connect` up to `attempts` times, pausing 200 ms, 400 ms, … (at most 5 s)
@@ -403,7 +441,9 @@ mod tests {
         for _ in 0..3 {
             store.create(&sesame_ports::testkit::SessionBuilder::opened_at(clock.now()).build()).await.unwrap();
         }
+        let health = Arc::new(Health::new(None, (Arc::clone(&store) as _, None), ("memory", "memory")));
         let upkeep = Upkeep {
+            health,
             sessions: Arc::clone(&store) as _,
             tiered: None,
             redis: None,

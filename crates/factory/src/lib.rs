@@ -9,10 +9,12 @@
 
 mod build;
 mod environment;
+mod health;
 mod settings;
 
 pub use build::{Adapters, FactoryError, Upkeep, build, migrate, redact_url};
 pub use environment::{Environment, EnvironmentError};
+pub use health::{Health, HealthReport, StoreHealth, StoreStatus};
 pub use settings::{
     CookieSettings, HttpSettings, LogFormat, LogSettings, PasswordSettings, PostgresTuning, RedisTuning,
     SessionBackend, SessionSettings, Settings, SettingsError, StoreSettings, UserBackend,

@@ -46,6 +46,10 @@ pub struct Settings {
 pub struct HttpSettings {
     /// `SESAME__HTTP__ADDR`, default `127.0.0.1:3000`.
     pub addr: SocketAddr,
+    /// `SESAME__HTTP__DRAIN_SECONDS`: after a shutdown signal, how long
+    /// readiness answers 503 (and responses close their connections) before the
+    /// listener closes; default 5 in production, 0 elsewhere.
+    pub drain_seconds: u32,
 }
 
 /// Session lifetimes, in seconds.
@@ -88,7 +92,9 @@ pub struct StoreSettings {
     /// default `memory` in mock, `tiered` elsewhere.
     pub sessions: SessionBackend,
     /// `SESAME__STORE__CONNECT_ATTEMPTS`: how often start-up tries an unreachable
-    /// store, with doubling pauses from 200 ms up to 5 s, before giving up; default 5.
+    /// store, with doubling pauses from 200 ms up to 5 s, before giving up; default
+    /// 4 (with the default 2 s connection timeouts, a silent store fails start-up
+    /// within about 10 s).
     pub connect_attempts: u32,
     /// `SESAME__STORE__PURGE_INTERVAL_SECONDS`: how often expired sessions are
     /// removed from stores that do not expire them by themselves, default 300.
@@ -231,6 +237,7 @@ impl Settings {
         let mock = environment == Environment::Mock;
         let mut builder = Config::builder()
             .set_default("http.addr", "127.0.0.1:3000")?
+            .set_default("http.drain_seconds", if production { 5 } else { 0 })?
             .set_default("session.max_age_seconds", 1800)?
             .set_default("session.absolute_timeout_seconds", 43_200)?
             .set_default("session.touch_interval_seconds", 60)?
@@ -239,7 +246,7 @@ impl Settings {
             .set_default("password.max_concurrent_hashes", 4)?
             .set_default("store.users", if mock { "memory" } else { "postgres" })?
             .set_default("store.sessions", if mock { "memory" } else { "tiered" })?
-            .set_default("store.connect_attempts", 5)?
+            .set_default("store.connect_attempts", 4)?
             .set_default("store.purge_interval_seconds", 300)?
             .set_default("store.miss_lookups_per_second", 200)?
             .set_default("postgres.max_connections", 10)?
@@ -491,6 +498,7 @@ mod tests {
             "SESAME__SESSION__ABSOLUTE_TIMEOUT_SECONDS",
             "SESAME__SESSION__TOUCH_INTERVAL_SECONDS",
             "SESAME__HTTP__ADDR",
+            "SESAME__HTTP__DRAIN_SECONDS",
             "SESAME__COOKIE__NAME",
             "SESAME__COOKIE__SECURE",
             "SESAME__PASSWORD__MAX_CONCURRENT_HASHES",

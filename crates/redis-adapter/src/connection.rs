@@ -65,11 +65,22 @@ pub(crate) enum Connection {
 }
 
 impl Connection {
-    pub(crate) async fn open(settings: &RedisSettings) -> Result<Self, RedisError> {
-        let urls: Vec<&str> = settings.urls.iter().map(|url| url.expose_secret()).collect();
-        if urls.is_empty() || urls.iter().any(|url| !(url.starts_with("redis://") || url.starts_with("rediss://"))) {
+    /// Refuses URLs that are not Redis URLs (or no URL at all).
+    pub(crate) fn check_urls(settings: &RedisSettings) -> Result<(), RedisError> {
+        let urls = &settings.urls;
+        let redis = |url: &SecretString| {
+            let url = url.expose_secret();
+            url.starts_with("redis://") || url.starts_with("rediss://")
+        };
+        if urls.is_empty() || !urls.iter().all(redis) || (!settings.cluster && urls.len() != 1) {
             return Err(RedisError::InvalidUrl);
         }
+        Ok(())
+    }
+
+    pub(crate) async fn open(settings: &RedisSettings) -> Result<Self, RedisError> {
+        Self::check_urls(settings)?;
+        let urls: Vec<&str> = settings.urls.iter().map(|url| url.expose_secret()).collect();
         if settings.cluster {
             let client = ClusterClient::builder(urls)
                 .connection_timeout(settings.connection_timeout)
@@ -90,10 +101,6 @@ impl Connection {
             let manager = ConnectionManager::new_with_config(client, config).await.map_err(RedisError::Connect)?;
             Ok(Self::Standalone(manager))
         }
-    }
-
-    pub(crate) fn is_cluster(&self) -> bool {
-        matches!(self, Self::Cluster(_))
     }
 }
 

@@ -3,9 +3,10 @@
 use std::{
     collections::HashMap,
     sync::{
-        Arc,
+        Arc, OnceLock,
         atomic::{AtomicBool, Ordering},
     },
+    time::Duration,
 };
 
 use async_trait::async_trait;
@@ -58,7 +59,10 @@ return 1
 
 /// Sessions in Redis; see the crate docs for the key layout.
 pub struct RedisSessionStore {
-    connection: Connection,
+    /// Set once connected: at once by [`connect`](Self::connect), in the
+    /// background by [`connect_lazily`](Self::connect_lazily).
+    connection: Arc<OnceLock<Connection>>,
+    cluster: bool,
     prefix: String,
     clock: Arc<dyn Clock>,
     watch: Watch,
@@ -87,14 +91,76 @@ impl RedisSessionStore {
     /// Connects to the deployment `settings` names; time is read from `clock`.
     pub async fn connect(settings: &RedisSettings, clock: Arc<dyn Clock>) -> Result<Self, RedisError> {
         let connection = Connection::open(settings).await?;
-        let watch = Watch::new(&settings.key_prefix, settings.cluster);
-        Ok(Self {
-            connection,
+        let store = Self::unconnected(settings, clock);
+        let _ = store.connection.set(connection);
+        Ok(store)
+    }
+
+    /// Returns at once and connects in the background, trying again (with
+    /// pauses doubling up to 10 s) until Redis answers; until then every call
+    /// fails with `PortError::Unavailable`. For a tiered store, whose sessions
+    /// are served from its durable tier meanwhile. Errors only for a malformed URL.
+    pub fn connect_lazily(settings: &RedisSettings, clock: Arc<dyn Clock>) -> Result<Self, RedisError> {
+        Connection::check_urls(settings)?;
+        let store = Self::unconnected(settings, clock);
+        let (cell, settings) = (Arc::clone(&store.connection), settings.clone());
+        tokio::spawn(async move {
+            let mut pause = Duration::from_millis(250);
+            let mut said = false;
+            loop {
+                match Connection::open(&settings).await {
+                    Ok(connection) => {
+                        let _ = cell.set(connection);
+                        if said {
+                            tracing::info!(backend = BACKEND, "redis answers; connected");
+                        }
+                        return;
+                    }
+                    Err(err) if !err.is_transient() => {
+                        tracing::error!(backend = BACKEND, error = %err, "redis cannot be connected to; giving up");
+                        return;
+                    }
+                    Err(err) => {
+                        if !said {
+                            said = true;
+                            tracing::warn!(
+                                backend = BACKEND,
+                                error = %err,
+                                "redis does not answer yet; trying again in the background"
+                            );
+                        }
+                        tokio::time::sleep(pause).await;
+                        pause = (pause * 2).min(Duration::from_secs(10));
+                    }
+                }
+            }
+        });
+        Ok(store)
+    }
+
+    fn unconnected(settings: &RedisSettings, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            connection: Arc::default(),
+            cluster: settings.cluster,
             prefix: settings.key_prefix.clone(),
             clock,
-            watch,
+            watch: Watch::new(&settings.key_prefix, settings.cluster),
             index_required: AtomicBool::new(false),
-        })
+        }
+    }
+
+    /// Waits until connected, at most `within`; whether it is.
+    pub async fn wait_connected(&self, within: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + within;
+        while self.connection.get().is_none() && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        self.connection.get().is_some()
+    }
+
+    /// The connection, once there is one.
+    fn connection(&self) -> Result<Connection, PortError> {
+        self.connection.get().cloned().ok_or_else(|| PortError::unavailable(BACKEND, "not connected yet"))
     }
 
     fn session_key(&self, token_hash: &SessionTokenHash) -> String {
@@ -124,21 +190,21 @@ impl RedisSessionStore {
     /// [`PortError::ConnectionLost`]; the guard every store call goes through
     /// tries idempotent calls once more (docs/reliability.md).
     pub(crate) async fn query<T: FromRedisValue>(&self, command: &redis::Cmd) -> Result<T, PortError> {
-        command.query_async(&mut self.connection.clone()).await.map_err(store_error)
+        command.query_async(&mut self.connection()?).await.map_err(store_error)
     }
 
     /// Runs a single-key write, once: a write whose answer was lost may have
     /// landed, and repeating it could undo a concurrent delete.
     async fn write_one(&self, command: &redis::Cmd) -> Result<(), PortError> {
-        command.query_async(&mut self.connection.clone()).await.map_err(store_error)
+        command.query_async(&mut self.connection()?).await.map_err(store_error)
     }
 
     /// Runs `steps` — each a pipeline on one key — as one `MULTI` transaction on a
     /// standalone server, or in order, each atomic, on a Cluster. Returns the
     /// answer of the last command.
     async fn write(&self, steps: Vec<Pipeline>) -> Result<Value, PortError> {
-        let mut connection = self.connection.clone();
-        let batches = if self.connection.is_cluster() {
+        let mut connection = self.connection()?;
+        let batches = if self.cluster {
             steps
         } else {
             let mut all = redis::pipe();
@@ -438,7 +504,7 @@ impl SessionCache for RedisSessionStore {
         let now = micros(self.clock.now());
         let mut command = redis::cmd("EVAL");
         command.arg(MARK_DURABLE_SCRIPT).arg(1).arg(self.session_key(token_hash)).arg(now);
-        let answer: i64 = command.query_async(&mut self.connection.clone()).await.map_err(store_error)?;
+        let answer: i64 = command.query_async(&mut self.connection()?).await.map_err(store_error)?;
         Ok(answer == 1)
     }
 

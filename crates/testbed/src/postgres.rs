@@ -1,6 +1,7 @@
 //! A throw-away PostgreSQL server: its own cluster directory, initialised with
 //! `initdb`, run with `pg_ctl` (as the `postgres` user when we are root, since
-//! PostgreSQL refuses to run as root), trust authentication, no fsync.
+//! PostgreSQL refuses to run as root), trust authentication, no fsync (a
+//! stopped or killed server loses no commit; only an OS crash would).
 
 use std::{
     path::{Path, PathBuf},
@@ -91,7 +92,10 @@ impl Postgres {
     /// Starts it (again).
     pub fn start_again(&mut self) {
         let options = format!(
-            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off",
+            // fsync=off loses nothing when only the server process dies (the OS
+            // keeps what was written); synchronous_commit stays on, or an
+            // immediate stop would lose the last commits.
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
             self.port,
             self.dir.display()
         );

@@ -26,7 +26,12 @@ impl Redis {
     /// A server without persistence, with `options` (`redis-server` flags,
     /// e.g. `["--maxmemory", "2mb"]`) on top.
     pub fn start_with(options: &[&str]) -> Self {
-        let port = free_port();
+        Self::start_on(free_port(), options)
+    }
+
+    /// A server on `port` (one a test reserved, say for a service that should
+    /// find Redis there later), without persistence, with `options` on top.
+    pub fn start_on(port: u16, options: &[&str]) -> Self {
         let mut redis = Self {
             port,
             dir: scratch_dir("redis", port),

@@ -60,6 +60,8 @@ pub enum ApiError {
     /// 503 `store_unavailable` with `Retry-After`: a store did not answer (or its
     /// breaker is open). The cause is logged, not sent.
     StoreUnavailable(String),
+    /// 503 `service_starting` with `Retry-After`: the stores are still connecting.
+    Starting,
     /// 500 `internal_error`. The cause is logged, not sent.
     Internal(String),
 }
@@ -91,6 +93,7 @@ impl ApiError {
             Self::InvalidBody(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_body"),
             Self::Validation(_) => (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
             Self::StoreUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "store_unavailable"),
+            Self::Starting => (StatusCode::SERVICE_UNAVAILABLE, "service_starting"),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
         }
     }
@@ -109,6 +112,7 @@ impl ApiError {
             Self::InvalidBody(detail) => detail,
             Self::Validation(_) => "Some fields are invalid.",
             Self::StoreUnavailable(_) => "The service is temporarily unavailable. Try again shortly.",
+            Self::Starting => "The service is starting. Try again shortly.",
             Self::Internal(_) => "The request could not be completed.",
         }
     }
@@ -137,7 +141,7 @@ impl IntoResponse for ApiError {
         let mut response = (status, Json(problem)).into_response();
         let headers = response.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
-        if let Self::StoreUnavailable(_) = self {
+        if let Self::StoreUnavailable(_) | Self::Starting = self {
             headers.insert(header::RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECONDS));
         }
         response

@@ -9,6 +9,7 @@ pub mod cookies;
 pub mod dto;
 pub mod error;
 pub mod extract;
+pub mod lifecycle;
 pub mod metrics;
 pub mod routes;
 pub mod startup;

@@ -57,25 +57,23 @@ async fn main() -> ExitCode {
 }
 
 async fn serve(settings: Settings) -> ExitCode {
-    let adapters = match sesame_factory::build(&settings, Arc::new(SystemClock)).await {
-        Ok(adapters) => adapters,
-        Err(err) => {
-            tracing::error!(error = %err, "cannot build the stores");
-            eprintln!("sesame: {err}");
-            return ExitCode::FAILURE;
-        }
+    let settings = Arc::new(settings);
+    let building = {
+        let settings = Arc::clone(&settings);
+        async move { sesame_factory::build(&settings, Arc::new(SystemClock)).await }
     };
-    tracing::info!(environment = %settings.environment, users = adapters.backends.0, sessions = adapters.backends.1, "starting");
-    let app = match Application::build(&settings, adapters).await {
+    let app = match Application::bind(&settings, building).await {
         Ok(app) => app,
         Err(err) => {
             eprintln!("sesame: cannot listen on {}: {err}", settings.http.addr);
             return ExitCode::FAILURE;
         }
     };
+    tracing::info!(environment = %settings.environment, "starting; connecting the stores");
     match app.run_until(shutdown_signal()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
+            tracing::error!(error = %err, "stopped");
             eprintln!("sesame: {err}");
             ExitCode::FAILURE
         }

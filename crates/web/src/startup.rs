@@ -1,42 +1,117 @@
-//! Building and running the application: bind, serve, drain on shutdown.
+//! Building and running the application: bind first, connect the stores while
+//! already answering `/healthz`, serve, and on shutdown drain, then stop.
+//!
+//! The listener is bound before the stores connect, so an orchestrator sees a
+//! live process at once: `/healthz` answers 200 and `/readyz` 503 until the
+//! stores are built. On the shutdown signal `/readyz` turns 503 and responses
+//! carry `Connection: close` for the drain delay (so load balancers and
+//! keep-alive clients move away), then the listener closes and in-flight
+//! requests finish — all within the drain delay plus [`GRACE`] — and what waits
+//! for the stores is written (within [`FLUSH_TIMEOUT`]).
 
-use std::{future::Future, io, net::SocketAddr, sync::Arc};
+use std::{
+    future::{Future, IntoFuture},
+    io,
+    net::SocketAddr,
+    pin::Pin,
+    sync::{Arc, OnceLock},
+    time::Duration,
+};
 
-use axum::{Router, http::HeaderName, middleware};
+use axum::{Router, extract::Request, http::HeaderName, middleware};
 use sesame_core::{AuthService, PasswordHasher, SessionPolicy};
-use sesame_factory::{Adapters, Settings, Upkeep};
+use sesame_factory::{Adapters, FactoryError, Settings};
 use tokio::net::TcpListener;
-use tower::ServiceBuilder;
+use tower::{ServiceBuilder, ServiceExt as _, service_fn};
 use tower_http::{
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
     trace::TraceLayer,
 };
 
-use crate::{AppState, cookies::SessionCookie, metrics, routes, telemetry};
+use crate::{
+    AppState,
+    cookies::SessionCookie,
+    lifecycle::{Lifecycle, close_when_draining},
+    metrics, routes, telemetry,
+};
+
+/// The longest in-flight requests get to finish once the drain delay is over.
+pub const GRACE: Duration = Duration::from_secs(10);
 
 /// The longest a shutdown waits to write what waits for the stores.
-const FLUSH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+pub const FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Adapters being built.
+type Building = Pin<Box<dyn Future<Output = Result<Adapters, FactoryError>> + Send>>;
+
+/// Why the service stopped other than by a shutdown signal.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The listener failed.
+    #[error("serving failed: {0}")]
+    Io(#[from] io::Error),
+    /// The stores could not be built.
+    #[error(transparent)]
+    Stores(#[from] FactoryError),
+}
+
+/// What the app is built from, taken from the settings at bind time.
+#[derive(Clone)]
+struct AppConfig {
+    policy: SessionPolicy,
+    max_concurrent_hashes: usize,
+    cookie: Arc<SessionCookie>,
+    drain: Duration,
+}
+
+impl AppConfig {
+    fn new(settings: &Settings) -> Self {
+        let session = &settings.session;
+        Self {
+            policy: SessionPolicy {
+                idle_timeout: time::Duration::seconds(session.max_age_seconds.into()),
+                absolute_timeout: time::Duration::seconds(session.absolute_timeout_seconds.into()),
+                touch_interval: time::Duration::seconds(session.touch_interval_seconds.into()),
+            },
+            max_concurrent_hashes: settings.password.max_concurrent_hashes,
+            cookie: Arc::new(SessionCookie::new(settings.cookie.name.clone(), settings.cookie.secure)),
+            drain: Duration::from_secs(settings.http.drain_seconds.into()),
+        }
+    }
+}
 
 /// The service, bound and ready to run.
 pub struct Application {
     listener: TcpListener,
     address: SocketAddr,
-    router: Router,
-    upkeep: Upkeep,
-    upkeep_task: tokio::task::JoinHandle<()>,
+    config: AppConfig,
+    lifecycle: Arc<Lifecycle>,
+    building: Building,
 }
 
 impl Application {
-    /// Binds `settings.http.addr` (port 0 picks a free port) and builds the app
-    /// over `adapters`; the stores' upkeep runs in the background until the
-    /// service stops.
-    pub async fn build(settings: &Settings, adapters: Adapters) -> io::Result<Self> {
+    /// Binds `settings.http.addr` (port 0 picks a free port); the app is served
+    /// over the adapters `building` yields once it has, and meanwhile answers as
+    /// a starting service.
+    pub async fn bind(
+        settings: &Settings,
+        building: impl Future<Output = Result<Adapters, FactoryError>> + Send + 'static,
+    ) -> io::Result<Self> {
         let listener = TcpListener::bind(settings.http.addr).await?;
         let address = listener.local_addr()?;
         metrics::install();
-        let upkeep = adapters.upkeep.clone();
-        let upkeep_task = tokio::spawn(adapters.upkeep.clone().run());
-        Ok(Self { listener, address, router: app(settings, adapters), upkeep, upkeep_task })
+        Ok(Self {
+            listener,
+            address,
+            config: AppConfig::new(settings),
+            lifecycle: Arc::default(),
+            building: Box::pin(building),
+        })
+    }
+
+    /// Binds and builds the app over adapters already built.
+    pub async fn build(settings: &Settings, adapters: Adapters) -> io::Result<Self> {
+        Self::bind(settings, async { Ok(adapters) }).await
     }
 
     /// The address the service listens on.
@@ -44,36 +119,82 @@ impl Application {
         self.address
     }
 
-    /// Serves until `shutdown` resolves, then stops accepting, drains the
-    /// requests in flight, and writes what waits for the stores (bounded).
-    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> io::Result<()> {
-        tracing::info!(address = %self.address, "listening");
-        let served = axum::serve(self.listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(shutdown)
-            .await;
-        self.upkeep_task.abort();
-        if tokio::time::timeout(FLUSH_TIMEOUT, self.upkeep.flush()).await.is_err() {
+    /// Serves until `shutdown` resolves, then drains and stops (see the module
+    /// docs). Fails when the stores cannot be built or the listener fails.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), RunError> {
+        let Self { listener, address, config, lifecycle, building } = self;
+        let ready: Arc<OnceLock<Router>> = Arc::default();
+        let (failed, on_failure) = tokio::sync::oneshot::channel::<()>();
+        let graceful = {
+            let lifecycle = Arc::clone(&lifecycle);
+            let drain = config.drain;
+            async move {
+                let signalled = tokio::select! {
+                    () = shutdown => true,
+                    _ = on_failure => false,
+                };
+                lifecycle.begin_draining();
+                if signalled {
+                    tokio::time::sleep(drain).await;
+                }
+            }
+        };
+        let router = dispatch(Arc::clone(&ready), routes::starting(Arc::clone(&lifecycle)))
+            .layer(middleware::from_fn_with_state(Arc::clone(&lifecycle), close_when_draining));
+        tracing::info!(address = %address, "listening");
+        let mut server = tokio::spawn(
+            axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+                .with_graceful_shutdown(graceful)
+                .into_future(),
+        );
+
+        let adapters = tokio::select! {
+            built = building => built,
+            served = &mut server => return Ok(served.map_err(io::Error::other)??),
+        };
+        let adapters = match adapters {
+            Ok(adapters) => adapters,
+            Err(err) => {
+                let _ = failed.send(());
+                let _ = server.await;
+                return Err(err.into());
+            }
+        };
+        let upkeep = adapters.upkeep.clone();
+        let upkeep_task = tokio::spawn(upkeep.clone().run());
+        tracing::info!(users = adapters.backends.0, sessions = adapters.backends.1, "stores ready; serving");
+        let _ = ready.set(app(&config, adapters, Arc::clone(&lifecycle)));
+
+        let served = tokio::select! {
+            served = &mut server => served,
+            () = async { lifecycle.draining().await; tokio::time::sleep(config.drain + GRACE).await } => {
+                tracing::warn!("requests still in flight {GRACE:?} after the drain; stopping anyway");
+                server.abort();
+                Ok(Ok(()))
+            }
+        };
+        upkeep_task.abort();
+        if tokio::time::timeout(FLUSH_TIMEOUT, upkeep.flush()).await.is_err() {
             tracing::warn!("the stores did not take the last writes within {FLUSH_TIMEOUT:?}");
         }
-        served
+        Ok(served.map_err(io::Error::other)??)
     }
 }
 
+/// Answers with the app once it is set, with `starting` until then.
+fn dispatch(ready: Arc<OnceLock<Router>>, starting: Router) -> Router {
+    Router::new().fallback_service(service_fn(move |request: Request| {
+        let router = ready.get().unwrap_or(&starting).clone();
+        router.oneshot(request)
+    }))
+}
+
 /// The whole app over `adapters`: routes, request ids, tracing, metrics.
-pub fn app(settings: &Settings, adapters: Adapters) -> Router {
-    let session = &settings.session;
-    let policy = SessionPolicy {
-        idle_timeout: time::Duration::seconds(session.max_age_seconds.into()),
-        absolute_timeout: time::Duration::seconds(session.absolute_timeout_seconds.into()),
-        touch_interval: time::Duration::seconds(session.touch_interval_seconds.into()),
-    };
-    let hasher = PasswordHasher::new(settings.password.max_concurrent_hashes);
-    let auth = AuthService::new(adapters.users, adapters.sessions, adapters.clock, hasher, policy);
-    let state = AppState {
-        auth: Arc::new(auth),
-        cookie: Arc::new(SessionCookie::new(settings.cookie.name.clone(), settings.cookie.secure)),
-        backends: adapters.backends,
-    };
+fn app(config: &AppConfig, adapters: Adapters, lifecycle: Arc<Lifecycle>) -> Router {
+    let hasher = PasswordHasher::new(config.max_concurrent_hashes);
+    let auth = AuthService::new(adapters.users, adapters.sessions, adapters.clock, hasher, config.policy);
+    let state =
+        AppState { auth: Arc::new(auth), cookie: Arc::clone(&config.cookie), health: adapters.health, lifecycle };
     let request_id = HeaderName::from_static(telemetry::REQUEST_ID_HEADER);
     routes::router(state).route_layer(middleware::from_fn(metrics::track)).layer(
         ServiceBuilder::new()
@@ -114,5 +235,5 @@ pub async fn shutdown_signal() {
         () = interrupt => {}
         () = terminate => {}
     }
-    tracing::info!("shutdown signal received; draining in-flight requests");
+    tracing::info!("shutdown signal received");
 }

@@ -3,8 +3,9 @@
 use std::sync::Arc;
 
 use sesame_core::AuthService;
+use sesame_factory::Health;
 
-use crate::cookies::SessionCookie;
+use crate::{cookies::SessionCookie, lifecycle::Lifecycle};
 
 /// The state handed to every handler; cheap to clone.
 #[derive(Clone)]
@@ -13,6 +14,8 @@ pub struct AppState {
     pub auth: Arc<AuthService>,
     /// How the session cookie is read and written.
     pub cookie: Arc<SessionCookie>,
-    /// Backend names for readiness and metrics: `(users, sessions)`.
-    pub backends: (&'static str, &'static str),
+    /// The stores' readiness, from background probes.
+    pub health: Arc<Health>,
+    /// Serving or draining.
+    pub lifecycle: Arc<Lifecycle>,
 }

@@ -1,16 +1,39 @@
 //! Probes and metrics: `/healthz`, `/readyz`, `/metrics`.
+//!
+//! `/readyz` answers from the stores' last background probe, at once whatever
+//! the stores are doing: 503 while the service starts or drains, or when no one
+//! can be authenticated (the sessions store is down); otherwise 200, `ready` or
+//! `degraded`. Each store shows its kind and `up`, `degraded` or `down`.
 
 use axum::{Json, Router, extract::State, http::StatusCode, routing::get};
 use serde::Serialize;
-use sesame_core::AuthError;
+use sesame_factory::{HealthReport, StoreHealth};
 
-use crate::AppState;
+use crate::{AppState, lifecycle::Lifecycle};
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
-        .route("/healthz", get(|| async { Json(Status { status: "ok" }) }))
+        .route("/healthz", get(healthz))
         .route("/readyz", get(ready))
         .route("/metrics", get(|| async { crate::metrics::render() }))
+}
+
+/// The routes a starting service answers: liveness, a 503 readiness, metrics.
+pub(crate) fn starting(lifecycle: std::sync::Arc<Lifecycle>) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route(
+            "/readyz",
+            get(move || async move {
+                let status = if lifecycle.is_draining() { "draining" } else { "starting" };
+                (StatusCode::SERVICE_UNAVAILABLE, Json(Readiness { status, checks: None }))
+            }),
+        )
+        .route("/metrics", get(|| async { crate::metrics::render() }))
+}
+
+async fn healthz() -> Json<Status> {
+    Json(Status { status: "ok" })
 }
 
 #[derive(Serialize)]
@@ -21,7 +44,8 @@ struct Status {
 #[derive(Serialize)]
 struct Readiness {
     status: &'static str,
-    checks: Checks,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    checks: Option<Checks>,
 }
 
 #[derive(Serialize)]
@@ -36,22 +60,30 @@ struct Check {
     status: &'static str,
 }
 
-impl Check {
-    fn new(backend: &'static str, result: &Result<(), AuthError>) -> Self {
-        if let Err(err) = result {
-            tracing::warn!(backend, error = %err, "readiness check failed");
-        }
-        Self { backend, status: if result.is_ok() { "up" } else { "down" } }
+impl From<StoreHealth> for Check {
+    fn from(store: StoreHealth) -> Self {
+        Self { backend: store.backend, status: store.status.as_str() }
     }
 }
 
-/// 200 when every store answers; 503 with the status of each otherwise.
+impl From<HealthReport> for Checks {
+    fn from(report: HealthReport) -> Self {
+        Self { users: report.users.into(), sessions: report.sessions.into() }
+    }
+}
+
+/// 200 `ready` or `degraded` while someone can be authenticated; 503 otherwise,
+/// and while draining.
 async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
-    let (users, sessions) = state.auth.check_stores().await;
-    let ready = users.is_ok() && sessions.is_ok();
-    let checks =
-        Checks { users: Check::new(state.backends.0, &users), sessions: Check::new(state.backends.1, &sessions) };
-    let (status, word) =
-        if ready { (StatusCode::OK, "ready") } else { (StatusCode::SERVICE_UNAVAILABLE, "unavailable") };
-    (status, Json(Readiness { status: word, checks }))
+    let report = state.health.report();
+    let (status, word) = if state.lifecycle.is_draining() {
+        (StatusCode::SERVICE_UNAVAILABLE, "draining")
+    } else if !report.can_authenticate() {
+        (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
+    } else if report.all_up() {
+        (StatusCode::OK, "ready")
+    } else {
+        (StatusCode::OK, "degraded")
+    };
+    (status, Json(Readiness { status: word, checks: Some(report.into()) }))
 }

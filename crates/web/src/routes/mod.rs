@@ -3,9 +3,11 @@
 mod auth;
 mod health;
 
+use std::sync::Arc;
+
 use axum::{Router, extract::DefaultBodyLimit};
 
-use crate::{AppState, error::ApiError};
+use crate::{AppState, error::ApiError, lifecycle::Lifecycle};
 
 /// The largest request body accepted; larger ones get 413.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
@@ -19,4 +21,10 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
+}
+
+/// What a starting service answers: liveness, a 503 readiness, metrics, and
+/// 503 `service_starting` for every other route.
+pub fn starting(lifecycle: Arc<Lifecycle>) -> Router {
+    health::starting(lifecycle).fallback(|| async { ApiError::Starting })
 }

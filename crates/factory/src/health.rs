@@ -1,0 +1,146 @@
+//! Readiness from background probes: each store is `up`, `degraded` or `down`,
+//! as the last probe found it, so that `/readyz` answers at once whatever the
+//! stores are doing.
+
+use std::sync::{Arc, PoisonError, RwLock};
+
+use sesame_ports::{SessionStore, UserRepository};
+
+/// How a store answered the last probe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreStatus {
+    /// Every part answered.
+    Up,
+    /// One tier of a tiered store did not answer; the store still serves.
+    Degraded,
+    /// It did not answer.
+    Down,
+}
+
+impl StoreStatus {
+    /// `up`, `degraded` or `down`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Up => "up",
+            Self::Degraded => "degraded",
+            Self::Down => "down",
+        }
+    }
+
+    /// The status of a store made of parts that answered (`true`) or not.
+    fn of(answers: &[bool]) -> Self {
+        match (answers.iter().all(|up| *up), answers.iter().any(|up| *up)) {
+            (true, _) => Self::Up,
+            (false, true) => Self::Degraded,
+            (false, false) => Self::Down,
+        }
+    }
+}
+
+/// One store in a readiness report: its kind (never more internals) and status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreHealth {
+    /// `memory`, `postgres`, `redis` or `tiered`.
+    pub backend: &'static str,
+    /// As the last probe found it.
+    pub status: StoreStatus,
+}
+
+/// What the last probe found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HealthReport {
+    /// The users store.
+    pub users: StoreHealth,
+    /// The sessions store.
+    pub sessions: StoreHealth,
+}
+
+impl HealthReport {
+    /// Whether anyone can be authenticated: sessions are read from the sessions
+    /// store alone (the user comes from the session's snapshot).
+    pub fn can_authenticate(&self) -> bool {
+        self.sessions.status != StoreStatus::Down
+    }
+
+    /// Whether every store answered in full.
+    pub fn all_up(&self) -> bool {
+        self.users.status == StoreStatus::Up && self.sessions.status == StoreStatus::Up
+    }
+}
+
+/// The parts of the sessions store: one, or a tiered store's durable tier and cache.
+pub(crate) type SessionParts = (Arc<dyn SessionStore>, Option<Arc<dyn SessionStore>>);
+
+/// The stores' probes and the last report.
+pub struct Health {
+    users: Option<Arc<dyn UserRepository>>,
+    sessions: SessionParts,
+    report: RwLock<HealthReport>,
+}
+
+impl Health {
+    /// Probes `users` (none for the in-memory store, which is always up) and the
+    /// parts of the sessions store.
+    pub(crate) fn new(
+        users: Option<Arc<dyn UserRepository>>,
+        sessions: SessionParts,
+        backends: (&'static str, &'static str),
+    ) -> Self {
+        let unknown = |backend| StoreHealth { backend, status: StoreStatus::Down };
+        let report = HealthReport { users: unknown(backends.0), sessions: unknown(backends.1) };
+        Self { users, sessions, report: RwLock::new(report) }
+    }
+
+    /// The last report.
+    pub fn report(&self) -> HealthReport {
+        *self.report.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Pings every store at once and updates the report, logging each change.
+    pub async fn probe(&self) {
+        let users = async {
+            match &self.users {
+                Some(users) => users.ping().await.is_ok(),
+                None => true,
+            }
+        };
+        let (first, second) = &self.sessions;
+        let second = async {
+            match second {
+                Some(part) => Some(part.ping().await.is_ok()),
+                None => None,
+            }
+        };
+        let (users, first, second) = tokio::join!(users, first.ping(), second);
+        let sessions: Vec<bool> = std::iter::once(first.is_ok()).chain(second).collect();
+        let mut report = self.report.write().unwrap_or_else(PoisonError::into_inner);
+        let next = HealthReport {
+            users: StoreHealth { status: StoreStatus::of(&[users]), ..report.users },
+            sessions: StoreHealth { status: StoreStatus::of(&sessions), ..report.sessions },
+        };
+        for (role, before, after) in [("users", report.users, next.users), ("sessions", report.sessions, next.sessions)]
+        {
+            if before.status != after.status {
+                let (backend, status) = (after.backend, after.status.as_str());
+                match after.status {
+                    StoreStatus::Up => tracing::info!(role, backend, status, "store status changed"),
+                    _ => tracing::warn!(role, backend, status, "store status changed"),
+                }
+            }
+        }
+        *report = next;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_store_is_degraded_while_some_of_its_parts_answer() {
+        assert_eq!(StoreStatus::of(&[true]), StoreStatus::Up);
+        assert_eq!(StoreStatus::of(&[false]), StoreStatus::Down);
+        assert_eq!(StoreStatus::of(&[true, false]), StoreStatus::Degraded);
+        assert_eq!(StoreStatus::of(&[false, false]), StoreStatus::Down);
+    }
+}
