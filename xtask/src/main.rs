@@ -9,7 +9,10 @@
 //! - `test`: the whole suite, store-backed and Redis Cluster tests included (it
 //!   starts the services and throw-away Redis servers — a Cluster, a
 //!   password-protected one, a TLS one — and stops those after).
-//! - `ci`: what `.ci/run` runs: formatting, lints, the compose file check, `test`.
+//! - `faults [--quick] [--only NAME]`: the fault suite (`sesame-faults`) on
+//!   throw-away stores; the full run writes its table into docs/reliability.md.
+//! - `ci`: what `.ci/run` runs: formatting, lints, the compose file check, `test`,
+//!   `faults --quick`.
 //! - `tidy`: the architecture checks of docs/architecture.md.
 //!
 //! Every child command's exit status is checked; the first failure stops the task.
@@ -33,6 +36,7 @@ fn main() -> ExitCode {
         ["db", "migrate"] => migrate(),
         ["db", "reset"] => reset_database(),
         ["test", extra @ ..] => test(extra),
+        ["faults", extra @ ..] => faults(extra),
         ["ci"] => ci(),
         ["tidy"] => tidy::check_all(&project_root()),
         _ => {
@@ -57,7 +61,11 @@ tasks:
   db migrate|reset  migrate the development database, or drop and recreate it first
   test [ARGS]       the whole test suite with its services and test Redis servers (ARGS go to
                     the first `cargo test --workspace`)
-  ci                formatting, lints, compose file check and tests, as .ci/run does
+  faults [--quick] [--only NAME]
+                    users under load while throw-away stores fail; the full run writes
+                    its table into docs/reliability.md
+  ci                formatting, lints, compose file check, tests and the quick fault
+                    suite, as .ci/run does
   tidy              the architecture checks";
 
 /// The development database, as .env.development names it.
@@ -157,7 +165,54 @@ fn ci() -> Result<(), String> {
     run(&mut cargo_command(&["fmt", "--all", "--check"]))?;
     run(&mut cargo_command(&["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
     check_compose_files()?;
-    test(&[])
+    test(&[])?;
+    faults(&["--quick"])
+}
+
+/// Where cargo puts what it builds.
+fn target_dir() -> PathBuf {
+    env::var_os("CARGO_TARGET_DIR").map_or_else(|| project_root().join("target"), PathBuf::from)
+}
+
+/// The lines of docs/reliability.md between which the full run's table goes.
+const FAULTS_BEGIN: &str = "<!-- cargo xtask faults: begin -->";
+const FAULTS_END: &str = "<!-- cargo xtask faults: end -->";
+
+/// Builds the service and the fault suite, and runs the suite; the full run
+/// (without `--quick`) writes its table, dated, into docs/reliability.md.
+fn faults(extra: &[&str]) -> Result<(), String> {
+    run(&mut cargo_command(&["build", "-q", "-p", "sesame-web", "-p", "sesame-faults", "--bins"]))?;
+    let target = target_dir().join("debug");
+    let table = std::env::temp_dir().join(format!("sesame-faults-{}.md", std::process::id()));
+    let mut suite = Command::new(target.join("sesame-faults"));
+    suite.arg("--sesame").arg(target.join("sesame")).arg("--output").arg(&table).args(extra);
+    let result = run(&mut suite);
+    let quick = extra.contains(&"--quick") || extra.contains(&"--only");
+    if result.is_ok() && !quick {
+        let measured = std::fs::read_to_string(&table).map_err(|err| format!("cannot read the table: {err}"))?;
+        write_faults_table(&measured)?;
+    }
+    let _ = std::fs::remove_file(&table);
+    result
+}
+
+fn write_faults_table(table: &str) -> Result<(), String> {
+    let path = project_root().join("docs/reliability.md");
+    let doc = std::fs::read_to_string(&path).map_err(|err| format!("cannot read {}: {err}", path.display()))?;
+    let (Some(begin), Some(end)) = (doc.find(FAULTS_BEGIN), doc.find(FAULTS_END)) else {
+        return Err(format!("{} lacks the {FAULTS_BEGIN} … {FAULTS_END} markers", path.display()));
+    };
+    let date = Command::new("date").arg("-u").arg("+%Y-%m-%d").output().map_err(|err| err.to_string())?;
+    let date = String::from_utf8_lossy(&date.stdout).trim().to_owned();
+    let cores = std::thread::available_parallelism().map_or(0, usize::from);
+    let updated = format!(
+        "{}{FAULTS_BEGIN}\nMeasured {date} with `cargo xtask faults` (debug build, {cores} cores, PostgreSQL and Redis on loopback):\n\n{table}\n{}",
+        &doc[..begin],
+        &doc[end..]
+    );
+    std::fs::write(&path, updated).map_err(|err| format!("cannot write {}: {err}", path.display()))?;
+    eprintln!("faults: the table is in {}", path.display());
+    Ok(())
 }
 
 /// `docker-compose config -q` on both compose files (the production one with

@@ -24,6 +24,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("sesame-redis", &["sesame-ports"]),
     ("sesame-tiered", &["sesame-ports"]),
     ("sesame-testbed", &[]),
+    ("sesame-faults", &["sesame-testbed"]),
     ("sesame-factory", &["sesame-ports", "sesame-mock", "sesame-postgres", "sesame-redis", "sesame-tiered"]),
     ("sesame-web", &["sesame-core", "sesame-factory"]),
     ("xtask", &[]),

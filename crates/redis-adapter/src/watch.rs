@@ -1,11 +1,13 @@
 //! Noticing that Redis lost its data, and telling it from eviction.
 //!
-//! The adapter keeps *marker* keys without a TTL (one on a standalone server;
-//! on a Cluster one in each 1/128th of the slot space, so every master holds
-//! some) and reads them on every check, which also keeps them recently used
-//! under an LRU policy. A marker that vanished means the server lost keys: a
-//! restart without persistence, `FLUSHALL`, or eviction. `INFO` tells them
-//! apart: if the servers' `evicted_keys` grew since the last check, it is
+//! Each instance keeps *marker* keys of its own (one on a standalone server; on
+//! a Cluster one in each 1/128th of the slot space, so every master holds some)
+//! and reads them on every check, which also keeps them recently used under an
+//! LRU policy. Their own, so that every instance notices a loss, not only the
+//! first to look; they expire a day after their last refresh (hourly), so those
+//! of a stopped instance go away. A marker that vanished means the server lost
+//! keys: a restart without persistence, `FLUSHALL`, or eviction. `INFO` tells
+//! them apart: if the servers' `evicted_keys` grew since the last check, it is
 //! eviction (a warning, once per episode); otherwise the data was lost (one
 //! ERROR, and `run_id` says whether the server restarted). Either way the
 //! markers are written again.
@@ -13,12 +15,18 @@
 use std::{
     collections::BTreeMap,
     sync::{Mutex, PoisonError},
+    time::{Duration, Instant},
 };
 
 use redis::Value;
 use sesame_ports::PortError;
 
 use crate::{BACKEND, store::RedisSessionStore};
+
+/// How long a marker outlives its last refresh.
+const MARKER_TTL_SECONDS: u64 = 86_400;
+/// How often the markers' TTL is refreshed.
+const REFRESH_EVERY: Duration = Duration::from_secs(3600);
 
 /// Slots in a Redis Cluster.
 const SLOTS: u16 = 16_384;
@@ -54,13 +62,15 @@ impl Durability {
 }
 
 /// What the last check saw.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Seen {
     /// Each server's `run_id`, by address (one entry on a standalone server).
     run_ids: BTreeMap<String, String>,
     /// `evicted_keys`, summed over the servers.
     evicted: u64,
     evicting: bool,
+    /// When the markers' TTL was last refreshed.
+    refreshed: Instant,
 }
 
 /// The markers and what the last check saw.
@@ -71,21 +81,22 @@ pub(crate) struct Watch {
 }
 
 impl Watch {
-    /// The markers under `prefix`: one, or one per slot window on a Cluster.
+    /// This instance's markers under `prefix`: one, or one per slot window on a Cluster.
     pub(crate) fn new(prefix: &str, cluster: bool) -> Self {
-        let markers = if cluster { cluster_markers(prefix) } else { vec![format!("{prefix}marker")] };
+        let own = format!("{prefix}marker:{}", uuid::Uuid::new_v4().simple());
+        let markers = if cluster { cluster_markers(&own) } else { vec![own] };
         Self { markers, seen: Mutex::new(None) }
     }
 }
 
-/// Marker keys `{prefix}marker:{tag}` whose slots fall in every window of the
-/// slot space (as far as a bounded search finds; a prefix holding a hash tag
-/// puts every key in one slot, and then one marker is all there can be).
-fn cluster_markers(prefix: &str) -> Vec<String> {
+/// Marker keys `{base}:{tag}` whose slots fall in every window of the slot
+/// space (as far as a bounded search finds; a base holding a hash tag puts every
+/// key in one slot, and then one marker is all there can be).
+fn cluster_markers(base: &str) -> Vec<String> {
     let window = SLOTS / WINDOWS;
     let mut found: BTreeMap<u16, String> = BTreeMap::new();
     for tag in 0..100_000u32 {
-        let key = format!("{prefix}marker:{{{tag}}}");
+        let key = format!("{base}:{{{tag}}}");
         found.entry(slot(key.as_bytes()) / window).or_insert(key);
         if found.len() == usize::from(WINDOWS) {
             break;
@@ -200,11 +211,23 @@ impl RedisSessionStore {
                     );
                 }
             }
-            *seen = Some(Seen { run_ids, evicted, evicting: check.evicting });
-            check
+            let refreshed = seen.as_ref().map(|last| last.refreshed).filter(|at| at.elapsed() < REFRESH_EVERY);
+            let refreshed_now = refreshed.is_none();
+            *seen = Some(Seen {
+                run_ids,
+                evicted,
+                evicting: check.evicting,
+                refreshed: refreshed.unwrap_or_else(Instant::now),
+            });
+            (check, refreshed_now)
         };
-        for marker in missing {
-            self.query::<Option<String>>(redis::cmd("SET").arg(marker).arg("1").arg("NX")).await?;
+        let (check, refresh) = check;
+        // Markers that vanished are written again; every hour, all of them, to
+        // push their expiry on.
+        let rewrite: Vec<&String> = if refresh { watch.markers.iter().collect() } else { missing };
+        for marker in rewrite {
+            let set = redis::cmd("SET").arg(marker).arg("1").arg("EX").arg(MARKER_TTL_SECONDS).clone();
+            self.query::<Option<String>>(&set).await?;
         }
         Ok(check)
     }
@@ -225,12 +248,12 @@ mod tests {
 
     #[test]
     fn cluster_markers_cover_every_window() {
-        let markers = cluster_markers("sesame:");
+        let markers = cluster_markers("sesame:marker:0a1b");
         assert_eq!(markers.len(), usize::from(WINDOWS));
         let windows: std::collections::BTreeSet<u16> =
             markers.iter().map(|key| slot(key.as_bytes()) / (SLOTS / WINDOWS)).collect();
         assert_eq!(windows.len(), usize::from(WINDOWS));
-        assert_eq!(cluster_markers("{one}:").len(), 1, "a prefix with a hash tag has one slot");
+        assert_eq!(cluster_markers("{one}:marker:0a1b").len(), 1, "a prefix with a hash tag has one slot");
     }
 
     #[test]

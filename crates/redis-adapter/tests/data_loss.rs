@@ -85,3 +85,16 @@ async fn with_the_index_required_a_session_whose_index_was_evicted_does_not_coun
     assert!(store.revoke_all(session.user_id).await.unwrap().is_empty());
     assert_eq!(store.get(&session.token_hash).await.unwrap(), None, "and it stays ended");
 }
+
+#[tokio::test]
+async fn every_instance_notices_the_loss_not_only_the_first_to_look() {
+    let redis = Redis::start();
+    let clock = ManualClock::default();
+    let (first, second) = (store_on(&redis, &clock).await, store_on(&redis, &clock).await);
+    for store in [&first, &second] {
+        store.check_data().await.unwrap();
+    }
+    redis.cli(&["flushall"]);
+    assert!(first.check_data().await.unwrap().lost);
+    assert!(second.check_data().await.unwrap().lost, "the first one's rewritten markers hide nothing from the second");
+}

@@ -183,8 +183,9 @@ impl RedisCluster {
             .collect()
     }
 
-    /// Kills one master and waits until its replica has taken over.
-    pub fn fail_over_one_master(&mut self) {
+    /// Kills one master and waits until its replica has taken over; the
+    /// killed master's port.
+    pub fn fail_over_one_master(&mut self) -> u16 {
         let master = self.masters().into_iter().next().expect("a master");
         let port = master.port;
         master.kill();
@@ -195,5 +196,6 @@ impl RedisCluster {
                 .filter(|node| node.child.is_some())
                 .all(|node| node.try_cli(&["cluster", "info"]).is_some_and(|info| info.contains("cluster_state:ok")))
         });
+        port
     }
 }

@@ -1,0 +1,177 @@
+//! Logged-in users sending authenticated requests, and what became of them.
+//!
+//! Each user holds a session cookie and asks `GET /api/auth/me` every
+//! `pause`, spread over the instances like a load balancer would: a request
+//! whose connection is refused or reset is tried once on the other instance
+//! (what HAProxy's `retry-on conn-failure` does), and an instance that refused
+//! is avoided until it answers again. A user who gets a 401 has been logged
+//! out: their session was lost.
+
+use std::{
+    collections::BTreeMap,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, AtomicUsize, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use reqwest::{Client, StatusCode, header};
+
+const PASSWORD: &str = "correct horse battery staple";
+
+/// One logged-in user.
+#[derive(Clone)]
+pub(crate) struct User {
+    cookie: String,
+}
+
+/// What the load saw.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Tally {
+    /// Requests by status; 0 for a request that got no answer at all.
+    pub(crate) statuses: BTreeMap<u16, u64>,
+    /// The slowest request.
+    pub(crate) slowest: Duration,
+    /// Users who got a 401: logged out.
+    pub(crate) lost: usize,
+}
+
+impl Tally {
+    pub(crate) fn total(&self) -> u64 {
+        self.statuses.values().sum()
+    }
+
+    pub(crate) fn count(&self, status: u16) -> u64 {
+        self.statuses.get(&status).copied().unwrap_or(0)
+    }
+
+    /// Requests that failed: 5xx, or no answer.
+    pub(crate) fn failed(&self) -> u64 {
+        self.statuses.iter().filter(|(status, _)| **status == 0 || **status >= 500).map(|(_, n)| n).sum()
+    }
+}
+
+/// Waits until every instance's `/readyz` answers 200 (its stores are built).
+pub(crate) async fn wait_ready(bases: &[String]) {
+    let client = Client::new();
+    let started = Instant::now();
+    for base in bases {
+        loop {
+            let ready = client.get(format!("{base}/readyz")).send().await.is_ok_and(|r| r.status() == StatusCode::OK);
+            if ready {
+                break;
+            }
+            assert!(started.elapsed() < Duration::from_secs(30), "{base} never became ready");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+/// Registers `count` users, spread over `bases`; their session cookies.
+pub(crate) async fn register(bases: &[String], count: usize) -> Vec<User> {
+    let client = Client::new();
+    let mut users = Vec::with_capacity(count);
+    let run = format!("{:x}", Instant::now().elapsed().as_nanos() ^ u128::from(std::process::id()));
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..count {
+        let (client, base) = (client.clone(), bases[i % bases.len()].clone());
+        let email = format!("user{i}-{run}@example.com");
+        tasks.spawn(async move {
+            let response = client
+                .post(format!("{base}/api/auth/register"))
+                .json(&serde_json::json!({"email": email, "password": PASSWORD}))
+                .send()
+                .await
+                .expect("registration answers");
+            assert_eq!(response.status(), StatusCode::CREATED, "registering {email}");
+            let cookie = response.headers().get(header::SET_COOKIE).expect("a session cookie").to_str().unwrap();
+            User { cookie: cookie.split(';').next().unwrap().to_owned() }
+        });
+    }
+    while let Some(user) = tasks.join_next().await {
+        users.push(user.expect("registration task"));
+    }
+    users
+}
+
+/// The load, running until [`Load::stop`].
+pub(crate) struct Load {
+    stop: Arc<AtomicBool>,
+    tally: Arc<Mutex<Tally>>,
+    tasks: tokio::task::JoinSet<()>,
+}
+
+impl Load {
+    /// Starts every user asking `/api/auth/me` every `pause`.
+    pub(crate) fn start(bases: &[String], users: &[User], pause: Duration) -> Self {
+        let client = Client::builder().timeout(Duration::from_secs(30)).build().expect("client");
+        let stop = Arc::new(AtomicBool::new(false));
+        let tally = Arc::new(Mutex::new(Tally::default()));
+        let down: Arc<Vec<AtomicBool>> = Arc::new(bases.iter().map(|_| AtomicBool::new(false)).collect());
+        let next = Arc::new(AtomicUsize::new(0));
+        let bases = Arc::new(bases.to_vec());
+        let mut tasks = tokio::task::JoinSet::new();
+        for user in users {
+            let (client, stop, tally) = (client.clone(), Arc::clone(&stop), Arc::clone(&tally));
+            let (down, next, bases, user) = (Arc::clone(&down), Arc::clone(&next), Arc::clone(&bases), user.clone());
+            tasks.spawn(async move {
+                let mut logged_out = false;
+                while !stop.load(Ordering::Relaxed) {
+                    let started = Instant::now();
+                    let status = request(&client, &bases, &down, &next, &user).await;
+                    let took = started.elapsed();
+                    {
+                        let mut tally = tally.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                        *tally.statuses.entry(status).or_default() += 1;
+                        tally.slowest = tally.slowest.max(took);
+                        if status == 401 && !logged_out {
+                            logged_out = true;
+                            tally.lost += 1;
+                        }
+                    }
+                    tokio::time::sleep(pause).await;
+                }
+            });
+        }
+        Self { stop, tally, tasks }
+    }
+
+    /// Stops the users and returns what they saw.
+    pub(crate) async fn stop(mut self) -> Tally {
+        self.stop.store(true, Ordering::Relaxed);
+        while self.tasks.join_next().await.is_some() {}
+        self.tally.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+}
+
+/// One `/me` through the "load balancer": the next instance that is not known
+/// down; on a refused or reset connection, once more on another. The status,
+/// or 0 when nothing answered.
+async fn request(client: &Client, bases: &[String], down: &[AtomicBool], next: &AtomicUsize, user: &User) -> u16 {
+    let mut tried = 0;
+    while tried < 2 {
+        let up: Vec<usize> = (0..bases.len()).filter(|i| !down[*i].load(Ordering::Relaxed)).collect();
+        let candidates = if up.is_empty() { (0..bases.len()).collect() } else { up };
+        let index = candidates[next.fetch_add(1, Ordering::Relaxed) % candidates.len()];
+        let answer =
+            client.get(format!("{}/api/auth/me", bases[index])).header(header::COOKIE, &user.cookie).send().await;
+        match answer {
+            Ok(response) => {
+                // An instance that drains closes every connection after its
+                // answer: a load balancer's health check would take it out too.
+                let closing = response.headers().get(header::CONNECTION).is_some_and(|value| value == "close");
+                let status = response.status();
+                let _ = response.bytes().await;
+                down[index].store(closing, Ordering::Relaxed);
+                return status.as_u16();
+            }
+            Err(err) if err.is_connect() || err.is_request() => {
+                down[index].store(true, Ordering::Relaxed);
+                tried += 1;
+            }
+            Err(_) => return 0,
+        }
+    }
+    0
+}
