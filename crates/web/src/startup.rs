@@ -20,7 +20,7 @@ use std::{
 
 use axum::{Router, extract::Request, http::HeaderName, middleware};
 use sesame_core::{AuthService, PasswordHasher, SessionPolicy};
-use sesame_factory::{Adapters, FactoryError, Settings};
+use sesame_factory::{Adapters, FactoryError, Settings, Upkeep};
 use tokio::net::TcpListener;
 use tower::{ServiceBuilder, ServiceExt as _, service_fn};
 use tower_http::{
@@ -86,7 +86,15 @@ pub struct Application {
     address: SocketAddr,
     config: AppConfig,
     lifecycle: Arc<Lifecycle>,
-    building: Building,
+    /// The app, once its stores are built.
+    ready: Arc<OnceLock<Router>>,
+    /// The stores: being built, or built (their upkeep, to run while serving).
+    stores: Stores,
+}
+
+enum Stores {
+    Building(Building),
+    Built(Upkeep),
 }
 
 impl Application {
@@ -105,13 +113,17 @@ impl Application {
             address,
             config: AppConfig::new(settings),
             lifecycle: Arc::default(),
-            building: Box::pin(building),
+            ready: Arc::default(),
+            stores: Stores::Building(Box::pin(building)),
         })
     }
 
-    /// Binds and builds the app over adapters already built.
+    /// Binds and builds the app over adapters already built: it serves them
+    /// from the first request.
     pub async fn build(settings: &Settings, adapters: Adapters) -> io::Result<Self> {
-        Self::bind(settings, async { Ok(adapters) }).await
+        let mut app = Self::bind(settings, std::future::pending()).await?;
+        app.stores = Stores::Built(install(&app.ready, &app.config, &app.lifecycle, adapters));
+        Ok(app)
     }
 
     /// The address the service listens on.
@@ -122,8 +134,7 @@ impl Application {
     /// Serves until `shutdown` resolves, then drains and stops (see the module
     /// docs). Fails when the stores cannot be built or the listener fails.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), RunError> {
-        let Self { listener, address, config, lifecycle, building } = self;
-        let ready: Arc<OnceLock<Router>> = Arc::default();
+        let Self { listener, address, config, lifecycle, ready, stores } = self;
         let (failed, on_failure) = tokio::sync::oneshot::channel::<()>();
         let graceful = {
             let lifecycle = Arc::clone(&lifecycle);
@@ -148,26 +159,29 @@ impl Application {
                 .into_future(),
         );
 
-        let adapters = tokio::select! {
-            built = building => built,
-            served = &mut server => return Ok(served.map_err(io::Error::other)??),
-        };
-        let adapters = match adapters {
-            Ok(adapters) => adapters,
-            Err(err) => {
-                let _ = failed.send(());
-                let _ = server.await;
-                return Err(err.into());
+        let upkeep = match stores {
+            Stores::Built(upkeep) => upkeep,
+            Stores::Building(building) => {
+                let built = tokio::select! {
+                    built = building => built,
+                    served = &mut server => return Ok(served.map_err(io::Error::other)??),
+                };
+                match built {
+                    Ok(adapters) => install(&ready, &config, &lifecycle, adapters),
+                    Err(err) => {
+                        let _ = failed.send(());
+                        let _ = server.await;
+                        return Err(err.into());
+                    }
+                }
             }
         };
-        let upkeep = adapters.upkeep.clone();
         let upkeep_task = tokio::spawn(upkeep.clone().run());
-        tracing::info!(users = adapters.backends.0, sessions = adapters.backends.1, "stores ready; serving");
-        let _ = ready.set(app(&config, adapters, Arc::clone(&lifecycle)));
 
+        let bound = config.drain + GRACE;
         let served = tokio::select! {
             served = &mut server => served,
-            () = async { lifecycle.draining().await; tokio::time::sleep(config.drain + GRACE).await } => {
+            () = async { lifecycle.draining().await; tokio::time::sleep(bound).await } => {
                 tracing::warn!("requests still in flight {GRACE:?} after the drain; stopping anyway");
                 server.abort();
                 Ok(Ok(()))
@@ -179,6 +193,14 @@ impl Application {
         }
         Ok(served.map_err(io::Error::other)??)
     }
+}
+
+/// Serves the app over `adapters` from now on; their upkeep.
+fn install(ready: &OnceLock<Router>, config: &AppConfig, lifecycle: &Arc<Lifecycle>, adapters: Adapters) -> Upkeep {
+    let upkeep = adapters.upkeep.clone();
+    tracing::info!(users = adapters.backends.0, sessions = adapters.backends.1, "stores ready; serving");
+    let _ = ready.set(app(config, adapters, Arc::clone(lifecycle)));
+    upkeep
 }
 
 /// Answers with the app once it is set, with `starting` until then.

@@ -142,6 +142,29 @@ async fn a_tiered_instance_starts_and_serves_while_redis_is_down_and_redis_joins
     assert_eq!(registered.status(), StatusCode::CREATED, "{}", running.logs());
     assert_eq!(client.get(format!("{base}/api/auth/me")).send().await.unwrap().status(), StatusCode::OK);
 
+    // An outage is a few log lines, not one or two per request.
+    for _ in 0..50 {
+        assert_eq!(client.get(format!("{base}/api/auth/me")).send().await.unwrap().status(), StatusCode::OK);
+    }
+    let loud: Vec<String> = running
+        .lines
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|line| line.contains("\"level\":\"WARN\"") || line.contains("\"level\":\"ERROR\""))
+        .cloned()
+        .collect();
+    assert!(
+        loud.len() <= 4,
+        "51 requests during the outage logged {} warnings or errors:\n{}",
+        loud.len(),
+        loud.join("\n")
+    );
+    let started = Instant::now();
+    let (_, body) = readiness(&base).await;
+    assert!(started.elapsed() < Duration::from_secs(1), "readiness answers at once, whatever the stores do");
+    assert_eq!(body["checks"]["users"], serde_json::json!({"backend": "postgres", "status": "up"}));
+
     let _redis = Redis::start_on(redis_port, &[]);
     let started = Instant::now();
     while readiness(&base).await.1["status"] != "ready" {

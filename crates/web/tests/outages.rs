@@ -46,6 +46,18 @@ async fn while_postgres_is_down_sessions_authenticate_and_logins_fail_fast_with_
     }
     let body: serde_json::Value = app.get(&client, "/api/auth/me").await.json().await.unwrap();
     assert_eq!(body["user"]["email"], "pg-down@example.com", "the user comes from the session's snapshot");
+    eventually("readiness to see PostgreSQL down", Duration::from_secs(10), async || {
+        let started = Instant::now();
+        let response = app.get(&app.raw(), "/readyz").await;
+        assert!(started.elapsed() < Duration::from_secs(1), "readiness answers at once, whatever the stores do");
+        let status = response.status();
+        let body: serde_json::Value = response.json().await.unwrap();
+        status == StatusCode::OK
+            && body["status"] == "degraded"
+            && body["checks"]["users"]["status"] == "down"
+            && body["checks"]["sessions"]["status"] == "degraded"
+    })
+    .await;
 
     let mut fast = false;
     for _ in 0..10 {
