@@ -37,6 +37,9 @@ pub struct Adapters {
 #[derive(Clone)]
 pub struct Upkeep {
     health: Arc<Health>,
+    /// Redis went back to an older state and has not yet been told again what
+    /// ended lately.
+    replay_due: Arc<std::sync::atomic::AtomicBool>,
     sessions: Arc<dyn SessionStore>,
     tiered: Option<Arc<TieredSessionStore>>,
     /// Redis, watched for lost data.
@@ -56,33 +59,61 @@ impl Upkeep {
     /// purge of expired sessions in batches (from stores that do not expire them
     /// by themselves). Safe to run on every instance at once.
     pub async fn run(self) {
-        let mut tiered = tokio::time::interval(Self::TIERED_EVERY);
-        let mut purge = tokio::time::interval(self.purge_every);
-        for timer in [&mut tiered, &mut purge] {
-            timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        }
-        loop {
-            tokio::select! {
-                _ = tiered.tick() => {
-                    tokio::join!(self.health.probe(), self.watch_redis());
-                    self.flush().await;
-                }
-                _ = purge.tick() => purge_expired(self.sessions.as_ref()).await,
+        let every_second = async {
+            let mut tick = tokio::time::interval(Self::TIERED_EVERY);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                tokio::join!(self.health.probe(), self.watch_redis());
+                self.flush().await;
             }
+        };
+        // Apart, so that a long purge never holds up the probes behind readiness.
+        let purging = async {
+            let mut tick = tokio::time::interval(self.purge_every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                purge_expired(self.sessions.as_ref()).await;
+            }
+        };
+        tokio::join!(every_second, purging);
+    }
+
+    /// The last flush, at shutdown: ends still waiting for PostgreSQL are lost
+    /// with the process, so they are named in an ERROR.
+    pub async fn finish(&self) {
+        self.flush().await;
+        if let Some(waiting) = self.tiered.as_ref().map(|tiered| tiered.ends_waiting()).filter(|n| *n > 0) {
+            tracing::error!(
+                sessions = waiting,
+                "stopping with session ends PostgreSQL never took: Redis holds them ended, PostgreSQL does not"
+            );
         }
     }
 
     /// Checks that Redis kept its data. While it lost some (or evicts), every
-    /// live session misses once, so the tiered store's miss budget is lifted.
+    /// live session misses once, so the tiered store's miss budget is raised;
+    /// when it went back to an older state (a restart, a failover), it is told
+    /// again what ended lately.
     async fn watch_redis(&self) {
+        use std::sync::atomic::Ordering;
+        /// Ends older than this are assumed to have reached every replica and snapshot.
+        const REPLAY_WINDOW: Duration = Duration::from_secs(600);
         let Some(redis) = &self.redis else { return };
         match tokio::time::timeout(Self::TIERED_EVERY, redis.check_data()).await {
             Ok(Ok(check)) => {
+                if check.went_back {
+                    self.replay_due.store(true, Ordering::Relaxed);
+                }
                 if let Some(tiered) = &self.tiered {
                     if check.lost {
                         tiered.lift_miss_budget(self.idle_timeout);
                     } else if check.evicting {
                         tiered.lift_miss_budget(Self::TIERED_EVERY * 10);
+                    }
+                    if self.replay_due.load(Ordering::Relaxed) && tiered.replay_ends(REPLAY_WINDOW).await {
+                        self.replay_due.store(false, Ordering::Relaxed);
                     }
                 }
             }
@@ -224,9 +255,10 @@ pub async fn build(settings: &Settings, clock: Arc<dyn Clock>) -> Result<Adapter
             cache_probe = Some(Arc::clone(&cache) as Arc<dyn SessionStore>);
             let tuning = TieredSettings {
                 miss_lookups_per_second: settings.store.miss_lookups_per_second,
+                session_lifetime: Duration::from_secs(settings.session.absolute_timeout_seconds.into()),
                 ..TieredSettings::default()
             };
-            let store = Arc::new(TieredSessionStore::new(durable(), cache, &tuning));
+            let store = Arc::new(TieredSessionStore::new(durable(), cache, Arc::clone(&clock), &tuning));
             tiered = Some(Arc::clone(&store));
             (store, sesame_tiered::BACKEND)
         }
@@ -241,6 +273,7 @@ pub async fn build(settings: &Settings, clock: Arc<dyn Clock>) -> Result<Adapter
     health.probe().await;
     let upkeep = Upkeep {
         health: Arc::clone(&health),
+        replay_due: Arc::default(),
         sessions: Arc::clone(&sessions),
         tiered,
         redis: watched,
@@ -404,17 +437,32 @@ pub fn redact_url(url: &str) -> String {
         .map(|one| {
             let one = one.trim();
             let Some((scheme, rest)) = one.split_once("://") else { return "***".to_owned() };
-            match rest.rsplit_once('@') {
+            let redacted = match rest.rsplit_once('@') {
                 Some((user_info, host)) => {
                     let user = user_info.split_once(':').map_or(user_info, |(user, _)| user);
                     let user = if user.contains(['/', '?', '#']) { "***" } else { user };
                     format!("{scheme}://{user}:***@{host}")
                 }
                 None => one.to_owned(),
-            }
+            };
+            redact_query(&redacted)
         })
         .collect::<Vec<_>>()
         .join(",")
+}
+
+/// `url` with the value of any query parameter that may carry a secret
+/// (`password`, `sslpassword`, `pass`, …) replaced by `***`.
+fn redact_query(url: &str) -> String {
+    let Some((base, query)) = url.split_once('?') else { return url.to_owned() };
+    let parameters: Vec<String> = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((name, _)) if name.to_ascii_lowercase().contains("pass") => format!("{name}=***"),
+            _ => pair.to_owned(),
+        })
+        .collect();
+    format!("{base}?{}", parameters.join("&"))
 }
 
 #[cfg(test)]
@@ -444,6 +492,7 @@ mod tests {
         let health = Arc::new(Health::new(None, (Arc::clone(&store) as _, None), ("memory", "memory")));
         let upkeep = Upkeep {
             health,
+            replay_due: Arc::default(),
             sessions: Arc::clone(&store) as _,
             tiered: None,
             redis: None,
@@ -479,6 +528,10 @@ mod tests {
             assert!(!redacted.contains(":p@") && !redacted.contains("p@ss"), "{redacted}");
         }
         assert_eq!(redact_url("not a url with hunter2"), "***");
+        assert_eq!(
+            redact_url("postgres://db/sesame?user=app&password=hunter2&sslmode=require"),
+            "postgres://db/sesame?user=app&password=***&sslmode=require"
+        );
         assert_eq!(redact_url("redis://127.0.0.1:6379"), "redis://127.0.0.1:6379");
     }
 

@@ -85,12 +85,20 @@ pub trait SessionCache: SessionStore {
     /// Ends `sessions`: each is replaced by an ended marker that lasts until the
     /// session would have expired, and leaves its user's listing.
     async fn end(&self, sessions: &[Session]) -> Result<(), PortError>;
+
+    /// Leaves an ended marker under `token_hash` for `lifetime`, whatever the
+    /// cache holds there: for ending a session the caller cannot read (its
+    /// record is missing here and its durable tier is down).
+    async fn end_by_hash(&self, token_hash: &SessionTokenHash, lifetime: std::time::Duration) -> Result<(), PortError>;
 }
 
 /// The durable tier of a tiered store: a [`SessionStore`] whose deletions end a
 /// session's record rather than forget it (until it would have expired, when
 /// [`purge_expired`](SessionStore::purge_expired) removes it), and which keeps a
-/// list of ended sessions the cache may still hold.
+/// list of ended sessions the cache may still hold: every deletion (`delete`,
+/// `revoke`, `revoke_all`) puts the sessions it ends on that list, in the same
+/// write, and they stay there until [`clear_cache_pending`](Self::clear_cache_pending)
+/// — so no crash between ending a session here and in the cache can lose the end.
 ///
 /// Every method may fail with [`PortError::Unavailable`]; a failed call changes
 /// nothing a later call could observe as half done.
@@ -101,17 +109,16 @@ pub trait DurableSessionStore: SessionStore {
     /// cache: a session ended meanwhile stays ended.
     async fn insert_if_absent(&self, session: &Session) -> Result<bool, PortError>;
 
-    /// Records that the cache may still hold these ended sessions (ending them
-    /// there failed), so that [`cache_pending`](Self::cache_pending) lists them
-    /// until [`clear_cache_pending`](Self::clear_cache_pending). Hashes with no
-    /// ended record are ignored.
-    async fn mark_cache_pending(&self, token_hashes: &[SessionTokenHash]) -> Result<(), PortError>;
-
     /// Up to `limit` ended sessions that the cache may still hold, oldest end first.
     async fn cache_pending(&self, limit: u32) -> Result<Vec<Session>, PortError>;
 
     /// Takes these hashes off the [`cache_pending`](Self::cache_pending) list.
     async fn clear_cache_pending(&self, token_hashes: &[SessionTokenHash]) -> Result<(), PortError>;
+
+    /// Up to `limit` sessions ended at or after `since`, whether or not they are
+    /// still cache-pending, oldest end first: what a cache that went back to an
+    /// older state (a failover to a lagging replica, a restore) must be told again.
+    async fn ended_since(&self, since: OffsetDateTime, limit: u32) -> Result<Vec<Session>, PortError>;
 
     /// Records these uses, in one write. Each is applied as
     /// [`touch`](SessionStore::touch) would, except that it is skipped, changing

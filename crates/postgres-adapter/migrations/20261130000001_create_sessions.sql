@@ -3,8 +3,9 @@
 -- Deleting a session ends it (ended_at) rather than removing its row: the ended
 -- row keeps a late copy of the session (from a cache tier) from bringing it back.
 -- purge_expired removes rows, ended or not, once they would have expired anyway.
--- cache_pending marks ended sessions that a cache tier may still hold, until a
--- tiered store has ended them there too. user_* is the session's snapshot of its
+-- cache_pending marks ended sessions that a cache tier may still hold: set by
+-- the statement that ends a session, cleared once a tiered store has ended it
+-- there too. user_* is the session's snapshot of its
 -- user (NULL in sessions copied from records written before snapshots existed).
 CREATE TABLE sessions (
     token_hash          bytea       PRIMARY KEY CHECK (length(token_hash) = 32),
@@ -27,3 +28,4 @@ CREATE TABLE sessions (
 CREATE INDEX sessions_user_id_idx ON sessions (user_id, created_at);
 CREATE INDEX sessions_expires_at_idx ON sessions (expires_at);
 CREATE INDEX sessions_cache_pending_idx ON sessions (ended_at) WHERE cache_pending;
+CREATE INDEX sessions_ended_at_idx ON sessions (ended_at) WHERE ended_at IS NOT NULL;

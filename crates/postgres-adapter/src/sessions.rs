@@ -182,7 +182,8 @@ impl SessionStore for PostgresSessionStore {
     async fn delete(&self, token_hash: &SessionTokenHash) -> Result<Option<Session>, PortError> {
         let now = self.clock.now();
         let query = sqlx::query(AssertSqlSafe(format!(
-            "UPDATE sessions SET ended_at = $2 WHERE token_hash = $1 AND ended_at IS NULL RETURNING {COLUMNS}"
+            "UPDATE sessions SET ended_at = $2, cache_pending = true WHERE token_hash = $1 AND ended_at IS NULL \
+             RETURNING {COLUMNS}"
         )))
         .bind(&token_hash.as_bytes()[..])
         .bind(now);
@@ -201,7 +202,7 @@ impl SessionStore for PostgresSessionStore {
 
     async fn revoke(&self, user_id: UserId, session_id: SessionId) -> Result<Option<Session>, PortError> {
         let query = sqlx::query(AssertSqlSafe(format!(
-            "UPDATE sessions SET ended_at = $3 \
+            "UPDATE sessions SET ended_at = $3, cache_pending = true \
              WHERE user_id = $1 AND id = $2 AND ended_at IS NULL AND expires_at > $3 RETURNING {COLUMNS}"
         )))
         .bind(user_id.as_uuid())
@@ -213,7 +214,8 @@ impl SessionStore for PostgresSessionStore {
     async fn revoke_all(&self, user_id: UserId) -> Result<Vec<Session>, PortError> {
         let now = self.clock.now();
         let query = sqlx::query(AssertSqlSafe(format!(
-            "UPDATE sessions SET ended_at = $2 WHERE user_id = $1 AND ended_at IS NULL RETURNING {COLUMNS}"
+            "UPDATE sessions SET ended_at = $2, cache_pending = true WHERE user_id = $1 AND ended_at IS NULL \
+             RETURNING {COLUMNS}"
         )))
         .bind(user_id.as_uuid())
         .bind(now);
@@ -248,15 +250,6 @@ impl DurableSessionStore for PostgresSessionStore {
         Ok(done.rows_affected() == 1)
     }
 
-    async fn mark_cache_pending(&self, token_hashes: &[SessionTokenHash]) -> Result<(), PortError> {
-        sqlx::query("UPDATE sessions SET cache_pending = true WHERE token_hash = ANY($1) AND ended_at IS NOT NULL")
-            .bind(hashes(token_hashes))
-            .execute(&self.pool)
-            .await
-            .map_err(store_error)?;
-        Ok(())
-    }
-
     async fn cache_pending(&self, limit: u32) -> Result<Vec<Session>, PortError> {
         let query = sqlx::query(AssertSqlSafe(format!(
             "SELECT {COLUMNS} FROM sessions WHERE cache_pending ORDER BY ended_at LIMIT $1"
@@ -274,6 +267,15 @@ impl DurableSessionStore for PostgresSessionStore {
         Ok(())
     }
 
+    async fn ended_since(&self, since: OffsetDateTime, limit: u32) -> Result<Vec<Session>, PortError> {
+        let query = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM sessions WHERE ended_at >= $1 ORDER BY ended_at LIMIT $2"
+        )))
+        .bind(since)
+        .bind(i64::from(limit));
+        self.sessions(query).await
+    }
+
     async fn touch_many(&self, touches: &[Touch]) -> Result<(), PortError> {
         if touches.is_empty() {
             return Ok(());
@@ -284,8 +286,8 @@ impl DurableSessionStore for PostgresSessionStore {
         sqlx::query(
             "UPDATE sessions AS s SET last_seen_at = t.seen, idle_expires_at = t.idle \
              FROM unnest($1::bytea[], $2::timestamptz[], $3::timestamptz[]) AS t(token_hash, seen, idle) \
-             WHERE s.token_hash = t.token_hash AND s.ended_at IS NULL AND s.expires_at > $4 \
-             AND s.idle_expires_at < t.idle",
+             WHERE s.token_hash = t.token_hash AND s.ended_at IS NULL \
+             AND LEAST(t.idle, s.absolute_expires_at) > $4 AND s.idle_expires_at < t.idle",
         )
         .bind(hashes(&token_hashes))
         .bind(seen)

@@ -193,12 +193,6 @@ impl RedisSessionStore {
         command.query_async(&mut self.connection()?).await.map_err(store_error)
     }
 
-    /// Runs a single-key write, once: a write whose answer was lost may have
-    /// landed, and repeating it could undo a concurrent delete.
-    async fn write_one(&self, command: &redis::Cmd) -> Result<(), PortError> {
-        command.query_async(&mut self.connection()?).await.map_err(store_error)
-    }
-
     /// Runs `steps` — each a pipeline on one key — as one `MULTI` transaction on a
     /// standalone server, or in order, each atomic, on a Cluster. Returns the
     /// answer of the last command.
@@ -262,7 +256,7 @@ impl RedisSessionStore {
 
     async fn discard_corrupt(&self, token_hash: &SessionTokenHash) -> Result<(), PortError> {
         tracing::warn!(session = %token_hash.short(), "deleting a session record that cannot be decoded");
-        self.write_one(redis::cmd("DEL").arg(self.session_key(token_hash))).await
+        self.query(redis::cmd("DEL").arg(self.session_key(token_hash))).await
     }
 
     /// Replaces each session by an ended marker that lasts until the session
@@ -295,9 +289,9 @@ impl RedisSessionStore {
         self.write(steps).await.map(drop)
     }
 
-    /// The index step and the session step that store `session`, marked
-    /// durable or not; the index is written first (see the crate docs).
-    fn store_steps(&self, session: &Session, durable: bool) -> (Pipeline, Pipeline) {
+    /// The step that lists `session` in its user's index; it is written before
+    /// the session (see the crate docs).
+    fn index_step(&self, session: &Session) -> Pipeline {
         let now = self.clock.now();
         // The index must outlive every session it lists, however often they are
         // touched: it lives until the latest absolute expiry among them.
@@ -322,6 +316,12 @@ impl RedisSessionStore {
             .arg(&index)
             .arg(index_ttl)
             .arg("GT");
+        index_step
+    }
+
+    /// Stores `session`, marked durable or not, replacing whatever its key held.
+    async fn store(&self, session: &Session, durable: bool) -> Result<(), PortError> {
+        let now = self.clock.now();
         let key = self.session_key(&session.token_hash);
         let mut session_step = redis::pipe();
         session_step
@@ -333,12 +333,7 @@ impl RedisSessionStore {
             .cmd("PEXPIRE")
             .arg(&key)
             .arg(ttl_millis(now, session.expires_at()));
-        (index_step, session_step)
-    }
-
-    async fn store(&self, session: &Session, durable: bool) -> Result<(), PortError> {
-        let (index_step, session_step) = self.store_steps(session, durable);
-        self.write(vec![index_step, session_step]).await.map(drop)
+        self.write(vec![self.index_step(session), session_step]).await.map(drop)
     }
 
     /// The user's indexed sessions, live or not.
@@ -368,7 +363,7 @@ impl RedisSessionStore {
             }
         }
         if !stale.is_empty() {
-            self.write_one(redis::cmd("ZREM").arg(&index).arg(stale)).await?;
+            self.query::<()>(redis::cmd("ZREM").arg(&index).arg(stale)).await?;
         }
         Ok(sessions)
     }
@@ -486,7 +481,7 @@ impl SessionCache for RedisSessionStore {
 
     async fn fill(&self, session: &Session) -> Result<bool, PortError> {
         let now = self.clock.now();
-        let (index_step, _) = self.store_steps(session, true);
+        let index_step = self.index_step(session);
         let mut session_step = redis::pipe();
         session_step
             .cmd("EVAL")
@@ -504,12 +499,20 @@ impl SessionCache for RedisSessionStore {
         let now = micros(self.clock.now());
         let mut command = redis::cmd("EVAL");
         command.arg(MARK_DURABLE_SCRIPT).arg(1).arg(self.session_key(token_hash)).arg(now);
-        let answer: i64 = command.query_async(&mut self.connection()?).await.map_err(store_error)?;
+        let answer: i64 = self.query(&command).await?;
         Ok(answer == 1)
     }
 
     async fn end(&self, sessions: &[Session]) -> Result<(), PortError> {
         self.end_sessions(sessions).await
+    }
+
+    async fn end_by_hash(&self, token_hash: &SessionTokenHash, lifetime: std::time::Duration) -> Result<(), PortError> {
+        let key = self.session_key(token_hash);
+        let millis = i64::try_from(lifetime.as_millis()).unwrap_or(i64::MAX).max(1);
+        let mut step = redis::pipe();
+        step.cmd("DEL").arg(&key).cmd("HSET").arg(&key).arg(codec::ENDED).arg(1).cmd("PEXPIRE").arg(&key).arg(millis);
+        self.write(vec![step]).await.map(drop)
     }
 }
 

@@ -40,6 +40,9 @@ pub struct DataCheck {
     pub lost: bool,
     /// The servers evicted keys since the last check.
     pub evicting: bool,
+    /// A server restarted, or a replica took over from a master, since the last
+    /// check: what Redis holds may have gone back to an older state.
+    pub went_back: bool,
 }
 
 /// How Redis is configured to keep (or lose) what it holds.
@@ -187,6 +190,8 @@ impl RedisSessionStore {
                     .iter()
                     .filter(|(address, id)| last.run_ids.get(*address).is_some_and(|old| old != *id))
                     .count();
+                let promoted = run_ids.keys().filter(|address| !last.run_ids.contains_key(*address)).count();
+                check.went_back = restarted + promoted > 0;
                 if !missing.is_empty() && !check.evicting {
                     check.lost = true;
                     metrics::counter!("sesame_redis_data_loss_total").increment(1);

@@ -75,8 +75,16 @@ enum Retry {
 #[derive(Debug)]
 enum State {
     Closed,
-    Open { until: Instant, open_for: Duration },
-    HalfOpen { open_for: Duration },
+    Open {
+        until: Instant,
+        open_for: Duration,
+    },
+    /// A probe is in flight since `since`. A probe whose caller went away (its
+    /// future dropped) never reports; after a call's timeout another may probe.
+    HalfOpen {
+        open_for: Duration,
+        since: Instant,
+    },
 }
 
 /// A run of failures, logged once when the breaker opens and once when it ends.
@@ -136,6 +144,16 @@ impl Guard {
         }
     }
 
+    /// Whether a call may probe now: the back-off is over, or the probe in
+    /// flight has outlived a call's timeout (its caller gave up on it).
+    fn may_probe(&self, state: &State, now: Instant) -> Option<Duration> {
+        match *state {
+            State::Open { until, open_for } if now >= until => Some(open_for),
+            State::HalfOpen { open_for, since } if now >= since + self.settings.timeout => Some(open_for),
+            _ => None,
+        }
+    }
+
     /// `inner` seen through this guard.
     pub fn wrap<T: ?Sized>(self: &Arc<Self>, inner: Arc<T>) -> Guarded<T> {
         Guarded { inner, guard: Arc::clone(self) }
@@ -149,12 +167,13 @@ impl Guard {
     /// another call probes).
     fn admit(&self) -> Result<(), PortError> {
         let mut breaker = self.lock();
+        let now = Instant::now();
+        if let Some(open_for) = self.may_probe(&breaker.state, now) {
+            breaker.state = State::HalfOpen { open_for, since: now };
+            return Ok(());
+        }
         match breaker.state {
             State::Closed => Ok(()),
-            State::Open { until, open_for } if Instant::now() >= until => {
-                breaker.state = State::HalfOpen { open_for };
-                Ok(())
-            }
             State::Open { .. } | State::HalfOpen { .. } => {
                 metrics::counter!("sesame_store_calls_refused_total", "backend" => self.settings.backend).increment(1);
                 Err(PortError::unavailable(self.settings.backend, Refused("circuit breaker open: failing fast")))
@@ -203,7 +222,7 @@ impl Guard {
         });
         episode.failures += 1;
         let reopen = match breaker.state {
-            State::HalfOpen { open_for } => Some((open_for * 2).min(self.settings.max_open_for)),
+            State::HalfOpen { open_for, .. } => Some((open_for * 2).min(self.settings.max_open_for)),
             State::Closed if failures >= self.settings.failures_to_open => Some(self.settings.open_for),
             State::Closed | State::Open { .. } => None,
         };
@@ -339,6 +358,10 @@ impl<T: SessionCache + ?Sized> SessionCache for Guarded<T> {
     async fn end(&self, sessions: &[Session]) -> Result<(), PortError> {
         self.guard.call("end", Retry::Once, || self.inner.end(sessions)).await
     }
+
+    async fn end_by_hash(&self, token_hash: &SessionTokenHash, lifetime: Duration) -> Result<(), PortError> {
+        self.guard.call("end_by_hash", Retry::Once, || self.inner.end_by_hash(token_hash, lifetime)).await
+    }
 }
 
 #[async_trait]
@@ -347,16 +370,16 @@ impl<T: DurableSessionStore + ?Sized> DurableSessionStore for Guarded<T> {
         self.guard.call("insert_if_absent", Retry::Once, || self.inner.insert_if_absent(session)).await
     }
 
-    async fn mark_cache_pending(&self, token_hashes: &[SessionTokenHash]) -> Result<(), PortError> {
-        self.guard.call("mark_cache_pending", Retry::Once, || self.inner.mark_cache_pending(token_hashes)).await
-    }
-
     async fn cache_pending(&self, limit: u32) -> Result<Vec<Session>, PortError> {
         self.guard.call("cache_pending", Retry::Once, || self.inner.cache_pending(limit)).await
     }
 
     async fn clear_cache_pending(&self, token_hashes: &[SessionTokenHash]) -> Result<(), PortError> {
         self.guard.call("clear_cache_pending", Retry::Once, || self.inner.clear_cache_pending(token_hashes)).await
+    }
+
+    async fn ended_since(&self, since: OffsetDateTime, limit: u32) -> Result<Vec<Session>, PortError> {
+        self.guard.call("ended_since", Retry::Once, || self.inner.ended_since(since, limit)).await
     }
 
     async fn touch_many(&self, touches: &[Touch]) -> Result<(), PortError> {

@@ -7,7 +7,8 @@
 //! backend and Keycloak's persistent user sessions.
 //!
 //! Writes reach the durable tier first, then the cache; reads hit the cache and,
-//! on a miss or a cache failure, the durable tier, refilling the cache. Listing
+//! on a miss, the durable tier, refilling the cache (on a cache failure, the
+//! durable tier alone, until the cache is reconciled). Listing
 //! and revoke-all answer from the durable tier, so nothing the cache evicted or
 //! lost can hide a session from them. How faults are survived is in
 //! [`TieredSessionStore`]'s docs and docs/reliability.md.

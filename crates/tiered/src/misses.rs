@@ -11,8 +11,9 @@
 //! - a budget of durable lookups per second for misses. Past it, a miss is
 //!   answered 503 with `Retry-After` — never 401, because the session may be
 //!   live — so the cost of a flood of random tokens is bounded while a real
-//!   session is never logged out. The budget is lifted while the cache is known
-//!   to have lost data (every live session then misses once).
+//!   session is never logged out. The budget is raised tenfold while the cache
+//!   is known to have lost data (every live session then misses once): raised,
+//!   not lifted, so a flood during that window stays bounded too.
 
 use std::{
     collections::HashMap,
@@ -60,14 +61,14 @@ impl NegativeCache {
 
     /// Forgets `token_hash` (a session was just created under it).
     pub(crate) fn remove(&self, token_hash: &SessionTokenHash) {
-        let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
-        if !entries.is_empty() {
-            entries.remove(token_hash);
-        }
+        self.entries.lock().unwrap_or_else(PoisonError::into_inner).remove(token_hash);
     }
 }
 
-/// A token bucket of durable lookups for misses, which can be lifted for a while.
+/// How much more a raised budget allows.
+const RAISED: f64 = 10.0;
+
+/// A token bucket of durable lookups for misses, which can be raised for a while.
 #[derive(Debug)]
 pub(crate) struct MissBudget {
     per_second: f64,
@@ -98,11 +99,9 @@ impl MissBudget {
     pub(crate) fn take(&self) -> bool {
         let now = Instant::now();
         let mut bucket = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        if bucket.lifted_until.is_some_and(|until| now < until) {
-            return true;
-        }
-        let earned = now.duration_since(bucket.refilled).as_secs_f64() * self.per_second;
-        bucket.tokens = (bucket.tokens + earned).min(self.burst);
+        let factor = if bucket.lifted_until.is_some_and(|until| now < until) { RAISED } else { 1.0 };
+        let earned = now.duration_since(bucket.refilled).as_secs_f64() * self.per_second * factor;
+        bucket.tokens = (bucket.tokens + earned).min(self.burst * factor);
         bucket.refilled = now;
         if bucket.tokens >= 1.0 {
             bucket.tokens -= 1.0;
@@ -112,10 +111,16 @@ impl MissBudget {
         }
     }
 
-    /// Lets every miss through for `period`.
+    /// Raises the budget tenfold (rate and burst) for `period`.
     pub(crate) fn lift_for(&self, period: Duration) {
-        let until = Instant::now() + period;
+        let now = Instant::now();
+        let until = now + period;
         let mut bucket = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        if bucket.lifted_until.is_none_or(|current| current <= now) {
+            // The larger burst is available at once.
+            bucket.tokens = self.burst * RAISED;
+            bucket.refilled = now;
+        }
         bucket.lifted_until = Some(bucket.lifted_until.map_or(until, |current| current.max(until)));
     }
 }
@@ -132,9 +137,11 @@ mod tests {
         tokio::time::advance(Duration::from_secs(1)).await;
         assert_eq!((0..100).filter(|_| budget.take()).count(), 10, "then ten a second");
         budget.lift_for(Duration::from_secs(30));
-        assert_eq!((0..1000).filter(|_| budget.take()).count(), 1000, "lifted");
+        assert_eq!((0..1000).filter(|_| budget.take()).count(), 500, "raised tenfold: a burst of 500");
+        tokio::time::advance(Duration::from_secs(1)).await;
+        assert_eq!((0..1000).filter(|_| budget.take()).count(), 100, "then a hundred a second");
         tokio::time::advance(Duration::from_secs(31)).await;
-        assert!((0..1000).filter(|_| budget.take()).count() <= 50, "and back in force");
+        assert!((0..1000).filter(|_| budget.take()).count() <= 50, "and back to normal");
     }
 
     #[tokio::test(start_paused = true)]

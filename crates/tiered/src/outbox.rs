@@ -76,8 +76,7 @@ impl Outbox {
     /// Whether the session's durable record is waiting to be ended: it must not
     /// be read back from the durable tier meanwhile.
     pub(crate) fn is_ending(&self, token_hash: &SessionTokenHash) -> bool {
-        let queues = self.lock();
-        !queues.ends.is_empty() && queues.ends.contains(token_hash)
+        self.lock().ends.contains(token_hash)
     }
 
     /// The sessions waiting to be ended.

@@ -4,15 +4,15 @@ use std::{
     collections::HashSet,
     sync::{
         Arc,
-        atomic::{AtomicBool, Ordering},
+        atomic::{AtomicU64, Ordering},
     },
     time::Duration,
 };
 
 use async_trait::async_trait;
 use sesame_ports::{
-    Cached, DurableSessionStore, PortError, Session, SessionCache, SessionId, SessionStore, SessionTokenHash, Touch,
-    UserId,
+    Cached, Clock, DurableSessionStore, PortError, Session, SessionCache, SessionId, SessionStore, SessionTokenHash,
+    Touch, UserId,
 };
 use time::OffsetDateTime;
 
@@ -26,20 +26,26 @@ use crate::{
 #[derive(Debug, Clone)]
 pub struct TieredSettings {
     /// Durable-tier lookups a second for tokens the cache does not hold (with a
-    /// burst of five seconds' worth); past it such a request answers 503. Lifted
-    /// while the cache is known to have lost data.
+    /// burst of five seconds' worth); past it such a request answers 503. Raised
+    /// tenfold while the cache is known to have lost data.
     pub miss_lookups_per_second: u32,
     /// The most session uses, and as many ends, waiting to be written to the
     /// durable tier.
     pub outbox_capacity: usize,
+    /// The longest a session lives (the absolute timeout): how long an ended
+    /// marker left for a session the cache could not read must last.
+    pub session_lifetime: Duration,
 }
 
 impl Default for TieredSettings {
-    /// 200 lookups a second; 100 000 waiting writes.
+    /// 200 lookups a second; 100 000 waiting writes; 12-hour sessions.
     fn default() -> Self {
-        Self { miss_lookups_per_second: 200, outbox_capacity: 100_000 }
+        Self { miss_lookups_per_second: 200, outbox_capacity: 100_000, session_lifetime: Duration::from_secs(43_200) }
     }
 }
+
+/// Hashes the negative cache remembers at most.
+const NEGATIVE_CAPACITY: usize = 100_000;
 
 /// Sessions in a durable tier (the source of truth) behind a cache tier (the
 /// fast path).
@@ -64,9 +70,12 @@ impl Default for TieredSettings {
 ///   once and the durable end waits in this instance's outbox.
 /// - **After a cache failure**, the store does not trust the cache until
 ///   [`upkeep`](Self::upkeep) has ended in it every session the durable tier
-///   lists as cache-pending: meanwhile it reads the durable tier. So a session
-///   ended while the cache was unreachable is never accepted again once it
-///   returns.
+///   lists as cache-pending (every end is listed, in the write that ends it,
+///   until the cache has it): meanwhile it reads the durable tier. So a session
+///   ended while the cache was unreachable is not accepted again once it
+///   returns. When the cache went back to an older state (a restart or a
+///   failover to a lagging replica), [`replay_ends`](Self::replay_ends) tells
+///   it again what ended lately.
 /// - **Listing and revoke-all** answer from the durable tier, so an evicted or
 ///   lost cache entry can never hide a session from them; sessions that only the
 ///   cache holds are added from the cache's own listing.
@@ -79,24 +88,36 @@ impl Default for TieredSettings {
 pub struct TieredSessionStore {
     durable: Arc<dyn DurableSessionStore>,
     cache: Arc<dyn SessionCache>,
+    clock: Arc<dyn Clock>,
     outbox: Outbox,
     negative: NegativeCache,
     budget: MissBudget,
-    /// Set by a cache failure; cleared once the cache answers and every
-    /// cache-pending end has reached it.
-    cache_suspect: AtomicBool,
+    session_lifetime: Duration,
+    /// Counts cache failures; the cache is suspect while this runs ahead of
+    /// `reconciled`, the count an upkeep that reconciled the cache had seen when
+    /// it began (so a failure during a reconciliation is never forgotten).
+    cache_failures: AtomicU64,
+    reconciled: AtomicU64,
 }
 
 impl TieredSessionStore {
-    /// A tiered store over these tiers.
-    pub fn new(durable: Arc<dyn DurableSessionStore>, cache: Arc<dyn SessionCache>, settings: &TieredSettings) -> Self {
+    /// A tiered store over these tiers, reading time from `clock`.
+    pub fn new(
+        durable: Arc<dyn DurableSessionStore>,
+        cache: Arc<dyn SessionCache>,
+        clock: Arc<dyn Clock>,
+        settings: &TieredSettings,
+    ) -> Self {
         Self {
             durable,
             cache,
+            clock,
             outbox: Outbox::new(settings.outbox_capacity),
-            negative: NegativeCache::new(settings.outbox_capacity),
+            negative: NegativeCache::new(NEGATIVE_CAPACITY),
             budget: MissBudget::new(settings.miss_lookups_per_second),
-            cache_suspect: AtomicBool::new(false),
+            session_lifetime: settings.session_lifetime,
+            cache_failures: AtomicU64::new(0),
+            reconciled: AtomicU64::new(0),
         }
     }
 
@@ -113,21 +134,60 @@ impl TieredSessionStore {
         metrics::gauge!("sesame_tiered_outbox_ends").set(ends as f64);
     }
 
-    /// Lets every cache miss reach the durable tier for `period`: the cache lost
-    /// its data, so every live session will miss once.
+    /// Raises the miss budget tenfold for `period`: the cache lost its data, so
+    /// every live session will miss once.
     pub fn lift_miss_budget(&self, period: Duration) {
         self.budget.lift_for(period);
     }
 
     /// Whether the cache failed and has not been reconciled since.
     pub fn cache_is_suspect(&self) -> bool {
-        self.cache_suspect.load(Ordering::Acquire)
+        self.cache_failures.load(Ordering::Acquire) > self.reconciled.load(Ordering::Acquire)
     }
 
     fn distrust_cache(&self, err: &PortError) {
-        if !self.cache_suspect.swap(true, Ordering::AcqRel) {
+        if !self.cache_is_suspect() {
             tracing::debug!(error = %err, "cache failed; reading the durable tier until it is reconciled");
         }
+        self.cache_failures.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Ends in the cache, again, every session the durable tier ended in the
+    /// last `window`: the cache went back to an older state (it restarted from
+    /// a snapshot, or failed over to a replica that lagged) and may hold some of
+    /// them live again.
+    /// Returns whether the cache took them.
+    pub async fn replay_ends(&self, window: Duration) -> bool {
+        const MOST: u32 = 10_000;
+        let since = self.clock.now() - window;
+        let replayed = async {
+            let ended = self.durable.ended_since(since, MOST).await?;
+            self.cache.end(&ended).await?;
+            Ok::<_, PortError>(ended.len())
+        };
+        match replayed.await {
+            Ok(count) if count == MOST as usize => {
+                tracing::warn!(
+                    sessions = count,
+                    "told the cache again what ended lately, up to the most a replay takes"
+                );
+                true
+            }
+            Ok(count) => {
+                tracing::info!(sessions = count, "told the cache again what ended lately");
+                true
+            }
+            Err(err) => {
+                tracing::debug!(error = %err, "telling the cache again what ended lately failed; trying again");
+                self.distrust_cache(&err);
+                false
+            }
+        }
+    }
+
+    /// How many ends wait for the durable tier (they are lost if the process ends).
+    pub fn ends_waiting(&self) -> usize {
+        self.outbox.depth().1
     }
 
     /// Writes queued uses to the durable tier, in batches; puts back what fails.
@@ -172,6 +232,7 @@ impl TieredSessionStore {
     /// once none is left and the cache answers, the cache is trusted again.
     async fn reconcile_cache(&self) {
         const BATCH: u32 = 100;
+        let failures_seen = self.cache_failures.load(Ordering::Acquire);
         let reconciled = async {
             self.cache.ping().await?;
             loop {
@@ -190,7 +251,7 @@ impl TieredSessionStore {
         };
         match reconciled.await {
             Ok(()) => {
-                if self.cache_suspect.swap(false, Ordering::AcqRel) {
+                if self.reconciled.fetch_max(failures_seen, Ordering::AcqRel) < failures_seen {
                     tracing::debug!("cache reconciled; reading it again");
                 }
             }
@@ -229,38 +290,46 @@ impl TieredSessionStore {
         Ok(Some(session))
     }
 
-    /// Copies a session that only the cache holds to the durable tier. Failures
-    /// leave it for its next use: the session keeps working from the cache.
-    async fn copy_forward(&self, session: &Session) {
+    /// Copies a session that only the cache holds to the durable tier; whether
+    /// it is still live. A failure leaves it for its next use: the session keeps
+    /// working from the cache.
+    async fn copy_forward(&self, session: &Session) -> bool {
+        let hash = &session.token_hash;
         let copied = async {
-            self.durable.insert_if_absent(session).await?;
-            if !self.cache.mark_durable(&session.token_hash).await? {
-                // It ended in the cache after we read it: end the copy too.
-                self.durable.delete(&session.token_hash).await?;
+            if !self.durable.insert_if_absent(session).await? && self.durable.get(hash).await?.is_none() {
+                // The durable tier ended it (its cache end is pending): end it here too.
+                self.cache.end(std::slice::from_ref(session)).await?;
+                return Ok(false);
             }
-            Ok::<_, PortError>(())
+            if !self.cache.mark_durable(hash).await? {
+                // It ended in the cache after we read it: end the copy too, now or later.
+                if self.durable.delete(hash).await.is_err() && !self.outbox.end(*hash) {
+                    tracing::error!(session = %hash.short(), "a copied session could not be ended again");
+                }
+                return Ok(false);
+            }
+            Ok::<_, PortError>(true)
         };
-        if let Err(err) = copied.await {
-            tracing::debug!(session = %session.token_hash.short(), error = %err, "copying a session forward failed");
-        }
+        copied.await.unwrap_or_else(|err| {
+            tracing::debug!(session = %hash.short(), error = %err, "copying a session forward failed");
+            true
+        })
     }
 
-    /// Ends `sessions` in the cache; those it cannot end there are left on the
-    /// durable tier's cache-pending list.
+    /// Ends in the cache `sessions` the durable tier just ended, and takes them
+    /// off its cache-pending list; those the cache cannot take stay on it.
     async fn end_in_cache(&self, sessions: &[Session]) {
         if sessions.is_empty() {
             return;
         }
-        let Err(err) = self.cache.end(sessions).await else { return };
-        self.distrust_cache(&err);
+        if let Err(err) = self.cache.end(sessions).await {
+            self.distrust_cache(&err);
+            return;
+        }
         let hashes: Vec<SessionTokenHash> = sessions.iter().map(|session| session.token_hash).collect();
-        if let Err(pending) = self.durable.mark_cache_pending(&hashes).await {
-            tracing::error!(
-                sessions = hashes.len(),
-                error = %err,
-                pending_error = %pending,
-                "neither tier could record ended sessions for the cache"
-            );
+        if let Err(err) = self.durable.clear_cache_pending(&hashes).await {
+            // Harmless: the upkeep ends them in the cache again, and clears them.
+            tracing::debug!(error = %err, "clearing ended sessions off the cache-pending list failed");
         }
     }
 }
@@ -302,8 +371,8 @@ impl SessionStore for TieredSessionStore {
         match self.cache.lookup(token_hash).await {
             Ok(Cached::Live { session, durable: true }) => Ok(Some(session)),
             Ok(Cached::Live { session, durable: false }) => {
-                self.copy_forward(&session).await;
-                Ok(Some(session))
+                let live = self.copy_forward(&session).await;
+                Ok(live.then_some(session))
             }
             Ok(Cached::Ended) => Ok(None),
             Ok(Cached::Missing) => self.get_missed(token_hash).await,
@@ -345,11 +414,17 @@ impl SessionStore for TieredSessionStore {
             }
             // Not live in the durable tier; the cache may still hold one it never copied.
             Ok(None) => Ok(cache_only(self.cache.delete(token_hash).await).flatten()),
-            // The durable tier is down: end it in the cache now, there later.
-            Err(durable) => match self.cache.delete(token_hash).await {
-                Ok(ended) if self.outbox.end(*token_hash) => Ok(ended),
-                Ok(_) | Err(_) => Err(durable),
-            },
+            // The durable tier is down: end it in the cache now (a marker even
+            // where the cache held nothing: the durable tier may hold it live),
+            // and in the durable tier later.
+            Err(durable) => {
+                let ended = match self.cache.delete(token_hash).await {
+                    Ok(Some(session)) => Some(session),
+                    Ok(None) if self.cache.end_by_hash(token_hash, self.session_lifetime).await.is_ok() => None,
+                    Ok(None) | Err(_) => return Err(durable),
+                };
+                if self.outbox.end(*token_hash) { Ok(ended) } else { Err(durable) }
+            }
         }
     }
 
@@ -377,8 +452,8 @@ impl SessionStore for TieredSessionStore {
     }
 
     async fn purge_expired(&self, limit: u32) -> Result<u64, PortError> {
-        let durable = self.durable.purge_expired(limit).await?;
-        Ok(durable + self.cache.purge_expired(limit).await?)
+        // The cache expires its keys by itself.
+        self.durable.purge_expired(limit).await
     }
 
     async fn ping(&self) -> Result<(), PortError> {

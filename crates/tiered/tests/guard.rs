@@ -182,3 +182,23 @@ async fn a_call_that_hangs_is_cut_off_at_the_timeout_and_counts_as_a_failure() {
     assert!(guarded.find_by_id(UserId::random()).await.is_err());
     assert_eq!(hanging.calls.load(Ordering::SeqCst), 3, "the fourth was refused before reaching the store");
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_probe_whose_caller_went_away_does_not_leave_the_breaker_stuck() {
+    let hanging = Arc::new(Hanging { calls: AtomicUsize::new(0) });
+    let guard = guard();
+    let guarded = guard.wrap(Arc::clone(&hanging));
+    for _ in 0..3 {
+        assert!(guarded.find_by_id(UserId::random()).await.is_err());
+    }
+    tokio::time::advance(Duration::from_millis(1001)).await;
+    // The probe starts, and its caller gives up on it (a client hung up).
+    let probe = tokio::time::timeout(Duration::from_millis(10), guarded.find_by_id(UserId::random())).await;
+    assert!(probe.is_err(), "the probe was dropped before it answered");
+    assert_eq!(guard.state(), BreakerState::HalfOpen);
+    assert!(guarded.ping().await.is_err(), "while a probe may still be in flight, others are refused");
+
+    tokio::time::advance(Duration::from_millis(500)).await;
+    guarded.ping().await.expect("after a call's timeout another call probes, and closes the breaker");
+    assert_eq!(guard.state(), BreakerState::Closed);
+}

@@ -58,8 +58,12 @@ mod contract {
 
         sesame_ports::session_store_contract!(|clock: ManualClock| async move {
             let cache = cache(standalone_settings(), &clock, "TEST_REDIS_URL").await;
-            Arc::new(TieredSessionStore::new(durable(&clock).await, cache, &TieredSettings::default()))
-                as Arc<dyn SessionStore>
+            Arc::new(TieredSessionStore::new(
+                durable(&clock).await,
+                cache,
+                Arc::new(clock.clone()),
+                &TieredSettings::default(),
+            )) as Arc<dyn SessionStore>
         });
     }
 
@@ -74,8 +78,12 @@ mod contract {
             settings.urls = urls.split(',').map(|url| SecretString::from(url.trim().to_owned())).collect();
             settings.cluster = true;
             let cache = cache(settings, &clock, "TEST_REDIS_CLUSTER_URLS").await;
-            Arc::new(TieredSessionStore::new(durable(&clock).await, cache, &TieredSettings::default()))
-                as Arc<dyn SessionStore>
+            Arc::new(TieredSessionStore::new(
+                durable(&clock).await,
+                cache,
+                Arc::new(clock.clone()),
+                &TieredSettings::default(),
+            )) as Arc<dyn SessionStore>
         });
     }
 }
@@ -178,6 +186,10 @@ impl<T: SessionCache + ?Sized> SessionCache for Flaky<T> {
         self.check()?;
         self.inner.end(sessions).await
     }
+    async fn end_by_hash(&self, hash: &SessionTokenHash, lifetime: std::time::Duration) -> Result<(), PortError> {
+        self.check()?;
+        self.inner.end_by_hash(hash, lifetime).await
+    }
 }
 
 #[async_trait]
@@ -186,10 +198,6 @@ impl<T: DurableSessionStore + ?Sized> DurableSessionStore for Flaky<T> {
         self.check()?;
         self.inner.insert_if_absent(session).await
     }
-    async fn mark_cache_pending(&self, hashes: &[SessionTokenHash]) -> Result<(), PortError> {
-        self.check()?;
-        self.inner.mark_cache_pending(hashes).await
-    }
     async fn cache_pending(&self, limit: u32) -> Result<Vec<Session>, PortError> {
         self.check()?;
         self.inner.cache_pending(limit).await
@@ -197,6 +205,10 @@ impl<T: DurableSessionStore + ?Sized> DurableSessionStore for Flaky<T> {
     async fn clear_cache_pending(&self, hashes: &[SessionTokenHash]) -> Result<(), PortError> {
         self.check()?;
         self.inner.clear_cache_pending(hashes).await
+    }
+    async fn ended_since(&self, since: OffsetDateTime, limit: u32) -> Result<Vec<Session>, PortError> {
+        self.check()?;
+        self.inner.ended_since(since, limit).await
     }
     async fn touch_many(&self, touches: &[Touch]) -> Result<(), PortError> {
         self.check()?;
@@ -225,7 +237,8 @@ async fn world_with(settings: &TieredSettings) -> World {
     let prefix = redis_settings.key_prefix.clone();
     let cache = Flaky::new(cache(redis_settings, &clock, "TEST_REDIS_URL").await);
     let durable = Flaky::new(durable(&clock).await);
-    let tiered = TieredSessionStore::new(Arc::clone(&durable) as _, Arc::clone(&cache) as _, settings);
+    let tiered =
+        TieredSessionStore::new(Arc::clone(&durable) as _, Arc::clone(&cache) as _, Arc::new(clock.clone()), settings);
     let admin = redis::Client::open(redis_url()).unwrap().get_multiplexed_async_connection().await.expect("Redis");
     World { tiered, durable, cache, clock, prefix, admin }
 }
@@ -496,4 +509,49 @@ async fn tokens_that_were_never_issued_cost_a_bounded_number_of_durable_lookups(
         assert_eq!(w.tiered.get(&stale).await.unwrap(), None);
     }
     assert_eq!(w.durable.gets.load(Ordering::SeqCst), 51, "a token the durable tier lacked is looked up once");
+}
+
+#[tokio::test]
+async fn a_cache_that_went_back_to_an_older_state_is_told_again_what_ended() {
+    let w = world().await;
+    let session = w.session();
+    w.tiered.create(&session).await.unwrap();
+    assert!(w.tiered.delete(&session.token_hash).await.unwrap().is_some());
+    // A failover to a replica that had not seen the logout: the live record is back.
+    w.cache.inner.put(&session).await.unwrap();
+    assert_eq!(w.tiered.get(&session.token_hash).await.unwrap(), Some(session.clone()), "revived, until told");
+
+    assert!(w.tiered.replay_ends(std::time::Duration::from_secs(600)).await);
+    assert_eq!(w.cached(&session).await, Cached::Ended);
+    assert_eq!(w.tiered.get(&session.token_hash).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn a_logout_while_postgres_is_down_leaves_a_marker_even_where_redis_held_nothing() {
+    let mut w = world().await;
+    let session = w.session();
+    w.tiered.create(&session).await.unwrap();
+    w.lose(w.session_key(&session)).await;
+    w.cut_durable(true);
+    assert_eq!(w.tiered.delete(&session.token_hash).await.unwrap(), None, "answered");
+    assert_eq!(w.cached(&session).await, Cached::Ended, "a marker by hash: PostgreSQL may hold it live");
+    assert_eq!(w.tiered.ends_waiting(), 1);
+
+    w.cut_durable(false);
+    w.tiered.upkeep().await;
+    assert_eq!(w.tiered.ends_waiting(), 0);
+    assert_eq!(w.durable.inner.get(&session.token_hash).await.unwrap(), None, "ended in PostgreSQL too");
+}
+
+#[tokio::test]
+async fn a_session_only_redis_holds_whose_postgres_row_ended_is_not_revived_by_its_copy() {
+    let w = world().await;
+    let session = w.session();
+    w.cache.inner.create(&session).await.unwrap();
+    // Ended in PostgreSQL while Redis could not be told: the row is ended, Redis still holds it live.
+    assert!(w.durable.inner.insert_if_absent(&session).await.unwrap());
+    assert!(w.durable.inner.delete(&session.token_hash).await.unwrap().is_some());
+
+    assert_eq!(w.tiered.get(&session.token_hash).await.unwrap(), None, "the copy found the ended row");
+    assert_eq!(w.cached(&session).await, Cached::Ended, "and ended it in Redis too");
 }

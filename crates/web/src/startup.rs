@@ -188,7 +188,7 @@ impl Application {
             }
         };
         upkeep_task.abort();
-        if tokio::time::timeout(FLUSH_TIMEOUT, upkeep.flush()).await.is_err() {
+        if tokio::time::timeout(FLUSH_TIMEOUT, upkeep.finish()).await.is_err() {
             tracing::warn!("the stores did not take the last writes within {FLUSH_TIMEOUT:?}");
         }
         Ok(served.map_err(io::Error::other)??)

@@ -119,6 +119,19 @@ pub async fn deletions_leave_ended_markers(f: Fixture) {
     }
 }
 
+/// `end_by_hash` leaves a marker where the cache held a session, or nothing.
+pub async fn end_by_hash_leaves_a_marker_whatever_the_cache_held(f: Fixture) {
+    let held = f.session();
+    let unknown = f.session();
+    f.cache.create(&held).await.expect("create");
+    for session in [&held, &unknown] {
+        f.cache.end_by_hash(&session.token_hash, std::time::Duration::from_secs(60)).await.expect("end_by_hash");
+        assert_eq!(f.lookup(session).await, Cached::Ended);
+        assert!(!f.cache.fill(session).await.expect("fill"), "no refill over the marker");
+    }
+    assert_eq!(f.cache.get(&held.token_hash).await.expect("get"), None);
+}
+
 /// An expired session is missing, whatever tier it came from.
 pub async fn an_expired_session_is_missing(f: Fixture) {
     let created = f.session();

@@ -65,29 +65,48 @@ pub async fn insert_if_absent_never_revives_an_ended_session(f: Fixture) {
     }
 }
 
-/// Ended sessions marked cache-pending are listed until cleared; live or
-/// unknown hashes are not.
-pub async fn cache_pending_lists_marked_ended_sessions_until_cleared(f: Fixture) {
+/// Every deletion puts the sessions it ends on the cache-pending list, until
+/// cleared; live sessions are never on it.
+pub async fn deletions_leave_sessions_cache_pending_until_cleared(f: Fixture) {
     let user = UserId::random();
-    let [first, second, live] = [(); 3].map(|()| SessionBuilder::opened_at(f.clock.now()).user(user).build());
-    for session in [&first, &second, &live] {
+    let [deleted, revoked, all, live] = [(); 4].map(|()| f.session());
+    let mine = SessionBuilder::opened_at(f.clock.now()).user(user).build();
+    for session in [&deleted, &revoked, &all, &live, &mine] {
         f.store.create(session).await.expect("create");
     }
-    f.store.delete(&first.token_hash).await.expect("delete");
-    f.store.delete(&second.token_hash).await.expect("delete");
-    assert!(f.pending().await.is_empty(), "nothing is pending until marked");
-
-    let unknown = f.session().token_hash;
-    let marked = [first.token_hash, second.token_hash, live.token_hash, unknown];
-    f.store.mark_cache_pending(&marked).await.expect("mark");
-    assert_eq!(f.pending().await, sorted(vec![first.token_hash, second.token_hash]));
+    assert!(f.pending().await.is_empty(), "nothing ended, nothing pending");
+    f.store.delete(&deleted.token_hash).await.expect("delete");
+    f.store.revoke(revoked.user_id, revoked.id).await.expect("revoke");
+    f.store.revoke_all(all.user_id).await.expect("revoke_all");
+    f.store.revoke_all(user).await.expect("revoke_all");
+    let ended = [deleted.token_hash, revoked.token_hash, all.token_hash, mine.token_hash];
+    assert_eq!(f.pending().await, sorted(ended.to_vec()));
     let listed = f.store.cache_pending(100).await.expect("cache_pending");
-    assert!(listed.contains(&first) && listed.contains(&second), "whole sessions, for the cache to end them");
+    assert!(listed.contains(&deleted) && listed.contains(&mine), "whole sessions, for the cache to end them");
     assert_eq!(f.store.cache_pending(1).await.expect("limited").len(), 1, "the limit holds");
 
-    f.store.clear_cache_pending(&[first.token_hash]).await.expect("clear");
-    assert_eq!(f.pending().await, vec![second.token_hash]);
-    assert_eq!(f.store.get(&live.token_hash).await.expect("get"), Some(live), "marking never ends a live session");
+    f.store.clear_cache_pending(&[deleted.token_hash, live.token_hash]).await.expect("clear");
+    assert_eq!(f.pending().await, sorted(vec![revoked.token_hash, all.token_hash, mine.token_hash]));
+    assert_eq!(f.store.get(&live.token_hash).await.expect("get"), Some(live), "clearing never touches a live session");
+}
+
+/// `ended_since` lists what ended from an instant on, cleared or not.
+pub async fn ended_since_lists_recent_ends_whether_cleared_or_not(f: Fixture) {
+    let [early, late, live] = [(); 3].map(|()| f.session());
+    for session in [&early, &late, &live] {
+        f.store.create(session).await.expect("create");
+    }
+    f.store.delete(&early.token_hash).await.expect("delete");
+    f.clock.advance(Duration::minutes(1));
+    let since = f.clock.now();
+    f.store.delete(&late.token_hash).await.expect("delete");
+    f.store.clear_cache_pending(&[late.token_hash]).await.expect("clear");
+
+    let recent: Vec<SessionTokenHash> =
+        f.store.ended_since(since, 100).await.expect("ended_since").iter().map(|s| s.token_hash).collect();
+    assert_eq!(recent, vec![late.token_hash], "only what ended from `since` on, cleared or not");
+    let all = f.store.ended_since(since - Duration::minutes(2), 100).await.expect("ended_since");
+    assert_eq!(all.len(), 2);
 }
 
 /// An ended record is purged once the session would have expired, and leaves
@@ -96,7 +115,7 @@ pub async fn ended_records_are_purged_at_their_expiry(f: Fixture) {
     let session = SessionBuilder::opened_at(f.clock.now()).idle_for(Duration::minutes(5)).build();
     f.store.create(&session).await.expect("create");
     f.store.delete(&session.token_hash).await.expect("delete");
-    f.store.mark_cache_pending(&[session.token_hash]).await.expect("mark");
+    assert_eq!(f.pending().await, vec![session.token_hash]);
     assert_eq!(f.store.purge_expired(100).await.expect("purge"), 0, "an ended record outlives its deletion");
 
     f.clock.advance(Duration::minutes(5));
@@ -105,12 +124,18 @@ pub async fn ended_records_are_purged_at_their_expiry(f: Fixture) {
     assert!(f.store.insert_if_absent(&session).await.expect("insert"), "once purged, the hash is free again");
 }
 
-/// `touch_many` extends live sessions in one call, skips the rest, and never
-/// shortens a session.
-pub async fn touch_many_extends_live_sessions_and_never_shortens_one(f: Fixture) {
+/// `touch_many` records uses in one call: it brings a session up to date even
+/// when its stored idle expiry has lapsed (the durable tier lags the cache it is
+/// written behind), skips ended, unknown and absolutely expired sessions, and
+/// never shortens a session.
+pub async fn touch_many_records_uses_and_never_shortens_a_session(f: Fixture) {
     let [live, ended, unknown, later] = [(); 4].map(|()| f.session());
-    let short = SessionBuilder::opened_at(f.clock.now()).idle_for(Duration::minutes(1)).build();
-    for session in [&live, &ended, &short, &later] {
+    let lagging = SessionBuilder::opened_at(f.clock.now()).idle_for(Duration::minutes(1)).build();
+    let finished = SessionBuilder::opened_at(f.clock.now())
+        .absolute_after(Duration::minutes(1))
+        .idle_for(Duration::minutes(1))
+        .build();
+    for session in [&live, &ended, &later, &lagging, &finished] {
         f.store.create(session).await.expect("create");
     }
     f.store.delete(&ended.token_hash).await.expect("delete");
@@ -120,12 +145,14 @@ pub async fn touch_many_extends_live_sessions_and_never_shortens_one(f: Fixture)
     f.store.touch(&later, now, idle + Duration::minutes(5)).await.expect("a direct touch, later than the batch");
 
     let touch = |session: &Session| Touch { token_hash: session.token_hash, last_seen_at: now, idle_expires_at: idle };
-    let batch = [touch(&live), touch(&ended), touch(&short), touch(&unknown), touch(&later)];
+    let batch = [touch(&live), touch(&ended), touch(&unknown), touch(&later), touch(&lagging), touch(&finished)];
     f.store.touch_many(&batch).await.expect("touch_many");
 
-    let stored = f.store.get(&live.token_hash).await.expect("get").expect("live");
-    assert_eq!((stored.last_seen_at, stored.idle_expires_at), (now, idle), "the live session was extended");
-    for gone in [&ended, &short, &unknown] {
+    for extended in [&live, &lagging] {
+        let stored = f.store.get(&extended.token_hash).await.expect("get").expect("live");
+        assert_eq!((stored.last_seen_at, stored.idle_expires_at), (now, idle), "{extended:?} was brought up to date");
+    }
+    for gone in [&ended, &unknown, &finished] {
         assert_eq!(f.store.get(&gone.token_hash).await.expect("get"), None, "{gone:?} stays gone");
     }
     let stored = f.store.get(&later.token_hash).await.expect("get").expect("live");

@@ -111,6 +111,7 @@ macro_rules! session_cache_contract {
                 end_leaves_a_marker_that_fill_respects,
                 end_of_a_session_the_cache_never_held_leaves_a_marker,
                 deletions_leave_ended_markers,
+                end_by_hash_leaves_a_marker_whatever_the_cache_held,
                 an_expired_session_is_missing,
             }
             $make
@@ -134,9 +135,10 @@ macro_rules! durable_session_store_contract {
             durable {
                 insert_if_absent_stores_once,
                 insert_if_absent_never_revives_an_ended_session,
-                cache_pending_lists_marked_ended_sessions_until_cleared,
+                deletions_leave_sessions_cache_pending_until_cleared,
+                ended_since_lists_recent_ends_whether_cleared_or_not,
                 ended_records_are_purged_at_their_expiry,
-                touch_many_extends_live_sessions_and_never_shortens_one,
+                touch_many_records_uses_and_never_shortens_a_session,
             }
             $make
         }
