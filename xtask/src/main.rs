@@ -78,9 +78,14 @@ const DROP_TEST_SCHEMAS: &str = r"DO $$ DECLARE s text; BEGIN
         EXECUTE format('DROP SCHEMA %I CASCADE', s);
     END LOOP; END $$";
 
-/// The workspace root: the parent of this crate's directory.
+/// The workspace root: the parent of this crate's directory. Read at run time
+/// (`cargo run` sets `CARGO_MANIFEST_DIR`): two checkouts sharing one target
+/// directory share one `xtask` binary, and the path baked in at build time may
+/// be the other checkout's.
 fn project_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace root").to_path_buf()
+    let manifest_dir =
+        env::var_os("CARGO_MANIFEST_DIR").map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from);
+    Path::new(&manifest_dir).parent().expect("xtask lives in the workspace root").to_path_buf()
 }
 
 fn setup() -> Result<(), String> {

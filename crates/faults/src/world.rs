@@ -2,15 +2,9 @@
 //! Cluster with a replica per master), and two `sesame` instances in tiered
 //! mode over them, on loopback.
 
-use std::{
-    io::{BufRead, BufReader},
-    path::Path,
-    process::{Child, Command, Stdio},
-    sync::{Arc, Mutex},
-    time::{Duration, Instant},
-};
+use std::{path::Path, process::Command, time::Duration};
 
-use sesame_testbed::{Postgres, Redis, RedisCluster};
+use sesame_testbed::{Postgres, Redis, RedisCluster, Service};
 
 /// Where the sessions' Redis runs.
 pub(crate) enum Cache {
@@ -43,90 +37,39 @@ impl Cache {
     }
 }
 
-/// A running `sesame serve`, its log lines collected.
+/// A running `sesame serve`.
 pub(crate) struct Instance {
-    child: Option<Child>,
+    service: Service,
     pub(crate) base: String,
-    lines: Arc<Mutex<Vec<String>>>,
 }
 
 impl Instance {
     fn start(binary: &Path, vars: &[(String, String)]) -> Self {
-        let mut child = Command::new(binary)
+        let mut command = Command::new(binary);
+        command
             .arg("serve")
             .current_dir(std::env::temp_dir())
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .envs(vars.iter().map(|(k, v)| (k, v)))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|err| panic!("cannot start {}: {err}", binary.display()));
-        let lines = Arc::new(Mutex::new(Vec::new()));
-        for stream in [
-            Box::new(child.stdout.take().expect("stdout")) as Box<dyn std::io::Read + Send>,
-            Box::new(child.stderr.take().expect("stderr")),
-        ] {
-            let lines = Arc::clone(&lines);
-            std::thread::spawn(move || {
-                for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                    lines.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(line);
-                }
-            });
-        }
-        let mut instance = Self { child: Some(child), base: String::new(), lines };
-        instance.base = instance.wait_listening();
-        instance
-    }
-
-    fn wait_listening(&self) -> String {
-        let started = Instant::now();
-        loop {
-            let found = self.lines.lock().unwrap_or_else(std::sync::PoisonError::into_inner).iter().find_map(|line| {
-                let event: serde_json::Value = serde_json::from_str(line).ok()?;
-                (event["message"] == "listening").then(|| event["address"].as_str().map(str::to_owned)).flatten()
-            });
-            if let Some(address) = found {
-                return format!("http://{address}");
-            }
-            assert!(started.elapsed() < Duration::from_secs(20), "sesame did not listen:\n{}", self.logs());
-            std::thread::sleep(Duration::from_millis(20));
-        }
+            .envs(vars.iter().map(|(k, v)| (k, v)));
+        let service = Service::start(&mut command);
+        let base = service.listening_on(Duration::from_secs(20));
+        Self { service, base }
     }
 
     /// Every log line so far.
     pub(crate) fn logs(&self) -> String {
-        self.lines.lock().unwrap_or_else(std::sync::PoisonError::into_inner).join("\n")
+        self.service.logs()
     }
 
     /// Sends SIGTERM.
     pub(crate) fn terminate(&self) {
-        if let Some(child) = &self.child {
-            let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
-        }
+        self.service.terminate();
     }
 
-    /// Waits for the process to exit; whether it exited 0 within `deadline`.
+    /// Whether the process exited 0 within `deadline`.
     pub(crate) fn wait_exit(&mut self, deadline: Duration) -> bool {
-        let Some(child) = self.child.as_mut() else { return true };
-        let started = Instant::now();
-        while started.elapsed() < deadline {
-            if let Ok(Some(status)) = child.try_wait() {
-                self.child = None;
-                return status.success();
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        false
-    }
-}
-
-impl Drop for Instance {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        self.service.wait_exit(deadline).is_some_and(|status| status.success())
     }
 }
 

@@ -1,5 +1,6 @@
 //! Throw-away PostgreSQL and Redis servers on loopback, for the tests and tools
-//! that break stores: restart, flush, pause, kill, evict.
+//! that break stores: restart, flush, pause, kill, evict; and [`Service`], a
+//! program run as a server with its log collected (the `sesame` binary).
 //!
 //! Each server gets a free port and a directory of its own under the system's
 //! temporary directory, and is stopped (and its directory removed) when dropped.
@@ -11,6 +12,7 @@
 
 mod postgres;
 mod redis;
+mod service;
 
 use std::{
     net::{TcpListener, TcpStream},
@@ -22,6 +24,7 @@ use std::{
 
 pub use postgres::Postgres;
 pub use redis::{Redis, RedisCluster};
+pub use service::Service;
 
 /// A loopback port nothing listens on now.
 pub fn free_port() -> u16 {

@@ -3,21 +3,17 @@
 //! must misbehave are throw-away servers or silent sockets of the test's own.
 
 use std::{
-    io::{BufRead, BufReader},
     net::TcpListener,
-    process::{Child, Command, Stdio},
+    process::Command,
     sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
 
 use reqwest::{StatusCode, header};
-use sesame_testbed::{Redis, free_port};
+use sesame_testbed::{Redis, Service, free_port};
 
-/// A running `sesame serve` whose log lines (stdout and stderr) are collected.
-struct Running {
-    child: Child,
-    lines: Arc<Mutex<Vec<String>>>,
-}
+/// A running `sesame serve`, its log collected.
+struct Running(Service);
 
 impl Running {
     fn start(vars: &[(&str, &str)]) -> Self {
@@ -29,66 +25,25 @@ impl Running {
             .env("SESAME__HTTP__ADDR", "127.0.0.1:0")
             .env("SESAME__LOG__FORMAT", "json")
             .envs(vars.iter().copied())
-            .arg("serve")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = command.spawn().expect("spawn sesame");
-        let lines = Arc::new(Mutex::new(Vec::new()));
-        let stdout = child.stdout.take().expect("stdout");
-        let stderr = child.stderr.take().expect("stderr");
-        for stream in [Box::new(stdout) as Box<dyn std::io::Read + Send>, Box::new(stderr)] {
-            let lines = Arc::clone(&lines);
-            std::thread::spawn(move || {
-                for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                    lines.lock().unwrap().push(line);
-                }
-            });
-        }
-        Self { child, lines }
+            .arg("serve");
+        Self(Service::start(&mut command))
     }
 
     fn logs(&self) -> String {
-        self.lines.lock().unwrap().join("\n")
+        self.0.logs()
     }
 
-    /// The address of the `listening` log line, waiting for it.
     fn address(&self) -> String {
-        let started = Instant::now();
-        loop {
-            let found = self.lines.lock().unwrap().iter().find_map(|line| {
-                let event: serde_json::Value = serde_json::from_str(line).ok()?;
-                (event["message"] == "listening").then(|| event["address"].as_str().map(str::to_owned)).flatten()
-            });
-            if let Some(address) = found {
-                return format!("http://{address}");
-            }
-            assert!(started.elapsed() < Duration::from_secs(10), "no `listening` line:\n{}", self.logs());
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        self.0.listening_on(Duration::from_secs(10))
     }
 
     fn wait(&mut self, deadline: Duration) -> std::process::ExitStatus {
-        let started = Instant::now();
-        loop {
-            if let Some(status) = self.child.try_wait().expect("wait") {
-                return status;
-            }
-            if started.elapsed() > deadline {
-                self.child.kill().ok();
-                panic!("the service did not stop within {deadline:?}:\n{}", self.logs());
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        let logs = self.logs();
+        self.0.wait_exit(deadline).unwrap_or_else(|| panic!("the service did not stop within {deadline:?}:\n{logs}"))
     }
 
     fn terminate(&self) {
-        assert!(Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap().success());
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
+        self.0.terminate();
     }
 }
 
@@ -147,12 +102,10 @@ async fn a_tiered_instance_starts_and_serves_while_redis_is_down_and_redis_joins
         assert_eq!(client.get(format!("{base}/api/auth/me")).send().await.unwrap().status(), StatusCode::OK);
     }
     let loud: Vec<String> = running
-        .lines
-        .lock()
-        .unwrap()
-        .iter()
+        .0
+        .lines()
+        .into_iter()
         .filter(|line| line.contains("\"level\":\"WARN\"") || line.contains("\"level\":\"ERROR\""))
-        .cloned()
         .collect();
     assert!(
         loud.len() <= 4,
