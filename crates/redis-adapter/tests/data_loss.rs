@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use secrecy::SecretString;
 use sesame_ports::{Clock, ManualClock, SessionMetadata, SessionStore, testkit::SessionBuilder};
-use sesame_redis::{DataCheck, RedisSessionStore, RedisSettings};
+use sesame_redis::{DataCheck, Durability, RedisSessionStore, RedisSettings};
 use sesame_testbed::Redis;
 
 async fn store_on(redis: &Redis, clock: &ManualClock) -> RedisSessionStore {
@@ -97,4 +97,14 @@ async fn every_instance_notices_the_loss_not_only_the_first_to_look() {
     redis.cli(&["flushall"]);
     assert!(first.check_data().await.unwrap().lost);
     assert!(second.check_data().await.unwrap().lost, "the first one's rewritten markers hide nothing from the second");
+}
+
+#[tokio::test]
+async fn a_server_that_refuses_config_get_is_assumed_to_evict() {
+    // As many managed services do.
+    let redis = Redis::start_with(&["--rename-command", "CONFIG", ""]);
+    let store = store_on(&redis, &ManualClock::default()).await;
+    let durability = store.durability().await.expect("a refusal is an answer, not an error");
+    assert_eq!(durability, Durability { eviction_policy: None, persistent: None });
+    assert!(durability.may_evict(), "unknown counts as may evict");
 }
