@@ -160,11 +160,8 @@ fn faults() -> Vec<Fault> {
             promise: Promise::NoFailures,
             data_loss_alarm: None,
             act: |world, _| {
-                let terminated = world.postgres.psql(
-                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
-                     WHERE pid <> pg_backend_pid() AND backend_type = 'client backend'",
-                );
-                format!("{} backends terminated", terminated.trim())
+                let terminated = world.postgres.terminate_backends();
+                format!("{terminated} backends terminated")
             },
         },
         Fault {

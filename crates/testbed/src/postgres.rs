@@ -121,12 +121,13 @@ impl Postgres {
     }
 
     /// Terminates every client connection (`pg_terminate_backend`), as an
-    /// administrator or a failover would.
-    pub fn terminate_backends(&self) {
-        self.psql(
+    /// administrator or a failover would; how many it terminated.
+    pub fn terminate_backends(&self) -> usize {
+        let terminated = self.psql(
             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
              WHERE pid <> pg_backend_pid() AND backend_type = 'client backend'",
         );
+        terminated.trim().parse().unwrap_or(0)
     }
 
     /// Runs `sql` with psql; its output.
