@@ -18,13 +18,19 @@ use std::{
     time::Duration,
 };
 
-use axum::{Router, extract::Request, http::HeaderName, middleware};
+use axum::{
+    Router,
+    extract::Request,
+    http::{HeaderName, HeaderValue, header},
+    middleware,
+};
 use sesame_core::{AuthService, PasswordHasher, SessionPolicy};
 use sesame_factory::{Adapters, FactoryError, Settings, Upkeep};
 use tokio::net::TcpListener;
 use tower::{ServiceBuilder, ServiceExt as _, service_fn};
 use tower_http::{
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+    set_header::SetResponseHeaderLayer,
     trace::TraceLayer,
 };
 
@@ -151,7 +157,17 @@ impl Application {
             }
         };
         let router = dispatch(Arc::clone(&ready), routes::starting(Arc::clone(&lifecycle)))
-            .layer(middleware::from_fn_with_state(Arc::clone(&lifecycle), close_when_draining));
+            .layer(middleware::from_fn_with_state(Arc::clone(&lifecycle), close_when_draining))
+            // Every response: no MIME sniffing, no referrer, no framing.
+            .layer(SetResponseHeaderLayer::if_not_present(
+                header::X_CONTENT_TYPE_OPTIONS,
+                HeaderValue::from_static("nosniff"),
+            ))
+            .layer(SetResponseHeaderLayer::if_not_present(
+                header::REFERRER_POLICY,
+                HeaderValue::from_static("no-referrer"),
+            ))
+            .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")));
         tracing::info!(address = %address, "listening");
         let mut server = tokio::spawn(
             axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
@@ -220,6 +236,7 @@ fn app(config: &AppConfig, adapters: Adapters, lifecycle: Arc<Lifecycle>) -> Rou
     let request_id = HeaderName::from_static(telemetry::REQUEST_ID_HEADER);
     routes::router(state).route_layer(middleware::from_fn(metrics::track)).layer(
         ServiceBuilder::new()
+            .layer(middleware::from_fn(telemetry::drop_unsafe_request_id))
             .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
             .layer(
                 TraceLayer::new_for_http()

@@ -7,6 +7,7 @@ use std::time::Duration;
 use axum::{
     body::Body,
     http::{Request, Response},
+    middleware::Next,
 };
 use sesame_factory::{LogFormat, LogSettings};
 use tracing::Span;
@@ -24,6 +25,27 @@ pub fn init(settings: &LogSettings) {
         LogFormat::Json => registry.with(fmt::layer().json().flatten_event(true)).try_init(),
         LogFormat::Text => registry.with(fmt::layer()).try_init(),
     };
+}
+
+/// The longest request id accepted from a client.
+const REQUEST_ID_MAX_LEN: usize = 64;
+
+/// Middleware: drops a client's `x-request-id` unless it is short and made of
+/// letters, digits, `.`, `_` and `-`, so that a made-up id replaces it: a
+/// client's id reaches every log line, and must not forge one.
+pub async fn drop_unsafe_request_id(mut request: Request<Body>, next: Next) -> axum::response::Response {
+    let safe = |value: &[u8]| {
+        !value.is_empty()
+            && value.len() <= REQUEST_ID_MAX_LEN
+            && value.iter().all(|byte| byte.is_ascii_alphanumeric() || b"._-".contains(byte))
+    };
+    let headers = request.headers_mut();
+    if headers.get_all(REQUEST_ID_HEADER).iter().count() > 1
+        || headers.get(REQUEST_ID_HEADER).is_some_and(|value| !safe(value.as_bytes()))
+    {
+        headers.remove(REQUEST_ID_HEADER);
+    }
+    next.run(request).await
 }
 
 /// The log target of the one line per request.

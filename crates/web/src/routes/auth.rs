@@ -3,11 +3,15 @@
 use axum::{
     Json, Router,
     extract::{Path, State, rejection::PathRejection},
-    http::{StatusCode, header::SET_COOKIE},
+    http::{
+        HeaderValue, StatusCode,
+        header::{self, SET_COOKIE},
+    },
     response::{IntoResponse, Response},
     routing::{delete, get, post},
 };
 use sesame_core::{AuthError, LoggedIn, ports::SessionId};
+use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::{
     AppState,
@@ -26,6 +30,8 @@ pub(super) fn router() -> Router<AppState> {
         .route("/api/auth/me", get(me))
         .route("/api/auth/sessions", get(list_sessions))
         .route("/api/auth/sessions/{id}", delete(revoke_session))
+        // Answers carry cookies and personal data: no cache may keep them.
+        .layer(SetResponseHeaderLayer::overriding(header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
 }
 
 /// 201 `{user}` and a new session cookie.

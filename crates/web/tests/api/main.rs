@@ -3,4 +3,5 @@
 mod bad_input;
 mod expiry;
 mod flows;
+mod headers;
 mod helpers;
