@@ -5,7 +5,10 @@
 
 use std::{
     collections::{HashMap, HashSet},
-    sync::{Mutex, PoisonError},
+    sync::{
+        Mutex, PoisonError,
+        atomic::{AtomicUsize, Ordering},
+    },
 };
 
 use sesame_ports::{SessionTokenHash, Touch};
@@ -15,6 +18,9 @@ use sesame_ports::{SessionTokenHash, Touch};
 pub(crate) struct Outbox {
     capacity: usize,
     queues: Mutex<Queues>,
+    /// How many ends wait, readable without the lock: every request asks
+    /// whether its session's end waits, and almost always none does.
+    ends_waiting: AtomicUsize,
 }
 
 #[derive(Debug, Default)]
@@ -28,7 +34,7 @@ struct Queues {
 impl Outbox {
     /// An empty outbox holding at most `capacity` touches and as many ends.
     pub(crate) fn new(capacity: usize) -> Self {
-        Self { capacity, queues: Mutex::new(Queues::default()) }
+        Self { capacity, queues: Mutex::new(Queues::default()), ends_waiting: AtomicUsize::new(0) }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Queues> {
@@ -70,13 +76,14 @@ impl Outbox {
             return false;
         }
         queues.ends.insert(token_hash);
+        self.ends_waiting.store(queues.ends.len(), Ordering::Release);
         true
     }
 
     /// Whether the session's durable record is waiting to be ended: it must not
     /// be read back from the durable tier meanwhile.
     pub(crate) fn is_ending(&self, token_hash: &SessionTokenHash) -> bool {
-        self.lock().ends.contains(token_hash)
+        self.ends_waiting.load(Ordering::Acquire) > 0 && self.lock().ends.contains(token_hash)
     }
 
     /// The sessions waiting to be ended.
@@ -86,7 +93,9 @@ impl Outbox {
 
     /// Takes a session off the ends to write.
     pub(crate) fn ended(&self, token_hash: &SessionTokenHash) {
-        self.lock().ends.remove(token_hash);
+        let mut queues = self.lock();
+        queues.ends.remove(token_hash);
+        self.ends_waiting.store(queues.ends.len(), Ordering::Release);
     }
 
     /// How many touches and ends wait.
