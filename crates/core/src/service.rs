@@ -166,10 +166,9 @@ impl AuthService {
         }
     }
 
-    /// Ends the session that `token` opens, if any. Idempotent.
-    pub async fn logout(&self, token: &SessionToken) -> Result<(), AuthError> {
-        self.sessions.delete(&token.hash()).await?;
-        Ok(())
+    /// Ends the session that `token` opens, if any, and returns it. Idempotent.
+    pub async fn logout(&self, token: &SessionToken) -> Result<Option<Session>, AuthError> {
+        Ok(self.sessions.delete(&token.hash()).await?)
     }
 
     /// Ends every session of `user_id`; returns how many there were.

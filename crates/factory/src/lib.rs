@@ -10,11 +10,14 @@
 mod build;
 mod environment;
 mod health;
+mod origin;
 mod settings;
 
 pub use build::{Adapters, FactoryError, Upkeep, build, migrate, redact_url};
 pub use environment::{Environment, EnvironmentError};
 pub use health::{Health, HealthReport, StoreHealth, StoreStatus};
+pub use ipnet::IpNet;
+pub use origin::Origin;
 pub use settings::{
     CookieSettings, HttpSettings, LogFormat, LogSettings, PasswordSettings, PostgresTuning, RedisTuning,
     SessionBackend, SessionSettings, Settings, SettingsError, StoreSettings, UserBackend,

@@ -8,10 +8,11 @@
 use std::{collections::HashMap, net::SocketAddr, path::Path};
 
 use config::{Config, ConfigError};
+use ipnet::IpNet;
 use secrecy::SecretString;
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer, de::Error as _};
 
-use crate::Environment;
+use crate::{Environment, Origin};
 
 /// Everything the service reads at start-up.
 #[derive(Debug, Deserialize)]
@@ -50,6 +51,18 @@ pub struct HttpSettings {
     /// readiness answers 503 (and responses close their connections) before the
     /// listener closes; default 5 in production, 0 elsewhere.
     pub drain_seconds: u32,
+    /// `SESAME__HTTP__TRUSTED_PROXIES`: comma-separated CIDRs (`10.0.0.0/8,
+    /// 127.0.0.1/32`) of the proxies in front. Only a peer in this list is
+    /// believed about the client (`X-Forwarded-For`) and the origin the browser
+    /// used (`X-Forwarded-Proto`, `X-Forwarded-Host`); default none.
+    #[serde(deserialize_with = "comma_separated")]
+    pub trusted_proxies: Vec<IpNet>,
+    /// `SESAME__HTTP__ALLOWED_ORIGINS`: comma-separated origins
+    /// (`https://app.example.com`) that may send state-changing requests and
+    /// call the API from a browser (CORS); default none, which allows only the
+    /// origin the browser used to reach sesame itself.
+    #[serde(deserialize_with = "comma_separated")]
+    pub allowed_origins: Vec<Origin>,
 }
 
 /// Session lifetimes, in seconds.
@@ -238,6 +251,8 @@ impl Settings {
         let mut builder = Config::builder()
             .set_default("http.addr", "127.0.0.1:3000")?
             .set_default("http.drain_seconds", if production { 5 } else { 0 })?
+            .set_default("http.trusted_proxies", "")?
+            .set_default("http.allowed_origins", "")?
             .set_default("session.max_age_seconds", 1800)?
             .set_default("session.absolute_timeout_seconds", 43_200)?
             .set_default("session.touch_interval_seconds", 60)?
@@ -342,6 +357,20 @@ impl Settings {
     }
 }
 
+/// A list written as one comma-separated value; blanks are skipped.
+fn comma_separated<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: std::str::FromStr<Err: std::fmt::Display>,
+{
+    let text = String::deserialize(deserializer)?;
+    text.split(',')
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+        .map(|item| item.parse().map_err(|err| D::Error::custom(format!("{item:?}: {err}"))))
+        .collect()
+}
+
 /// The variables of a dotenv file, or none when it does not exist.
 fn read_env_file(path: &Path) -> Result<HashMap<String, String>, SettingsError> {
     let file_error = |err: dotenvy::Error| {
@@ -408,6 +437,28 @@ mod tests {
         assert_eq!(settings.http.addr.port(), 8080);
         assert_eq!(settings.cookie.name, "__Host-sid");
         assert_eq!(settings.database_url.unwrap().expose_secret(), "postgres://localhost/sesame");
+    }
+
+    #[test]
+    fn proxies_and_origins_are_comma_separated_lists_checked_at_start() {
+        let settings = Settings::from_vars(
+            Environment::Mock,
+            vars(&[
+                ("SESAME__HTTP__TRUSTED_PROXIES", "10.0.0.0/8, 127.0.0.1/32,"),
+                ("SESAME__HTTP__ALLOWED_ORIGINS", "https://App.example.com:443,http://localhost:5173"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(settings.http.trusted_proxies, ["10.0.0.0/8".parse().unwrap(), "127.0.0.1/32".parse().unwrap()]);
+        let origins: Vec<_> = settings.http.allowed_origins.iter().map(Origin::as_str).collect();
+        assert_eq!(origins, ["https://app.example.com", "http://localhost:5173"]);
+        let defaults = Settings::from_vars(Environment::Mock, HashMap::new()).unwrap();
+        assert!(defaults.http.trusted_proxies.is_empty() && defaults.http.allowed_origins.is_empty());
+
+        let err = refusal(Environment::Mock, &[("SESAME__HTTP__TRUSTED_PROXIES", "10.0.0.0/33")]);
+        assert!(err.contains("trusted_proxies") && err.contains("10.0.0.0/33"), "{err}");
+        let err = refusal(Environment::Mock, &[("SESAME__HTTP__ALLOWED_ORIGINS", "https://app.example.com/")]);
+        assert!(err.contains("allowed_origins") && err.contains("not an origin"), "{err}");
     }
 
     #[test]
@@ -490,36 +541,15 @@ mod tests {
     #[test]
     fn docs_configuration_lists_every_variable() {
         let doc = include_str!("../../../docs/configuration.md");
-        let variables = [
-            "SESSION_ENVIRONMENT",
-            "DATABASE_URL",
-            "REDIS_URL",
-            "SESSION_MAX_AGE_SECONDS",
-            "SESAME__SESSION__ABSOLUTE_TIMEOUT_SECONDS",
-            "SESAME__SESSION__TOUCH_INTERVAL_SECONDS",
-            "SESAME__HTTP__ADDR",
-            "SESAME__HTTP__DRAIN_SECONDS",
-            "SESAME__COOKIE__NAME",
-            "SESAME__COOKIE__SECURE",
-            "SESAME__PASSWORD__MAX_CONCURRENT_HASHES",
-            "SESAME__STORE__USERS",
-            "SESAME__STORE__SESSIONS",
-            "SESAME__LOG__FORMAT",
-            "SESAME__LOG__FILTER",
-            "SESAME__STORE__CONNECT_ATTEMPTS",
-            "SESAME__STORE__PURGE_INTERVAL_SECONDS",
-            "SESAME__STORE__MISS_LOOKUPS_PER_SECOND",
-            "SESAME__POSTGRES__MAX_CONNECTIONS",
-            "SESAME__POSTGRES__ACQUIRE_TIMEOUT_MS",
-            "SESAME__POSTGRES__STATEMENT_TIMEOUT_MS",
-            "SESAME__POSTGRES__SCHEMA",
-            "SESAME__POSTGRES__MIGRATE_ON_START",
-            "SESAME__REDIS__CLUSTER",
-            "SESAME__REDIS__KEY_PREFIX",
-            "SESAME__REDIS__CONNECTION_TIMEOUT_MS",
-            "SESAME__REDIS__RESPONSE_TIMEOUT_MS",
-            "SESAME__REDIS__ACCEPT_EVICTION",
-        ];
+        // Every variable this file names (each field's doc names its own), and the seed's.
+        let source = include_str!("settings.rs");
+        let named = source.split(|c: char| !(c.is_ascii_uppercase() || c == '_')).filter(|word| {
+            let placeholder = *word == "SESAME__SECTION__KEY";
+            word.starts_with("SESAME__") && word.matches("__").count() == 2 && !word.ends_with('_') && !placeholder
+        });
+        let seed = ["SESSION_ENVIRONMENT", "DATABASE_URL", "REDIS_URL", "SESSION_MAX_AGE_SECONDS"];
+        let variables: std::collections::BTreeSet<_> = named.chain(seed).collect();
+        assert!(variables.len() > 30, "{variables:?}");
         for variable in variables {
             assert!(doc.contains(&format!("| `{variable}` |")), "docs/configuration.md lacks {variable}");
         }

@@ -41,6 +41,8 @@ pub enum ApiError {
     InvalidCredentials,
     /// 401 `unauthenticated`: no live session was presented.
     Unauthenticated,
+    /// 403 `csrf_rejected`: a state-changing request from a foreign origin.
+    CsrfRejected,
     /// 404 `not_found`: no such route.
     NotFound,
     /// 404 `session_not_found`: not one of the caller's sessions.
@@ -84,6 +86,7 @@ impl ApiError {
             Self::MalformedJson => (StatusCode::BAD_REQUEST, "malformed_json"),
             Self::InvalidCredentials => (StatusCode::UNAUTHORIZED, "invalid_credentials"),
             Self::Unauthenticated => (StatusCode::UNAUTHORIZED, "unauthenticated"),
+            Self::CsrfRejected => (StatusCode::FORBIDDEN, "csrf_rejected"),
             Self::NotFound => (StatusCode::NOT_FOUND, "not_found"),
             Self::SessionNotFound => (StatusCode::NOT_FOUND, "session_not_found"),
             Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
@@ -103,6 +106,9 @@ impl ApiError {
             Self::MalformedJson => "The request body is not valid JSON.",
             Self::InvalidCredentials => "The email or password is incorrect.",
             Self::Unauthenticated => "This request needs a valid session.",
+            Self::CsrfRejected => {
+                "This request comes from a page on another origin, which may not change anything here."
+            }
             Self::NotFound => "There is nothing at this address.",
             Self::SessionNotFound => "There is no such session among yours.",
             Self::MethodNotAllowed => "This address does not accept this method.",

@@ -1,16 +1,16 @@
 //! Extractors that turn a request into what the use cases take, answering with an
 //! [`ApiError`] when they cannot.
 
-use std::net::SocketAddr;
+use std::net::IpAddr;
 
 use axum::{
-    extract::{ConnectInfo, FromRequest, FromRequestParts, Request},
+    extract::{FromRequest, FromRequestParts, Request},
     http::{header, request::Parts},
 };
 use serde::de::DeserializeOwned;
 use sesame_core::{SessionToken, ports::Session, ports::SessionMetadata};
 
-use crate::{AppState, error::ApiError};
+use crate::{AppState, client::Proxies, error::ApiError, telemetry::REQUEST_ID_HEADER};
 
 /// `axum::Json`, with its rejections turned into problem answers (400, 413, 415, 422).
 pub struct ApiJson<T>(pub T);
@@ -24,16 +24,39 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     }
 }
 
-/// What is known of the client: its address (from the socket) and user agent.
-pub struct Client(pub SessionMetadata);
+/// What is known of who made a request: the client's address (after trusted
+/// proxies), its user agent and the request id.
+#[derive(Debug, Clone, Default)]
+pub struct Caller {
+    /// The client's address; `None` only when the server did not record the peer.
+    pub ip: Option<IpAddr>,
+    /// The request id (the client's when it was safe, else ours).
+    pub request_id: Option<String>,
+    user_agent: Option<String>,
+}
 
-impl<S: Send + Sync> FromRequestParts<S> for Client {
+impl Caller {
+    /// Reads `parts` through `proxies`.
+    pub fn of(proxies: &Proxies, parts: &Parts) -> Self {
+        let text = |name: &str| parts.headers.get(name).and_then(|value| value.to_str().ok()).map(str::to_owned);
+        Self {
+            ip: Proxies::peer(parts).map(|peer| proxies.client_ip(peer, &parts.headers)),
+            request_id: text(REQUEST_ID_HEADER),
+            user_agent: text(header::USER_AGENT.as_str()),
+        }
+    }
+
+    /// What a new session records of its client.
+    pub fn metadata(&self) -> SessionMetadata {
+        SessionMetadata::new(self.ip, self.user_agent.as_deref())
+    }
+}
+
+impl FromRequestParts<AppState> for Caller {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let ip = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| addr.ip());
-        let user_agent = parts.headers.get(header::USER_AGENT).and_then(|value| value.to_str().ok());
-        Ok(Self(SessionMetadata::new(ip, user_agent)))
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        Ok(Self::of(&state.proxies, parts))
     }
 }
 

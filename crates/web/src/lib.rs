@@ -5,7 +5,10 @@
 //! `sesame-core`, and serves SPEC §4's API over cookies. It depends on those two
 //! crates only (the ports come re-exported through `sesame-core`).
 
+pub mod audit;
+pub mod client;
 pub mod cookies;
+pub mod csrf;
 pub mod dto;
 pub mod error;
 pub mod extract;

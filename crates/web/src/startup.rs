@@ -36,7 +36,9 @@ use tower_http::{
 
 use crate::{
     AppState,
+    client::Proxies,
     cookies::SessionCookie,
+    csrf::{self, OriginPolicy},
     lifecycle::{Lifecycle, close_when_draining},
     metrics, routes, telemetry,
 };
@@ -68,11 +70,16 @@ struct AppConfig {
     max_concurrent_hashes: usize,
     cookie: Arc<SessionCookie>,
     drain: Duration,
+    proxies: Arc<Proxies>,
+    origins: Arc<OriginPolicy>,
 }
 
 impl AppConfig {
     fn new(settings: &Settings) -> Self {
         let session = &settings.session;
+        let proxies = Arc::new(Proxies::new(settings.http.trusted_proxies.clone()));
+        let origins =
+            OriginPolicy::new(settings.http.allowed_origins.clone(), Arc::clone(&proxies), settings.cookie.secure);
         Self {
             policy: SessionPolicy {
                 idle_timeout: time::Duration::seconds(session.max_age_seconds.into()),
@@ -82,6 +89,8 @@ impl AppConfig {
             max_concurrent_hashes: settings.password.max_concurrent_hashes,
             cookie: Arc::new(SessionCookie::new(settings.cookie.name.clone(), settings.cookie.secure)),
             drain: Duration::from_secs(settings.http.drain_seconds.into()),
+            proxies,
+            origins: Arc::new(origins),
         }
     }
 }
@@ -231,21 +240,30 @@ fn dispatch(ready: Arc<OnceLock<Router>>, starting: Router) -> Router {
 fn app(config: &AppConfig, adapters: Adapters, lifecycle: Arc<Lifecycle>) -> Router {
     let hasher = PasswordHasher::new(config.max_concurrent_hashes);
     let auth = AuthService::new(adapters.users, adapters.sessions, adapters.clock, hasher, config.policy);
-    let state =
-        AppState { auth: Arc::new(auth), cookie: Arc::clone(&config.cookie), health: adapters.health, lifecycle };
+    let state = AppState {
+        auth: Arc::new(auth),
+        cookie: Arc::clone(&config.cookie),
+        health: adapters.health,
+        lifecycle,
+        proxies: Arc::clone(&config.proxies),
+    };
     let request_id = HeaderName::from_static(telemetry::REQUEST_ID_HEADER);
-    routes::router(state).route_layer(middleware::from_fn(metrics::track)).layer(
-        ServiceBuilder::new()
-            .layer(middleware::from_fn(telemetry::drop_unsafe_request_id))
-            .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
-            .layer(
-                TraceLayer::new_for_http()
-                    .make_span_with(telemetry::request_span)
-                    .on_response(telemetry::access_line)
-                    .on_failure(()),
-            )
-            .layer(PropagateRequestIdLayer::new(request_id)),
-    )
+    routes::router(state)
+        .route_layer(middleware::from_fn_with_state(Arc::clone(&config.origins), csrf::refuse_foreign_origins))
+        .route_layer(middleware::from_fn(metrics::track))
+        .layer(
+            ServiceBuilder::new()
+                .layer(middleware::from_fn(telemetry::drop_unsafe_request_id))
+                .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
+                .layer(
+                    TraceLayer::new_for_http()
+                        .make_span_with(telemetry::request_span)
+                        .on_response(telemetry::access_line)
+                        .on_failure(()),
+                )
+                .layer(PropagateRequestIdLayer::new(request_id))
+                .option_layer(config.origins.cors()),
+        )
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM.

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use sesame_core::AuthService;
 use sesame_factory::Health;
 
-use crate::{cookies::SessionCookie, lifecycle::Lifecycle};
+use crate::{client::Proxies, cookies::SessionCookie, lifecycle::Lifecycle};
 
 /// The state handed to every handler; cheap to clone.
 #[derive(Clone)]
@@ -18,4 +18,6 @@ pub struct AppState {
     pub health: Arc<Health>,
     /// Serving or draining.
     pub lifecycle: Arc<Lifecycle>,
+    /// The proxies believed about the client.
+    pub proxies: Arc<Proxies>,
 }

@@ -15,9 +15,10 @@ use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::{
     AppState,
+    audit::{self, Event},
     dto::{Credentials, MeResponse, SessionBody, SessionsResponse, UserBody, UserResponse},
     error::ApiError,
-    extract::{ApiJson, Client, CurrentSession, PresentedToken},
+    extract::{ApiJson, Caller, CurrentSession, PresentedToken},
     metrics::record_auth_outcome,
 };
 
@@ -37,28 +38,37 @@ pub(super) fn router() -> Router<AppState> {
 /// 201 `{user}` and a new session cookie.
 async fn register(
     State(state): State<AppState>,
-    Client(client): Client,
+    caller: Caller,
     PresentedToken(presented): PresentedToken,
     ApiJson(body): ApiJson<Credentials>,
 ) -> Result<Response, ApiError> {
-    let result = state.auth.register(&body.email, &body.password, presented.as_ref(), client).await;
+    let result = state.auth.register(&body.email, &body.password, presented.as_ref(), caller.metadata()).await;
     record_auth_outcome("register", &result);
-    Ok(logged_in(&state, StatusCode::CREATED, &result?))
+    let logged_in = result?;
+    audit::record(Event::Registered, &caller, Some(logged_in.user.id), Some(logged_in.session.id));
+    Ok(issue_session(&state, StatusCode::CREATED, &logged_in))
 }
 
 /// 200 `{user}` and a new session cookie; the session presented, if any, is ended.
 async fn login(
     State(state): State<AppState>,
-    Client(client): Client,
+    caller: Caller,
     PresentedToken(presented): PresentedToken,
     ApiJson(body): ApiJson<Credentials>,
 ) -> Result<Response, ApiError> {
-    let result = state.auth.login(&body.email, &body.password, presented.as_ref(), client).await;
+    let result = state.auth.login(&body.email, &body.password, presented.as_ref(), caller.metadata()).await;
     record_auth_outcome("login", &result);
-    Ok(logged_in(&state, StatusCode::OK, &result?))
+    match &result {
+        Ok(logged_in) => {
+            audit::record(Event::LoginSucceeded, &caller, Some(logged_in.user.id), Some(logged_in.session.id));
+        }
+        Err(AuthError::InvalidCredentials) => audit::record(Event::LoginFailed, &caller, None, None),
+        Err(_) => {}
+    }
+    Ok(issue_session(&state, StatusCode::OK, &result?))
 }
 
-fn logged_in(state: &AppState, status: StatusCode, logged_in: &LoggedIn) -> Response {
+fn issue_session(state: &AppState, status: StatusCode, logged_in: &LoggedIn) -> Response {
     let cookie = state.cookie.issue(logged_in);
     (status, [(SET_COOKIE, cookie)], Json(UserResponse { user: UserBody::from(&logged_in.user) })).into_response()
 }
@@ -66,10 +76,13 @@ fn logged_in(state: &AppState, status: StatusCode, logged_in: &LoggedIn) -> Resp
 /// 204 and an expired cookie, with or without a session: logout is idempotent.
 async fn logout(
     State(state): State<AppState>,
+    caller: Caller,
     PresentedToken(presented): PresentedToken,
 ) -> Result<Response, ApiError> {
-    if let Some(token) = presented {
-        state.auth.logout(&token).await?;
+    if let Some(token) = presented
+        && let Some(ended) = state.auth.logout(&token).await?
+    {
+        audit::record(Event::LoggedOut, &caller, Some(ended.user_id), Some(ended.id));
     }
     Ok(signed_out(&state))
 }
@@ -77,9 +90,11 @@ async fn logout(
 /// 204: every session of the caller ends, this one included.
 async fn logout_all(
     State(state): State<AppState>,
+    caller: Caller,
     CurrentSession(session): CurrentSession,
 ) -> Result<Response, ApiError> {
     state.auth.logout_everywhere(session.user_id).await?;
+    audit::record(Event::LoggedOutEverywhere, &caller, Some(session.user_id), Some(session.id));
     Ok(signed_out(&state))
 }
 
@@ -112,10 +127,12 @@ async fn list_sessions(
 /// not one either). Revoking the current session also expires its cookie.
 async fn revoke_session(
     State(state): State<AppState>,
+    caller: Caller,
     CurrentSession(current): CurrentSession,
     id: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
     let id = id.ok().and_then(|Path(id)| SessionId::parse(&id).ok()).ok_or(AuthError::SessionNotFound)?;
     state.auth.revoke_session(current.user_id, id).await?;
+    audit::record(Event::SessionRevoked, &caller, Some(current.user_id), Some(id));
     if id == current.id { Ok(signed_out(&state)) } else { Ok(StatusCode::NO_CONTENT.into_response()) }
 }

@@ -1,0 +1,80 @@
+//! The audit log: security events, one structured line each on the target
+//! `sesame::audit`, so they can be routed, kept and filtered apart from the
+//! rest (`SESAME__LOG__FILTER=info,sesame::audit=info`).
+//!
+//! Each event names what happened (`event`), and as far as known the user id,
+//! the public session id, the client IP and the request id — never a token, a
+//! password or a hash. Refusals (failed logins, rate limits, CSRF) are
+//! warnings; the rest are info.
+
+use axum::http::request::Parts;
+use sesame_core::ports::{SessionId, UserId};
+use tracing::field::display;
+
+use crate::{client::Proxies, extract::Caller};
+
+/// The log target of audit events.
+pub const TARGET: &str = "sesame::audit";
+
+/// What happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event {
+    /// A user registered (and was logged in).
+    Registered,
+    /// Correct credentials; a session opened.
+    LoginSucceeded,
+    /// Wrong credentials.
+    LoginFailed,
+    /// A session ended at its owner's request.
+    LoggedOut,
+    /// Every session of a user ended.
+    LoggedOutEverywhere,
+    /// One session ended from another.
+    SessionRevoked,
+    /// A password changed.
+    PasswordChanged,
+    /// A user deleted their account.
+    AccountDeleted,
+    /// A request refused by a rate limit.
+    RateLimited,
+    /// A state-changing request from a foreign origin.
+    CsrfRejected,
+}
+
+impl Event {
+    /// The event's stable name in the log.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Registered => "registered",
+            Self::LoginSucceeded => "login_succeeded",
+            Self::LoginFailed => "login_failed",
+            Self::LoggedOut => "logged_out",
+            Self::LoggedOutEverywhere => "logged_out_everywhere",
+            Self::SessionRevoked => "session_revoked",
+            Self::PasswordChanged => "password_changed",
+            Self::AccountDeleted => "account_deleted",
+            Self::RateLimited => "rate_limited",
+            Self::CsrfRejected => "csrf_rejected",
+        }
+    }
+
+    fn is_refusal(self) -> bool {
+        matches!(self, Self::LoginFailed | Self::RateLimited | Self::CsrfRejected)
+    }
+}
+
+/// Records `event` made by `caller`, with the user and session when known.
+pub fn record(event: Event, caller: &Caller, user: Option<UserId>, session: Option<SessionId>) {
+    let (user_id, session_id) = (user.map(display), session.map(display));
+    let (ip, request_id) = (caller.ip.map(display), caller.request_id.as_deref());
+    if event.is_refusal() {
+        tracing::warn!(target: TARGET, event = event.name(), user_id, session_id, ip, request_id, "audit");
+    } else {
+        tracing::info!(target: TARGET, event = event.name(), user_id, session_id, ip, request_id, "audit");
+    }
+}
+
+/// Records a CSRF rejection of the request `parts`.
+pub(crate) fn csrf_rejected(proxies: &Proxies, parts: &Parts) {
+    record(Event::CsrfRejected, &Caller::of(proxies, parts), None, None);
+}
