@@ -64,7 +64,7 @@ impl AuthService {
         &self,
         email: &str,
         password: &str,
-        presented: Option<&SessionToken>,
+        presented: &[SessionToken],
         metadata: SessionMetadata,
     ) -> Result<LoggedIn, AuthError> {
         let email = Email::parse(email)?;
@@ -80,7 +80,7 @@ impl AuthService {
         self.open_session(user, presented, metadata).await
     }
 
-    /// Checks credentials and opens a new session, revoking the one presented.
+    /// Checks credentials and opens a new session, ending those presented.
     ///
     /// Errors: `InvalidCredentials` for an unknown email, a wrong password or input
     /// that could be neither; both cases cost one password verification.
@@ -88,7 +88,7 @@ impl AuthService {
         &self,
         email: &str,
         password: &str,
-        presented: Option<&SessionToken>,
+        presented: &[SessionToken],
         metadata: SessionMetadata,
     ) -> Result<LoggedIn, AuthError> {
         let (Ok(email), true) = (Email::parse(email), password.chars().count() <= Password::MAX_CHARS) else {
@@ -105,10 +105,10 @@ impl AuthService {
     async fn open_session(
         &self,
         user: User,
-        presented: Option<&SessionToken>,
+        presented: &[SessionToken],
         metadata: SessionMetadata,
     ) -> Result<LoggedIn, AuthError> {
-        if let Some(old) = presented {
+        for old in presented {
             self.sessions.delete(&old.hash()).await?;
         }
         let token = SessionToken::generate()?;

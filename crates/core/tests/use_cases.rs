@@ -57,7 +57,7 @@ async fn register_stores_an_argon2id_hash_and_opens_a_session() {
     sessions.expect_create().times(1).returning(|_| Ok(()));
 
     let logged_in = service(users, sessions, &clock)
-        .register(" Alice@Example.com ", PASSWORD, None, SessionMetadata::default())
+        .register(" Alice@Example.com ", PASSWORD, &[], SessionMetadata::default())
         .await
         .unwrap();
     assert_eq!(logged_in.session.token_hash, logged_in.token.hash());
@@ -72,10 +72,10 @@ async fn register_refuses_bad_input_before_touching_a_store() {
     // Mocks without expectations panic if called.
     let service = service(MockUserRepository::new(), MockSessionStore::new(), &clock);
     let meta = SessionMetadata::default;
-    assert!(matches!(service.register("not-an-email", PASSWORD, None, meta()).await, Err(AuthError::InvalidEmail(_))));
-    assert!(matches!(service.register("a@example.com", "short", None, meta()).await, Err(AuthError::WeakPassword(_))));
+    assert!(matches!(service.register("not-an-email", PASSWORD, &[], meta()).await, Err(AuthError::InvalidEmail(_))));
+    assert!(matches!(service.register("a@example.com", "short", &[], meta()).await, Err(AuthError::WeakPassword(_))));
     assert!(matches!(
-        service.register("a@example.com", "password123", None, meta()).await,
+        service.register("a@example.com", "password123", &[], meta()).await,
         Err(AuthError::WeakPassword(_))
     ));
 }
@@ -87,7 +87,7 @@ async fn register_losing_a_race_is_email_taken_and_opens_no_session() {
     users.expect_find_by_email().returning(|_| Ok(None));
     users.expect_create().returning(|_| Err(PortError::EmailTaken));
     let result = service(users, MockSessionStore::new(), &clock)
-        .register("alice@example.com", PASSWORD, None, SessionMetadata::default())
+        .register("alice@example.com", PASSWORD, &[], SessionMetadata::default())
         .await;
     assert!(matches!(result, Err(AuthError::EmailTaken)), "{result:?}");
 }
@@ -99,7 +99,7 @@ async fn register_of_a_known_email_skips_hashing_and_is_email_taken() {
     let mut users = MockUserRepository::new();
     users.expect_find_by_email().returning(move |_| Ok(Some(user.clone())));
     let service = service(users, MockSessionStore::new(), &clock);
-    let result = service.register("ALICE@example.com", PASSWORD, None, SessionMetadata::default()).await;
+    let result = service.register("ALICE@example.com", PASSWORD, &[], SessionMetadata::default()).await;
     assert!(matches!(result, Err(AuthError::EmailTaken)), "{result:?}");
     assert_eq!(service.hasher().stats().runs, 0, "no hash was computed");
 }
@@ -111,7 +111,7 @@ async fn register_surfaces_a_store_outage_as_an_error() {
     users.expect_find_by_email().returning(|_| Ok(None));
     users.expect_create().returning(|_| Err(outage()));
     let result = service(users, MockSessionStore::new(), &clock)
-        .register("alice@example.com", PASSWORD, None, SessionMetadata::default())
+        .register("alice@example.com", PASSWORD, &[], SessionMetadata::default())
         .await;
     assert!(matches!(result, Err(AuthError::Store(PortError::Unavailable { .. }))), "{result:?}");
 }
@@ -131,7 +131,7 @@ async fn login_revokes_the_presented_session_and_opens_a_new_one() {
     sessions.expect_create().withf(move |s| s.token_hash != presented_hash).times(1).returning(|_| Ok(()));
 
     let logged_in = service(users, sessions, &clock)
-        .login("alice@example.com", PASSWORD, Some(&presented), SessionMetadata::default())
+        .login("alice@example.com", PASSWORD, std::slice::from_ref(&presented), SessionMetadata::default())
         .await
         .unwrap();
     assert_eq!(logged_in.user.id, user.id);
@@ -151,7 +151,7 @@ async fn login_with_unknown_email_or_wrong_password_is_invalid_credentials_at_th
         let service = &service;
         async move {
             let before = service.hasher().stats().runs;
-            let result = service.login(email, password, None, SessionMetadata::default()).await;
+            let result = service.login(email, password, &[], SessionMetadata::default()).await;
             assert!(matches!(result, Err(AuthError::InvalidCredentials)), "{email}: {result:?}");
             service.hasher().stats().runs - before
         }
@@ -175,7 +175,7 @@ async fn login_surfaces_a_session_store_outage() {
     let mut sessions = MockSessionStore::new();
     sessions.expect_create().returning(|_| Err(outage()));
     let result =
-        service(users, sessions, &clock).login("alice@example.com", PASSWORD, None, SessionMetadata::default()).await;
+        service(users, sessions, &clock).login("alice@example.com", PASSWORD, &[], SessionMetadata::default()).await;
     assert!(matches!(result, Err(AuthError::Store(_))), "{result:?}");
 }
 
@@ -267,7 +267,7 @@ async fn login_keeps_a_snapshot_of_the_user_in_the_session() {
     let expected = user.snapshot();
     sessions.expect_create().withf(move |s| s.user.as_ref() == Some(&expected)).times(1).returning(|_| Ok(()));
     service(users, sessions, &clock)
-        .login("alice@example.com", PASSWORD, None, SessionMetadata::default())
+        .login("alice@example.com", PASSWORD, &[], SessionMetadata::default())
         .await
         .unwrap();
 }

@@ -85,6 +85,13 @@ pub struct CookieSettings {
     pub name: String,
     /// `SESAME__COOKIE__SECURE`; defaults to true in production, false elsewhere.
     pub secure: bool,
+    /// `SESAME__COOKIE__PERSISTENT`: give the cookie a `Max-Age` (the session's
+    /// absolute lifetime) so it outlives the browser; default false.
+    pub persistent: bool,
+    /// `SESAME__COOKIE__PREVIOUS_NAMES`: comma-separated names the cookie had
+    /// before; still read, and re-issued under the current name; default none.
+    #[serde(deserialize_with = "comma_separated")]
+    pub previous_names: Vec<String>,
 }
 
 /// Password hashing.
@@ -258,6 +265,8 @@ impl Settings {
             .set_default("session.touch_interval_seconds", 60)?
             .set_default("cookie.name", "sessionId")?
             .set_default("cookie.secure", production)?
+            .set_default("cookie.persistent", false)?
+            .set_default("cookie.previous_names", "")?
             .set_default("password.max_concurrent_hashes", 4)?
             .set_default("store.users", if mock { "memory" } else { "postgres" })?
             .set_default("store.sessions", if mock { "memory" } else { "tiered" })?
@@ -320,8 +329,16 @@ impl Settings {
             return refuse("SESAME__PASSWORD__MAX_CONCURRENT_HASHES must be at least 1".into());
         }
         let name = &self.cookie.name;
-        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)) {
+        let valid = |name: &str| {
+            !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+        };
+        if !valid(name) {
             return refuse(format!("SESAME__COOKIE__NAME={name:?} is not a valid cookie name"));
+        }
+        if let Some(old) = self.cookie.previous_names.iter().find(|old| !valid(old) || *old == name) {
+            return refuse(format!(
+                "SESAME__COOKIE__PREVIOUS_NAMES: {old:?} is not a valid cookie name other than SESAME__COOKIE__NAME"
+            ));
         }
         let prefix = ["__Host-", "__Secure-"].into_iter().find(|prefix| name.starts_with(prefix));
         if let Some(prefix) = prefix.filter(|_| !self.cookie.secure) {

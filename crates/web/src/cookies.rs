@@ -1,81 +1,218 @@
-//! The session cookie: `HttpOnly; Path=/; SameSite=Lax`, plus `Secure` when configured.
+//! The session cookie: `HttpOnly; Path=/; SameSite=Lax`, plus `Secure` when
+//! configured. A session cookie by default (no `Max-Age`: it ends with the
+//! browser; the server's idle and absolute expiry rule either way), a
+//! persistent one when configured.
+//!
+//! **Several cookies of the name.** A sibling subdomain can plant a cookie of
+//! our name; the browser then sends both. Every well-formed token is a
+//! candidate, in the order the request lists them (current name first, then
+//! the previous names), and the first that opens a live session wins, so a
+//! planted token never shadows a valid one.
+//!
+//! **Renaming.** Cookies under a previous name (`SESAME__COOKIE__PREVIOUS_NAMES`)
+//! are still read; a request authenticated by one gets the cookie re-issued
+//! under the current name and the old one expired.
 
-use axum::http::{HeaderMap, HeaderValue, header};
+use std::sync::{Arc, OnceLock};
+
+use axum::{
+    extract::{Request, State},
+    http::{HeaderMap, HeaderValue, header},
+    middleware::Next,
+    response::Response,
+};
 use cookie::{Cookie, SameSite};
 use sesame_core::{LoggedIn, SessionToken};
+
+/// The most candidate tokens one request may present; each costs a lookup.
+pub const MAX_CANDIDATES: usize = 4;
+
+/// A token the request presented, and whether it came under a previous name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Candidate {
+    /// The token.
+    pub token: SessionToken,
+    /// It came under a previous name and is to be re-issued under the current one.
+    pub renamed: bool,
+}
 
 /// Reads and writes the session cookie.
 #[derive(Debug, Clone)]
 pub struct SessionCookie {
     name: String,
+    previous: Vec<String>,
     secure: bool,
+    /// `Max-Age` of a re-issued persistent cookie; `None` for a session cookie.
+    persistent: Option<time::Duration>,
 }
 
 impl SessionCookie {
-    /// A cookie called `name`, marked `Secure` when `secure`.
+    /// A session cookie called `name`, marked `Secure` when `secure`.
     pub fn new(name: impl Into<String>, secure: bool) -> Self {
-        Self { name: name.into(), secure }
+        Self { name: name.into(), previous: Vec::new(), secure, persistent: None }
     }
 
-    /// The token the client presented, if its cookie holds a well-formed one.
-    /// A garbage, truncated or oversized value is the same as no cookie.
-    pub fn presented(&self, headers: &HeaderMap) -> Option<SessionToken> {
-        headers
+    /// Also reads cookies under these names, re-issuing them under the current one.
+    #[must_use]
+    pub fn with_previous_names(mut self, previous: Vec<String>) -> Self {
+        self.previous = previous;
+        self
+    }
+
+    /// Persistent: `Max-Age` until the session's absolute expiry (at most
+    /// `longest`, the absolute timeout, for a re-issued cookie).
+    #[must_use]
+    pub fn persistent(mut self, longest: time::Duration) -> Self {
+        self.persistent = Some(longest);
+        self
+    }
+
+    /// The well-formed tokens the request presents (see the module docs), at
+    /// most [`MAX_CANDIDATES`], without repeats. Garbage, truncated or oversized
+    /// values are not candidates.
+    pub fn candidates(&self, headers: &HeaderMap) -> Vec<Candidate> {
+        let cookies: Vec<Cookie<'_>> = headers
             .get_all(header::COOKIE)
             .iter()
             .filter_map(|value| value.to_str().ok())
             .flat_map(Cookie::split_parse)
             .filter_map(Result::ok)
-            .filter(|cookie| cookie.name() == self.name)
-            .find_map(|cookie| SessionToken::parse(cookie.value()))
+            .collect();
+        let under = |name: &str, renamed: bool| {
+            let name = name.to_owned();
+            cookies
+                .iter()
+                .filter(move |cookie| cookie.name() == name)
+                .filter_map(move |cookie| SessionToken::parse(cookie.value()).map(|token| Candidate { token, renamed }))
+        };
+        let mut candidates: Vec<Candidate> = Vec::new();
+        let all = under(&self.name, false).chain(self.previous.iter().flat_map(|name| under(name, true)));
+        for candidate in all {
+            if candidates.len() == MAX_CANDIDATES {
+                break;
+            }
+            if !candidates.iter().any(|seen| seen.token == candidate.token) {
+                candidates.push(candidate);
+            }
+        }
+        candidates
     }
 
-    /// `Set-Cookie` for a new session; it lives until the session's absolute expiry.
+    /// `Set-Cookie` for a new session.
     pub fn issue(&self, logged_in: &LoggedIn) -> HeaderValue {
         let session = &logged_in.session;
-        let max_age = session.absolute_expires_at - session.created_at;
-        self.header(logged_in.token.expose(), max_age)
+        self.header(
+            &self.name,
+            logged_in.token.expose(),
+            self.persistent.map(|_| session.absolute_expires_at - session.created_at),
+        )
     }
 
     /// `Set-Cookie` that makes the client forget the session.
     pub fn expire(&self) -> HeaderValue {
-        self.header("", time::Duration::ZERO)
+        self.header(&self.name, "", Some(time::Duration::ZERO))
     }
 
-    fn header(&self, value: &str, max_age: time::Duration) -> HeaderValue {
-        let cookie = Cookie::build((self.name.as_str(), value))
-            .http_only(true)
-            .path("/")
-            .same_site(SameSite::Lax)
-            .secure(self.secure)
-            .max_age(max_age)
-            .build();
-        HeaderValue::try_from(cookie.to_string())
+    fn header(&self, name: &str, value: &str, max_age: Option<time::Duration>) -> HeaderValue {
+        let mut cookie =
+            Cookie::build((name, value)).http_only(true).path("/").same_site(SameSite::Lax).secure(self.secure);
+        if let Some(max_age) = max_age {
+            cookie = cookie.max_age(max_age);
+        }
+        HeaderValue::try_from(cookie.build().to_string())
             .expect("cookie names are checked at start-up and tokens are base64url")
     }
+
+    /// Whether the request carries a cookie under a previous name.
+    fn carries_previous(&self, headers: &HeaderMap) -> bool {
+        !self.previous.is_empty() && self.candidates(headers).iter().any(|candidate| candidate.renamed)
+    }
+}
+
+/// Where the session extractor leaves a token that authenticated under a
+/// previous cookie name, for [`carry_over_renamed`] to re-issue.
+#[derive(Debug, Clone, Default)]
+pub struct Renamed(Arc<OnceLock<SessionToken>>);
+
+impl Renamed {
+    /// Records `token` as the one that authenticated.
+    pub fn set(&self, token: SessionToken) {
+        let _ = self.0.set(token);
+    }
+}
+
+/// Middleware: when a request carrying a cookie under a previous name was
+/// authenticated by it and its answer succeeds without setting the cookie,
+/// the answer re-issues the token under the current name and expires the old
+/// names.
+pub async fn carry_over_renamed(
+    State(cookie): State<Arc<SessionCookie>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    if !cookie.carries_previous(request.headers()) {
+        return next.run(request).await;
+    }
+    let renamed = Renamed::default();
+    request.extensions_mut().insert(renamed.clone());
+    let mut response = next.run(request).await;
+    let untouched = !response.headers().contains_key(header::SET_COOKIE);
+    if let Some(token) = renamed.0.get().filter(|_| response.status().is_success() && untouched) {
+        let headers = response.headers_mut();
+        headers.append(header::SET_COOKIE, cookie.header(&cookie.name, token.expose(), cookie.persistent));
+        for old in &cookie.previous {
+            headers.append(header::SET_COOKIE, cookie.header(old, "", Some(time::Duration::ZERO)));
+        }
+    }
+    response
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn presented_reads_only_a_well_formed_token_under_the_configured_name() {
-        let cookie = SessionCookie::new("sessionId", false);
-        let token = SessionToken::generate().unwrap();
+    fn cookie_header(value: &str) -> HeaderMap {
         let mut headers = HeaderMap::new();
-        let value = format!("theme=dark; sessionId=garbage; sessionId={}", token.expose());
-        headers.insert(header::COOKIE, HeaderValue::from_str(&value).unwrap());
-        assert_eq!(cookie.presented(&headers), Some(token));
+        headers.insert(header::COOKIE, HeaderValue::from_str(value).unwrap());
+        headers
+    }
 
-        headers.insert(header::COOKIE, HeaderValue::from_static("other=abc; sessionId=%%%"));
-        assert_eq!(cookie.presented(&headers), None);
+    fn tokens(candidates: &[Candidate]) -> Vec<&SessionToken> {
+        candidates.iter().map(|candidate| &candidate.token).collect()
     }
 
     #[test]
-    fn expire_clears_the_value_with_the_same_attributes() {
-        let header = SessionCookie::new("__Host-sid", true).expire();
-        let text = header.to_str().unwrap();
+    fn only_well_formed_tokens_under_the_configured_names_are_candidates() {
+        let cookie = SessionCookie::new("sessionId", false).with_previous_names(vec!["sid".into()]);
+        let (a, b) = (SessionToken::generate().unwrap(), SessionToken::generate().unwrap());
+        let headers = cookie_header(&format!(
+            "theme=dark; sid={}; sessionId=garbage; sessionId={}; other={}",
+            b.expose(),
+            a.expose(),
+            a.expose()
+        ));
+        let candidates = cookie.candidates(&headers);
+        assert_eq!(tokens(&candidates), [&a, &b], "the current name first, then previous names");
+        assert_eq!(candidates.iter().map(|c| c.renamed).collect::<Vec<_>>(), [false, true]);
+        assert!(cookie.candidates(&cookie_header("other=abc; sessionId=%%%")).is_empty());
+    }
+
+    #[test]
+    fn repeated_cookies_keep_their_order_without_repeats_and_are_capped() {
+        let cookie = SessionCookie::new("sessionId", false);
+        let all: Vec<_> = (0..6).map(|_| SessionToken::generate().unwrap()).collect();
+        let mut value: Vec<String> = all.iter().map(|token| format!("sessionId={}", token.expose())).collect();
+        value.insert(1, format!("sessionId={}", all[0].expose()));
+        let candidates = cookie.candidates(&cookie_header(&value.join("; ")));
+        assert_eq!(tokens(&candidates), all.iter().take(MAX_CANDIDATES).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_session_cookie_has_no_max_age_and_a_persistent_one_has() {
+        let session = SessionCookie::new("sessionId", false).header("sessionId", "v", None);
+        assert!(!session.to_str().unwrap().contains("Max-Age"), "{session:?}");
+        let expired = SessionCookie::new("__Host-sid", true).expire();
+        let text = expired.to_str().unwrap();
         for part in ["__Host-sid=", "HttpOnly", "Path=/", "SameSite=Lax", "Secure", "Max-Age=0"] {
             assert!(text.contains(part), "{text} lacks {part}");
         }

@@ -8,9 +8,9 @@ use axum::{
     http::{header, request::Parts},
 };
 use serde::de::DeserializeOwned;
-use sesame_core::{SessionToken, ports::Session, ports::SessionMetadata};
+use sesame_core::{AuthError, SessionToken, ports::Session, ports::SessionMetadata};
 
-use crate::{AppState, client::Proxies, error::ApiError, telemetry::REQUEST_ID_HEADER};
+use crate::{AppState, client::Proxies, cookies::Renamed, error::ApiError, telemetry::REQUEST_ID_HEADER};
 
 /// `axum::Json`, with its rejections turned into problem answers (400, 413, 415, 422).
 pub struct ApiJson<T>(pub T);
@@ -60,25 +60,37 @@ impl FromRequestParts<AppState> for Caller {
     }
 }
 
-/// The session token in the request's cookie, if it holds a well-formed one.
-pub struct PresentedToken(pub Option<SessionToken>);
+/// The well-formed session tokens the request's cookies hold (usually one).
+pub struct PresentedTokens(pub Vec<SessionToken>);
 
-impl FromRequestParts<AppState> for PresentedToken {
+impl FromRequestParts<AppState> for PresentedTokens {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        Ok(Self(state.cookie.presented(&parts.headers)))
+        Ok(Self(state.cookie.candidates(&parts.headers).into_iter().map(|candidate| candidate.token).collect()))
     }
 }
 
-/// The caller's live session; 401 `unauthenticated` without one.
+/// The caller's live session, opened by the first presented token that opens
+/// one; 401 `unauthenticated` without one.
 pub struct CurrentSession(pub Session);
 
 impl FromRequestParts<AppState> for CurrentSession {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let token = state.cookie.presented(&parts.headers).ok_or(ApiError::Unauthenticated)?;
-        Ok(Self(state.auth.authenticate(&token).await?))
+        for candidate in state.cookie.candidates(&parts.headers) {
+            match state.auth.authenticate(&candidate.token).await {
+                Ok(session) => {
+                    if let Some(renamed) = parts.extensions.get::<Renamed>().filter(|_| candidate.renamed) {
+                        renamed.set(candidate.token);
+                    }
+                    return Ok(Self(session));
+                }
+                Err(AuthError::Unauthenticated) => {}
+                Err(other) => return Err(other.into()),
+            }
+        }
+        Err(ApiError::Unauthenticated)
     }
 }

@@ -37,7 +37,7 @@ use tower_http::{
 use crate::{
     AppState,
     client::Proxies,
-    cookies::SessionCookie,
+    cookies::{self, SessionCookie},
     csrf::{self, OriginPolicy},
     lifecycle::{Lifecycle, close_when_draining},
     metrics, routes, telemetry,
@@ -87,11 +87,22 @@ impl AppConfig {
                 touch_interval: time::Duration::seconds(session.touch_interval_seconds.into()),
             },
             max_concurrent_hashes: settings.password.max_concurrent_hashes,
-            cookie: Arc::new(SessionCookie::new(settings.cookie.name.clone(), settings.cookie.secure)),
+            cookie: Arc::new(session_cookie(settings)),
             drain: Duration::from_secs(settings.http.drain_seconds.into()),
             proxies,
             origins: Arc::new(origins),
         }
+    }
+}
+
+fn session_cookie(settings: &Settings) -> SessionCookie {
+    let cookie = &settings.cookie;
+    let session =
+        SessionCookie::new(cookie.name.clone(), cookie.secure).with_previous_names(cookie.previous_names.clone());
+    if cookie.persistent {
+        session.persistent(time::Duration::seconds(settings.session.absolute_timeout_seconds.into()))
+    } else {
+        session
     }
 }
 
@@ -249,6 +260,7 @@ fn app(config: &AppConfig, adapters: Adapters, lifecycle: Arc<Lifecycle>) -> Rou
     };
     let request_id = HeaderName::from_static(telemetry::REQUEST_ID_HEADER);
     routes::router(state)
+        .route_layer(middleware::from_fn_with_state(Arc::clone(&config.cookie), cookies::carry_over_renamed))
         .route_layer(middleware::from_fn_with_state(Arc::clone(&config.origins), csrf::refuse_foreign_origins))
         .route_layer(middleware::from_fn(metrics::track))
         .layer(

@@ -18,7 +18,7 @@ use crate::{
     audit::{self, Event},
     dto::{Credentials, MeResponse, SessionBody, SessionsResponse, UserBody, UserResponse},
     error::ApiError,
-    extract::{ApiJson, Caller, CurrentSession, PresentedToken},
+    extract::{ApiJson, Caller, CurrentSession, PresentedTokens},
     metrics::record_auth_outcome,
 };
 
@@ -39,24 +39,24 @@ pub(super) fn router() -> Router<AppState> {
 async fn register(
     State(state): State<AppState>,
     caller: Caller,
-    PresentedToken(presented): PresentedToken,
+    PresentedTokens(presented): PresentedTokens,
     ApiJson(body): ApiJson<Credentials>,
 ) -> Result<Response, ApiError> {
-    let result = state.auth.register(&body.email, &body.password, presented.as_ref(), caller.metadata()).await;
+    let result = state.auth.register(&body.email, &body.password, &presented, caller.metadata()).await;
     record_auth_outcome("register", &result);
     let logged_in = result?;
     audit::record(Event::Registered, &caller, Some(logged_in.user.id), Some(logged_in.session.id));
     Ok(issue_session(&state, StatusCode::CREATED, &logged_in))
 }
 
-/// 200 `{user}` and a new session cookie; the session presented, if any, is ended.
+/// 200 `{user}` and a new session cookie; the sessions presented, if any, are ended.
 async fn login(
     State(state): State<AppState>,
     caller: Caller,
-    PresentedToken(presented): PresentedToken,
+    PresentedTokens(presented): PresentedTokens,
     ApiJson(body): ApiJson<Credentials>,
 ) -> Result<Response, ApiError> {
-    let result = state.auth.login(&body.email, &body.password, presented.as_ref(), caller.metadata()).await;
+    let result = state.auth.login(&body.email, &body.password, &presented, caller.metadata()).await;
     record_auth_outcome("login", &result);
     match &result {
         Ok(logged_in) => {
@@ -77,12 +77,12 @@ fn issue_session(state: &AppState, status: StatusCode, logged_in: &LoggedIn) -> 
 async fn logout(
     State(state): State<AppState>,
     caller: Caller,
-    PresentedToken(presented): PresentedToken,
+    PresentedTokens(presented): PresentedTokens,
 ) -> Result<Response, ApiError> {
-    if let Some(token) = presented
-        && let Some(ended) = state.auth.logout(&token).await?
-    {
-        audit::record(Event::LoggedOut, &caller, Some(ended.user_id), Some(ended.id));
+    for token in presented {
+        if let Some(ended) = state.auth.logout(&token).await? {
+            audit::record(Event::LoggedOut, &caller, Some(ended.user_id), Some(ended.id));
+        }
     }
     Ok(signed_out(&state))
 }
