@@ -22,6 +22,9 @@ pub enum AuthError {
     /// Unknown email or wrong password; which one is never said.
     #[error("invalid email or password")]
     InvalidCredentials,
+    /// The password given to confirm a change is not the user's.
+    #[error("the password is not correct")]
+    WrongPassword,
     /// No live session was presented.
     #[error("no valid session")]
     Unauthenticated,

@@ -1,5 +1,9 @@
 //! Password rules and hashing: what a password must be, and argon2id run off the
 //! async runtime with bounded concurrency.
+//!
+//! Passwords are NFKC-normalised before anything else, so that the same
+//! password typed on two keyboards (composed or decomposed accents, full-width
+//! digits) is the same password.
 
 use std::{
     collections::HashSet,
@@ -13,6 +17,7 @@ use std::{
 use argon2::{Algorithm, Argon2, Params, PasswordHasher as _, PasswordVerifier as _, Version};
 use sesame_ports::PasswordHash;
 use tokio::sync::{OnceCell, Semaphore};
+use unicode_normalization::UnicodeNormalization as _;
 
 /// A password that passed the rules; `Debug` never shows it.
 #[derive(Clone)]
@@ -27,8 +32,9 @@ pub enum PasswordError {
     /// More than [`Password::MAX_CHARS`] characters.
     #[error("password must be at most 128 characters long")]
     TooLong,
-    /// On the embedded list of common passwords.
-    #[error("password is too common")]
+    /// On the embedded list of common passwords, only whitespace, or one
+    /// character repeated.
+    #[error("password is too common or too easy to guess")]
     TooCommon,
 }
 
@@ -38,18 +44,27 @@ impl Password {
     /// The most characters accepted; also caps the work a login can ask for.
     pub const MAX_CHARS: usize = 128;
 
-    /// Checks `input` against the rules. Nothing is trimmed: spaces are characters.
+    /// Checks `input`, NFKC-normalised, against the rules. Nothing is trimmed
+    /// from the password itself: spaces are characters; but the common-password
+    /// check compares the trimmed, case-folded form.
     pub fn parse(input: &str) -> Result<Self, PasswordError> {
-        let chars = input.chars().count();
+        let password = normalize(input);
+        let chars = password.chars().count();
         if chars < Self::MIN_CHARS {
             Err(PasswordError::TooShort)
         } else if chars > Self::MAX_CHARS {
             Err(PasswordError::TooLong)
-        } else if is_common(input) {
+        } else if is_guessable(&password) {
             Err(PasswordError::TooCommon)
         } else {
-            Ok(Self(input.to_owned()))
+            Ok(Self(password))
         }
+    }
+
+    /// `input` NFKC-normalised, unchecked: for re-hashing a password that
+    /// already matched its stored hash.
+    pub(crate) fn unchecked(input: &str) -> Self {
+        Self(normalize(input))
     }
 
     /// The password itself, for the hasher.
@@ -64,7 +79,21 @@ impl fmt::Debug for Password {
     }
 }
 
-fn is_common(password: &str) -> bool {
+/// `input` in Unicode normalisation form KC.
+fn normalize(input: &str) -> String {
+    input.nfkc().collect()
+}
+
+/// Whether a password is on the common list once trimmed and case-folded, is
+/// only whitespace, or is one character repeated.
+fn is_guessable(password: &str) -> bool {
+    let folded = password.trim().to_lowercase();
+    let mut chars = folded.chars();
+    let Some(first) = chars.next() else { return true };
+    chars.all(|c| c == first) || is_common(&folded)
+}
+
+fn is_common(folded: &str) -> bool {
     static COMMON: OnceLock<HashSet<&'static str>> = OnceLock::new();
     let common = COMMON.get_or_init(|| {
         include_str!("common-passwords.txt")
@@ -73,7 +102,7 @@ fn is_common(password: &str) -> bool {
             .filter(|line| !line.is_empty() && !line.starts_with('#'))
             .collect()
     });
-    common.contains(password.to_lowercase().as_str())
+    common.contains(folded)
 }
 
 /// Why hashing or verifying could not run; never "wrong password".
@@ -142,20 +171,42 @@ impl PasswordHasher {
 
     /// Whether `candidate` matches `hash`. With no hash (the email is unknown) it
     /// verifies against a dummy hash and answers `false`, taking the same time.
+    ///
+    /// The candidate is NFKC-normalised, as passwords are before hashing; a
+    /// hash made from a password that was not (before normalisation began)
+    /// is also tried with the candidate as typed.
     pub async fn verify(&self, candidate: &str, hash: Option<&PasswordHash>) -> Result<bool, HashError> {
         let (phc, known) = match hash {
             Some(hash) => (hash.expose().to_owned(), true),
             None => (self.dummy_hash().await?.expose().to_owned(), false),
         };
-        let candidate = candidate.to_owned();
+        let normalized = normalize(candidate);
+        let as_typed = (normalized != candidate).then(|| candidate.to_owned());
         let matches = self
-            .run(move |argon2| match argon2.verify_password(candidate.as_bytes(), phc.as_str()) {
-                Ok(()) => Ok(true),
-                Err(argon2::password_hash::Error::PasswordInvalid) => Ok(false),
-                Err(other) => Err(argon2_error(other)),
+            .run(move |argon2| {
+                let check = |password: &str| match argon2.verify_password(password.as_bytes(), phc.as_str()) {
+                    Ok(()) => Ok(true),
+                    Err(argon2::password_hash::Error::PasswordInvalid) => Ok(false),
+                    Err(other) => Err(argon2_error(other)),
+                };
+                Ok(check(&normalized)? || as_typed.as_deref().map(check).transpose()?.unwrap_or(false))
             })
             .await?;
         Ok(known && matches)
+    }
+
+    /// Whether `hash` was made with weaker settings than this hasher's (another
+    /// algorithm or version, less memory, fewer iterations or lanes), so that
+    /// it should be replaced at the next successful login. An unreadable hash
+    /// counts as weaker.
+    pub fn needs_rehash(&self, hash: &PasswordHash) -> bool {
+        let Ok(parsed) = argon2::PasswordHash::new(hash.expose()) else { return true };
+        let Ok(params) = Params::try_from(&parsed) else { return true };
+        parsed.algorithm != argon2::ARGON2ID_IDENT
+            || parsed.version != Some(Version::V0x13.into())
+            || params.m_cost() < self.params.m_cost()
+            || params.t_cost() < self.params.t_cost()
+            || params.p_cost() < self.params.p_cost()
     }
 
     async fn dummy_hash(&self) -> Result<&PasswordHash, HashError> {
@@ -216,10 +267,10 @@ mod tests {
 
     #[test]
     fn length_is_counted_in_characters() {
-        assert_eq!(Password::parse("é".repeat(7).as_str()).unwrap_err(), PasswordError::TooShort);
-        assert!(Password::parse("é".repeat(8).as_str()).is_ok());
-        assert!(Password::parse(&"ü".repeat(128)).is_ok());
-        assert_eq!(Password::parse(&"ü".repeat(129)).unwrap_err(), PasswordError::TooLong);
+        assert_eq!(Password::parse("éüéüéüé").unwrap_err(), PasswordError::TooShort);
+        assert!(Password::parse(&"éü".repeat(4)).is_ok());
+        assert!(Password::parse(&"éü".repeat(64)).is_ok());
+        assert_eq!(Password::parse(&format!("{}é", "éü".repeat(64))).unwrap_err(), PasswordError::TooLong);
     }
 
     #[test]
@@ -227,6 +278,49 @@ mod tests {
         assert_eq!(Password::parse("password123").unwrap_err(), PasswordError::TooCommon);
         assert_eq!(Password::parse("PassWord123").unwrap_err(), PasswordError::TooCommon);
         assert!(Password::parse("correct horse battery staple").is_ok());
+    }
+
+    #[test]
+    fn the_common_check_sees_through_case_spaces_repetition_and_unicode_forms() {
+        for weak in
+            [" password ", "PASSWORD  ", "        ", "\t\t\t\t\t\t\t\t", "aaaaaaaaaa", "ＰＡＳＳＷＯＲＤ", "iloveyou1"]
+        {
+            assert_eq!(Password::parse(weak).unwrap_err(), PasswordError::TooCommon, "{weak:?}");
+        }
+        assert!(Password::parse("ab ab ab ab").is_ok());
+    }
+
+    #[test]
+    fn the_list_holds_at_least_the_ten_thousand_most_common_passwords() {
+        assert!(is_common("12345678"));
+        let entries = include_str!("common-passwords.txt").lines().filter(|l| !l.starts_with('#')).count();
+        assert!(entries >= 10_000, "{entries}");
+    }
+
+    #[tokio::test]
+    async fn composed_and_decomposed_spellings_are_one_password() {
+        let hasher = PasswordHasher::new(1);
+        let composed = "caf\u{e9}-au-lait-42";
+        let decomposed = "cafe\u{301}-au-lait-42";
+        let hash = hasher.hash(&Password::parse(decomposed).unwrap()).await.unwrap();
+        assert!(hasher.verify(composed, Some(&hash)).await.unwrap());
+        // A hash made from a password as typed, before normalisation, still verifies.
+        let legacy = hasher.hash(&Password(decomposed.to_owned())).await.unwrap();
+        assert!(hasher.verify(decomposed, Some(&legacy)).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn weaker_hashes_need_a_rehash_and_current_ones_do_not() {
+        let hasher = PasswordHasher::new(1);
+        let current = hasher.hash(&Password::parse("s3cret-passphrase").unwrap()).await.unwrap();
+        assert!(!hasher.needs_rehash(&current));
+        let weak = Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::new(8192, 1, 1, None).unwrap());
+        let weak = weak.hash_password(b"s3cret-passphrase").unwrap().to_string();
+        assert!(hasher.needs_rehash(&PasswordHash::new(weak)));
+        let argon2i = Argon2::new(Algorithm::Argon2i, Version::V0x13, hasher.params.clone());
+        let argon2i = argon2i.hash_password(b"s3cret-passphrase").unwrap().to_string();
+        assert!(hasher.needs_rehash(&PasswordHash::new(argon2i)));
+        assert!(hasher.needs_rehash(&PasswordHash::new("not a phc string")));
     }
 
     #[test]

@@ -1,11 +1,11 @@
 //! The use cases: register, login, authenticate, logout, logout everywhere, list
-//! sessions, revoke one session.
+//! sessions, revoke one session, change the password, delete the account.
 
 use std::sync::Arc;
 
 use sesame_ports::{
-    Clock, Email, NewUser, Session, SessionId, SessionMetadata, SessionStore, User, UserId, UserRepository,
-    UserSnapshot,
+    Clock, Email, NewUser, Session, SessionId, SessionMetadata, SessionStore, User, UserChanges, UserId,
+    UserRepository, UserSnapshot,
 };
 
 use crate::{AuthError, Password, PasswordHasher, SessionPolicy, SessionToken};
@@ -97,9 +97,85 @@ impl AuthService {
         let user = self.users.find_by_email(&email).await?;
         let verified = self.hasher.verify(password, user.as_ref().map(|user| &user.password_hash)).await?;
         match user {
-            Some(user) if verified => self.open_session(user, presented, metadata).await,
+            Some(user) if verified => {
+                let user = self.rehash_if_weaker(user, password).await;
+                self.open_session(user, presented, metadata).await
+            }
             _ => Err(AuthError::InvalidCredentials),
         }
+    }
+
+    /// `user` with its hash replaced when it was made with weaker settings
+    /// than the hasher's; `password` has just matched it. A failure is logged
+    /// and the login goes on: the next one tries again.
+    async fn rehash_if_weaker(&self, user: User, password: &str) -> User {
+        if !self.hasher.needs_rehash(&user.password_hash) {
+            return user;
+        }
+        let rehashed = async {
+            let password_hash = self.hasher.hash(&Password::unchecked(password)).await?;
+            let changes = UserChanges { password_hash: Some(password_hash), ..UserChanges::default() };
+            Ok::<_, AuthError>(self.users.update(user.id, changes).await?)
+        };
+        match rehashed.await {
+            Ok(updated) => updated,
+            Err(err) => {
+                tracing::warn!(user_id = %user.id, error = %err, "could not re-hash a password with weaker settings");
+                user
+            }
+        }
+    }
+
+    /// The user a session belongs to, checked against `password`.
+    ///
+    /// Errors: `WrongPassword`; `Unauthenticated` when the user is gone (its
+    /// sessions are then ended).
+    async fn confirm(&self, session: &Session, password: &str) -> Result<User, AuthError> {
+        let Some(user) = self.users.find_by_id(session.user_id).await? else {
+            self.sessions.revoke_all(session.user_id).await?;
+            return Err(AuthError::Unauthenticated);
+        };
+        let fits = password.chars().count() <= Password::MAX_CHARS;
+        if fits && self.hasher.verify(password, Some(&user.password_hash)).await? {
+            Ok(user)
+        } else {
+            Err(AuthError::WrongPassword)
+        }
+    }
+
+    /// Changes the password of the session's user after checking the current
+    /// one, ends every session of the user (this one included: the snapshot
+    /// sessions keep must stay true) and opens a new one for the caller.
+    ///
+    /// Errors: `WeakPassword` (checked first, before anything is verified or
+    /// changed), `WrongPassword`, `Unauthenticated`.
+    pub async fn change_password(
+        &self,
+        session: &Session,
+        current: &str,
+        new: &str,
+        metadata: SessionMetadata,
+    ) -> Result<LoggedIn, AuthError> {
+        let new = Password::parse(new)?;
+        let user = self.confirm(session, current).await?;
+        let password_hash = self.hasher.hash(&new).await?;
+        let changes = UserChanges { password_hash: Some(password_hash), ..UserChanges::default() };
+        let user = self.users.update(user.id, changes).await?;
+        self.sessions.revoke_all(user.id).await?;
+        self.open_session(user, &[], metadata).await
+    }
+
+    /// Deletes the session's user after checking `password`, and ends every
+    /// session of theirs: before the deletion, and again after it, so that a
+    /// login racing with it leaves no session behind.
+    ///
+    /// Errors: `WrongPassword`, `Unauthenticated`.
+    pub async fn delete_account(&self, session: &Session, password: &str) -> Result<(), AuthError> {
+        let user = self.confirm(session, password).await?;
+        self.sessions.revoke_all(user.id).await?;
+        self.users.delete(user.id).await?;
+        self.sessions.revoke_all(user.id).await?;
+        Ok(())
     }
 
     async fn open_session(

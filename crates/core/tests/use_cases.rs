@@ -23,6 +23,10 @@ fn service(users: MockUserRepository, sessions: MockSessionStore, clock: &Manual
     )
 }
 
+fn meta() -> SessionMetadata {
+    SessionMetadata::default()
+}
+
 fn outage() -> PortError {
     PortError::unavailable("test", io::Error::new(io::ErrorKind::ConnectionRefused, "refused"))
 }
@@ -71,7 +75,6 @@ async fn register_refuses_bad_input_before_touching_a_store() {
     let clock = ManualClock::default();
     // Mocks without expectations panic if called.
     let service = service(MockUserRepository::new(), MockSessionStore::new(), &clock);
-    let meta = SessionMetadata::default;
     assert!(matches!(service.register("not-an-email", PASSWORD, &[], meta()).await, Err(AuthError::InvalidEmail(_))));
     assert!(matches!(service.register("a@example.com", "short", &[], meta()).await, Err(AuthError::WeakPassword(_))));
     assert!(matches!(
@@ -315,4 +318,77 @@ async fn logout_and_logout_everywhere_surface_store_outages() {
 fn password_hash_is_never_printed() {
     let hash = PasswordHash::new("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA");
     assert!(!format!("{hash:?}").contains("argon2id"));
+}
+
+#[tokio::test]
+async fn login_rehashes_a_hash_made_with_weaker_settings() {
+    use argon2::{Algorithm, Argon2, Params, PasswordHasher as _, Version};
+    let clock = ManualClock::default();
+    let mut user = stored_user(&clock).await;
+    let weak = Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::new(8192, 1, 1, None).unwrap());
+    user.password_hash = PasswordHash::new(weak.hash_password(PASSWORD.as_bytes()).unwrap().to_string());
+    let mut users = MockUserRepository::new();
+    let found = user.clone();
+    users.expect_find_by_email().returning(move |_| Ok(Some(found.clone())));
+    let updated = user.clone();
+    users
+        .expect_update()
+        .withf(|_, changes| changes.password_hash.as_ref().is_some_and(|h| h.expose().contains("m=19456,t=2,p=1")))
+        .times(1)
+        .returning(move |_, changes| {
+            let mut user = updated.clone();
+            changes.apply_to(&mut user);
+            Ok(user)
+        });
+    let mut sessions = MockSessionStore::new();
+    sessions.expect_create().times(1).returning(|_| Ok(()));
+    let logged_in = service(users, sessions, &clock).login("alice@example.com", PASSWORD, &[], meta()).await.unwrap();
+    assert!(logged_in.user.password_hash.expose().contains("m=19456"));
+}
+
+#[tokio::test]
+async fn a_password_change_checks_the_current_one_ends_every_session_and_opens_one() {
+    let clock = ManualClock::default();
+    let user = stored_user(&clock).await;
+    let token = SessionToken::generate().unwrap();
+    let session = session_of(user.id, &token, &clock);
+    let owner = user.id;
+    let mut users = MockUserRepository::new();
+    let found = user.clone();
+    users.expect_find_by_id().returning(move |_| Ok(Some(found.clone())));
+    let updated = user.clone();
+    users.expect_update().times(1).returning(move |_, changes| {
+        let mut user = updated.clone();
+        changes.apply_to(&mut user);
+        Ok(user)
+    });
+    let mut sessions = MockSessionStore::new();
+    sessions.expect_revoke_all().withf(move |id| *id == owner).times(1).returning(|_| Ok(Vec::new()));
+    sessions.expect_create().withf(move |s| s.user_id == owner).times(1).returning(|_| Ok(()));
+    let service = service(users, sessions, &clock);
+
+    let weak = service.change_password(&session, PASSWORD, "password", meta()).await;
+    assert!(matches!(weak, Err(AuthError::WeakPassword(_))), "checked before anything else");
+    let wrong = service.change_password(&session, "not the password", "a new long passphrase", meta()).await;
+    assert!(matches!(wrong, Err(AuthError::WrongPassword)));
+    let changed = service.change_password(&session, PASSWORD, "a new long passphrase", meta()).await.unwrap();
+    assert_ne!(changed.user.password_hash, user.password_hash);
+    assert_ne!(changed.token, token);
+}
+
+#[tokio::test]
+async fn deleting_an_account_checks_the_password_and_ends_sessions_before_and_after() {
+    let clock = ManualClock::default();
+    let user = stored_user(&clock).await;
+    let session = session_of(user.id, &SessionToken::generate().unwrap(), &clock);
+    let owner = user.id;
+    let mut users = MockUserRepository::new();
+    let found = user.clone();
+    users.expect_find_by_id().returning(move |_| Ok(Some(found.clone())));
+    users.expect_delete().withf(move |id| *id == owner).times(1).returning(|_| Ok(true));
+    let mut sessions = MockSessionStore::new();
+    sessions.expect_revoke_all().withf(move |id| *id == owner).times(2).returning(|_| Ok(Vec::new()));
+    let service = service(users, sessions, &clock);
+    assert!(matches!(service.delete_account(&session, "not the password").await, Err(AuthError::WrongPassword)));
+    service.delete_account(&session, PASSWORD).await.unwrap();
 }

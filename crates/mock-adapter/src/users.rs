@@ -66,6 +66,13 @@ impl UserRepository for InMemoryUserRepository {
         Ok(user.clone())
     }
 
+    async fn delete(&self, id: UserId) -> Result<bool, PortError> {
+        let mut users = self.state.write().unwrap_or_else(PoisonError::into_inner);
+        let Some(user) = users.by_id.remove(&id) else { return Ok(false) };
+        users.id_by_email.remove(&user.email);
+        Ok(true)
+    }
+
     async fn ping(&self) -> Result<(), PortError> {
         Ok(())
     }

@@ -30,6 +30,10 @@ pub trait UserRepository: Send + Sync + 'static {
     /// [`PortError::EmailTaken`] when the new email belongs to another user.
     async fn update(&self, id: UserId, changes: UserChanges) -> Result<User, PortError>;
 
+    /// Removes the user with this id; `true` when there was one. Its email is
+    /// free again at once. Idempotent.
+    async fn delete(&self, id: UserId) -> Result<bool, PortError>;
+
     /// Answers `Ok` when the store is reachable; used by readiness checks.
     async fn ping(&self) -> Result<(), PortError>;
 }

@@ -85,6 +85,15 @@ impl UserRepository for PostgresUserRepository {
         row.as_ref().map(user_from_row).transpose()?.ok_or(PortError::NotFound)
     }
 
+    async fn delete(&self, id: UserId) -> Result<bool, PortError> {
+        let deleted = sqlx::query("DELETE FROM users WHERE id = $1")
+            .bind(id.as_uuid())
+            .execute(&self.pool)
+            .await
+            .map_err(store_error)?;
+        Ok(deleted.rows_affected() > 0)
+    }
+
     async fn ping(&self) -> Result<(), PortError> {
         sqlx::query("SELECT 1").execute(&self.pool).await.map_err(store_error)?;
         Ok(())

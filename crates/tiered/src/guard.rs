@@ -406,6 +406,10 @@ impl<T: UserRepository + ?Sized> UserRepository for Guarded<T> {
         self.guard.call("update_user", Retry::Never, || self.inner.update(id, changes.clone())).await
     }
 
+    async fn delete(&self, id: UserId) -> Result<bool, PortError> {
+        self.guard.call("delete_user", Retry::Once, || self.inner.delete(id)).await
+    }
+
     async fn ping(&self) -> Result<(), PortError> {
         self.guard.call("ping", Retry::Once, || self.inner.ping()).await
     }

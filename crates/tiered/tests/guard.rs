@@ -162,6 +162,9 @@ impl UserRepository for Hanging {
     async fn update(&self, _: UserId, _: UserChanges) -> Result<User, PortError> {
         unreachable!("not called")
     }
+    async fn delete(&self, _: UserId) -> Result<bool, PortError> {
+        unreachable!("not called")
+    }
     async fn ping(&self) -> Result<(), PortError> {
         Ok(())
     }

@@ -13,6 +13,23 @@ pub struct Credentials {
     pub password: String,
 }
 
+/// `{currentPassword, newPassword}`, the body of a password change. No `Debug`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PasswordChange {
+    /// The password now in force.
+    pub current_password: String,
+    /// The password to replace it.
+    pub new_password: String,
+}
+
+/// `{password}`, the body of an account deletion. No `Debug`.
+#[derive(Deserialize)]
+pub struct PasswordConfirmation {
+    /// The account's password.
+    pub password: String,
+}
+
 /// `user` in a response.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]

@@ -41,6 +41,8 @@ pub enum ApiError {
     InvalidCredentials,
     /// 401 `unauthenticated`: no live session was presented.
     Unauthenticated,
+    /// 403 `wrong_password`: the password confirming a change is not the user's.
+    WrongPassword,
     /// 403 `csrf_rejected`: a state-changing request from a foreign origin.
     CsrfRejected,
     /// 404 `not_found`: no such route.
@@ -86,6 +88,7 @@ impl ApiError {
             Self::MalformedJson => (StatusCode::BAD_REQUEST, "malformed_json"),
             Self::InvalidCredentials => (StatusCode::UNAUTHORIZED, "invalid_credentials"),
             Self::Unauthenticated => (StatusCode::UNAUTHORIZED, "unauthenticated"),
+            Self::WrongPassword => (StatusCode::FORBIDDEN, "wrong_password"),
             Self::CsrfRejected => (StatusCode::FORBIDDEN, "csrf_rejected"),
             Self::NotFound => (StatusCode::NOT_FOUND, "not_found"),
             Self::SessionNotFound => (StatusCode::NOT_FOUND, "session_not_found"),
@@ -106,6 +109,7 @@ impl ApiError {
             Self::MalformedJson => "The request body is not valid JSON.",
             Self::InvalidCredentials => "The email or password is incorrect.",
             Self::Unauthenticated => "This request needs a valid session.",
+            Self::WrongPassword => "The password is not correct.",
             Self::CsrfRejected => {
                 "This request comes from a page on another origin, which may not change anything here."
             }
@@ -154,6 +158,18 @@ impl IntoResponse for ApiError {
     }
 }
 
+impl ApiError {
+    /// The same error, with a field error about `password` naming `field` instead.
+    pub fn for_field(mut self, field: &'static str) -> Self {
+        if let Self::Validation(errors) = &mut self {
+            for error in errors.iter_mut().filter(|error| error.field == "password") {
+                error.field = field;
+            }
+        }
+        self
+    }
+}
+
 impl From<AuthError> for ApiError {
     fn from(err: AuthError) -> Self {
         match err {
@@ -161,6 +177,7 @@ impl From<AuthError> for ApiError {
             AuthError::WeakPassword(reason) => Self::Validation(vec![password_error(reason)]),
             AuthError::EmailTaken => Self::EmailTaken,
             AuthError::InvalidCredentials => Self::InvalidCredentials,
+            AuthError::WrongPassword => Self::WrongPassword,
             AuthError::Unauthenticated => Self::Unauthenticated,
             AuthError::SessionNotFound => Self::SessionNotFound,
             AuthError::Store(cause) => Self::StoreUnavailable(cause.cause_chain()),

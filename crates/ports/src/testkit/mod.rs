@@ -47,6 +47,7 @@ macro_rules! user_repository_contract {
                 find_of_unknown_user_returns_none,
                 email_is_unique_case_insensitively,
                 concurrent_creation_of_one_email_has_one_winner,
+                delete_removes_the_user_and_frees_the_email,
                 update_changes_only_the_given_fields,
                 update_to_a_taken_email_is_refused,
                 update_of_unknown_user_is_not_found,

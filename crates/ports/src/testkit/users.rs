@@ -132,6 +132,21 @@ pub async fn update_of_unknown_user_is_not_found(f: Fixture) {
     assert!(matches!(err, PortError::NotFound), "got {err:?}");
 }
 
+/// Deleting a user removes it and frees its email; deleting again, or an
+/// unknown id, answers `false` and changes nothing.
+pub async fn delete_removes_the_user_and_frees_the_email(f: Fixture) {
+    let kept = f.repo.create(new_user(unique_email("kept"))).await.expect("create");
+    let gone = f.repo.create(new_user(unique_email("gone"))).await.expect("create");
+    assert!(f.repo.delete(gone.id).await.expect("delete"));
+    assert_eq!(f.repo.find_by_id(gone.id).await.expect("find"), None);
+    assert_eq!(f.repo.find_by_email(&gone.email).await.expect("find"), None);
+    assert!(!f.repo.delete(gone.id).await.expect("delete again"));
+    assert!(!f.repo.delete(UserId::random()).await.expect("delete unknown"));
+    assert_eq!(f.repo.find_by_id(kept.id).await.expect("find"), Some(kept));
+    let again = f.repo.create(new_user(gone.email.clone())).await.expect("the email is free");
+    assert_ne!(again.id, gone.id);
+}
+
 /// A reachable store answers its ping.
 pub async fn ping_answers(f: Fixture) {
     f.repo.ping().await.expect("ping");

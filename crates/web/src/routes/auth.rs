@@ -16,7 +16,10 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use crate::{
     AppState,
     audit::{self, Event},
-    dto::{Credentials, MeResponse, SessionBody, SessionsResponse, UserBody, UserResponse},
+    dto::{
+        Credentials, MeResponse, PasswordChange, PasswordConfirmation, SessionBody, SessionsResponse, UserBody,
+        UserResponse,
+    },
     error::ApiError,
     extract::{ApiJson, Caller, CurrentSession, PresentedTokens},
     metrics::record_auth_outcome,
@@ -31,6 +34,8 @@ pub(super) fn router() -> Router<AppState> {
         .route("/api/auth/me", get(me))
         .route("/api/auth/sessions", get(list_sessions))
         .route("/api/auth/sessions/{id}", delete(revoke_session))
+        .route("/api/auth/password", post(change_password))
+        .route("/api/auth/account", delete(delete_account))
         // Answers carry cookies and personal data: no cache may keep them.
         .layer(SetResponseHeaderLayer::overriding(header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
 }
@@ -135,4 +140,33 @@ async fn revoke_session(
     state.auth.revoke_session(current.user_id, id).await?;
     audit::record(Event::SessionRevoked, &caller, Some(current.user_id), Some(id));
     if id == current.id { Ok(signed_out(&state)) } else { Ok(StatusCode::NO_CONTENT.into_response()) }
+}
+
+/// 200 `{user}` and a new session cookie: the password changed, every session
+/// of the user ended, a new one opened for the caller.
+async fn change_password(
+    State(state): State<AppState>,
+    caller: Caller,
+    CurrentSession(session): CurrentSession,
+    ApiJson(body): ApiJson<PasswordChange>,
+) -> Result<Response, ApiError> {
+    let changed = state
+        .auth
+        .change_password(&session, &body.current_password, &body.new_password, caller.metadata())
+        .await
+        .map_err(|err| ApiError::from(err).for_field("newPassword"))?;
+    audit::record(Event::PasswordChanged, &caller, Some(changed.user.id), Some(changed.session.id));
+    Ok(issue_session(&state, StatusCode::OK, &changed))
+}
+
+/// 204 and an expired cookie: the user is deleted and every session of theirs ended.
+async fn delete_account(
+    State(state): State<AppState>,
+    caller: Caller,
+    CurrentSession(session): CurrentSession,
+    ApiJson(body): ApiJson<PasswordConfirmation>,
+) -> Result<Response, ApiError> {
+    state.auth.delete_account(&session, &body.password).await?;
+    audit::record(Event::AccountDeleted, &caller, Some(session.user_id), Some(session.id));
+    Ok(signed_out(&state))
 }

@@ -212,6 +212,9 @@ impl UserRepository for CountingUsers {
     async fn update(&self, id: UserId, changes: UserChanges) -> Result<User, PortError> {
         self.inner.update(id, changes).await
     }
+    async fn delete(&self, id: UserId) -> Result<bool, PortError> {
+        self.inner.delete(id).await
+    }
     async fn ping(&self) -> Result<(), PortError> {
         self.inner.ping().await
     }

@@ -1,5 +1,6 @@
 //! The HTTP API over real TCP, with cookie-jar clients, against the app bound to port 0.
 
+mod account;
 mod bad_input;
 mod cookies;
 mod csrf;
