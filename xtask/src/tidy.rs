@@ -53,6 +53,7 @@ const KITS: &[(&str, &str)] = &[
     ("SessionStore", "session_store_contract!"),
     ("SessionCache", "session_cache_contract!"),
     ("DurableSessionStore", "durable_session_store_contract!"),
+    ("RateLimiter", "rate_limiter_contract!"),
 ];
 
 /// Runs every check; the error lists every violation.

@@ -4,8 +4,8 @@
 use std::{fmt, future::Future, sync::Arc, time::Duration};
 
 use secrecy::{ExposeSecret, SecretString};
-use sesame_mock::{InMemorySessionStore, InMemoryUserRepository};
-use sesame_ports::{Clock, SessionStore, UserRepository};
+use sesame_mock::{InMemoryRateLimiter, InMemorySessionStore, InMemoryUserRepository};
+use sesame_ports::{Clock, RateLimiter, SessionStore, UserRepository};
 use sesame_postgres::{Database, PostgresError, PostgresSessionStore, PostgresSettings, PostgresUserRepository};
 use sesame_redis::{RedisError, RedisSessionStore, RedisSettings};
 use sesame_tiered::{Guard, GuardSettings, TieredSessionStore, TieredSettings};
@@ -30,6 +30,9 @@ pub struct Adapters {
     pub upkeep: Upkeep,
     /// The stores' readiness, as the upkeep's probes last found it.
     pub health: Arc<Health>,
+    /// Rate-limit counts: in Redis (shared by every instance) whenever
+    /// sessions use Redis, else in memory (this instance's own).
+    pub limiter: Arc<dyn RateLimiter>,
 }
 
 /// The stores' periodic work: [`run`](Upkeep::run) it in the background for the
@@ -237,19 +240,28 @@ pub async fn build(settings: &Settings, clock: Arc<dyn Clock>) -> Result<Adapter
     };
     let durable = || Arc::new(postgres_guard.wrap(Arc::new(PostgresSessionStore::new(postgres(), Arc::clone(&clock)))));
     let (mut tiered, mut watched, mut cache_probe) = (None, None, None);
+    let shared_limiter = |redis: &RedisSessionStore| -> Arc<dyn RateLimiter> {
+        Arc::new(redis_guard.wrap(Arc::new(redis.rate_limiter())))
+    };
+    let mut limiter: Arc<dyn RateLimiter> = Arc::new(InMemoryRateLimiter::new());
     let (sessions, sessions_backend): (Arc<dyn SessionStore>, _) = match backends.sessions {
         SessionBackend::Memory => (Arc::new(InMemorySessionStore::new(Arc::clone(&clock))), sesame_mock::BACKEND),
         SessionBackend::Redis => {
             let redis = Arc::new(connect_redis(settings, Arc::clone(&clock)).await?);
             check_redis_alone(settings, &redis).await?;
+            limiter = shared_limiter(&redis);
             watched = Some(Arc::clone(&redis));
             (Arc::new(redis_guard.wrap(redis)), sesame_redis::BACKEND)
         }
-        SessionBackend::Postgres => (durable(), sesame_postgres::BACKEND),
+        SessionBackend::Postgres => {
+            tracing::warn!("sessions in PostgreSQL alone: rate limits are counted per instance, not shared");
+            (durable(), sesame_postgres::BACKEND)
+        }
         SessionBackend::Tiered => {
             let redis = Arc::new(connect_redis_lazily(settings, Arc::clone(&clock))?);
             // A Redis that answers at once is there from the first request.
             redis.wait_connected(Duration::from_millis(settings.redis.connection_timeout_ms)).await;
+            limiter = shared_limiter(&redis);
             watched = Some(Arc::clone(&redis));
             let cache = Arc::new(redis_guard.wrap(redis));
             cache_probe = Some(Arc::clone(&cache) as Arc<dyn SessionStore>);
@@ -280,7 +292,7 @@ pub async fn build(settings: &Settings, clock: Arc<dyn Clock>) -> Result<Adapter
         purge_every: Duration::from_secs(backends.purge_interval_seconds.into()),
         idle_timeout: Duration::from_secs(settings.session.max_age_seconds.into()),
     };
-    Ok(Adapters { users, sessions, clock, backends: backends_names, upkeep, health })
+    Ok(Adapters { users, sessions, clock, backends: backends_names, upkeep, health, limiter })
 }
 
 /// Redis alone must keep sessions: start-up warns, naming the risk, when it

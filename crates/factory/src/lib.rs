@@ -19,6 +19,6 @@ pub use health::{Health, HealthReport, StoreHealth, StoreStatus};
 pub use ipnet::IpNet;
 pub use origin::Origin;
 pub use settings::{
-    CookieSettings, HttpSettings, LogFormat, LogSettings, PasswordSettings, PostgresTuning, RedisTuning,
-    SessionBackend, SessionSettings, Settings, SettingsError, StoreSettings, UserBackend,
+    CookieSettings, HttpSettings, LogFormat, LogSettings, PasswordSettings, PostgresTuning, RateLimitSettings,
+    RedisTuning, SessionBackend, SessionSettings, Settings, SettingsError, StoreSettings, UserBackend,
 };

@@ -11,6 +11,7 @@ use config::{Config, ConfigError};
 use ipnet::IpNet;
 use secrecy::SecretString;
 use serde::{Deserialize, Deserializer, de::Error as _};
+use sesame_ports::RateLimit;
 
 use crate::{Environment, Origin};
 
@@ -40,6 +41,33 @@ pub struct Settings {
     pub redis: RedisTuning,
     /// `SESAME__LOG__*`.
     pub log: LogSettings,
+    /// `SESAME__RATE_LIMIT__*`.
+    pub rate_limit: RateLimitSettings,
+}
+
+/// Rate limits, each written `BURST/PERIOD` — `10/10m`: ten at once, then one
+/// a minute (`s`, `m` or `h`) — or `off`. Counts are shared by every instance
+/// through Redis whenever sessions use Redis.
+#[derive(Debug, Clone, Copy, Deserialize)]
+pub struct RateLimitSettings {
+    /// `SESAME__RATE_LIMIT__LOGIN_PER_IP`: login attempts per client IP,
+    /// default `30/1m`. Also password confirmations (password change, account
+    /// deletion).
+    #[serde(deserialize_with = "rate_limit")]
+    pub login_per_ip: Option<RateLimit>,
+    /// `SESAME__RATE_LIMIT__LOGIN_PER_EMAIL`: login attempts per normalised
+    /// email since its last successful login, default `10/10m`. Also password
+    /// confirmations per user.
+    #[serde(deserialize_with = "rate_limit")]
+    pub login_per_email: Option<RateLimit>,
+    /// `SESAME__RATE_LIMIT__REGISTER_PER_IP`: registrations per client IP,
+    /// default `20/1h`.
+    #[serde(deserialize_with = "rate_limit")]
+    pub register_per_ip: Option<RateLimit>,
+    /// `SESAME__RATE_LIMIT__INVALID_COOKIE_PER_IP`: requests per client IP
+    /// whose session cookie opens no live session, default `60/1m`.
+    #[serde(deserialize_with = "rate_limit")]
+    pub invalid_cookie_per_ip: Option<RateLimit>,
 }
 
 /// The HTTP listener.
@@ -283,7 +311,11 @@ impl Settings {
             .set_default("redis.response_timeout_ms", 500)?
             .set_default("redis.accept_eviction", false)?
             .set_default("log.format", if production { "json" } else { "text" })?
-            .set_default("log.filter", "info")?;
+            .set_default("log.filter", "info")?
+            .set_default("rate_limit.login_per_ip", "30/1m")?
+            .set_default("rate_limit.login_per_email", "10/10m")?
+            .set_default("rate_limit.register_per_ip", "20/1h")?
+            .set_default("rate_limit.invalid_cookie_per_ip", "60/1m")?;
         // Overrides win over every source, whatever the order they are set in.
         for (name, key) in SEED_NAMES {
             builder = builder.set_override_option(key, vars.get(name).filter(|value| !value.is_empty()).cloned())?;
@@ -388,6 +420,30 @@ where
         .collect()
 }
 
+/// `BURST/PERIOD` (`10/10m`) or `off`.
+fn rate_limit<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<RateLimit>, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    if text.trim().eq_ignore_ascii_case("off") {
+        return Ok(None);
+    }
+    let refuse = || D::Error::custom(format!("{text:?} is not BURST/PERIOD (like 10/10m) or off"));
+    let (burst, period) = text.trim().split_once('/').ok_or_else(refuse)?;
+    let burst: u32 = burst.trim().parse().map_err(|_| refuse())?;
+    let period = period.trim();
+    let (amount, unit) = period.split_at(period.len().saturating_sub(1));
+    let amount: u64 = amount.parse().map_err(|_| refuse())?;
+    let seconds = match unit {
+        "s" => amount,
+        "m" => amount * 60,
+        "h" => amount * 3600,
+        _ => return Err(refuse()),
+    };
+    if burst == 0 || seconds == 0 {
+        return Err(refuse());
+    }
+    Ok(Some(RateLimit { burst, period: std::time::Duration::from_secs(seconds) }))
+}
+
 /// The variables of a dotenv file, or none when it does not exist.
 fn read_env_file(path: &Path) -> Result<HashMap<String, String>, SettingsError> {
     let file_error = |err: dotenvy::Error| {
@@ -476,6 +532,25 @@ mod tests {
         assert!(err.contains("trusted_proxies") && err.contains("10.0.0.0/33"), "{err}");
         let err = refusal(Environment::Mock, &[("SESAME__HTTP__ALLOWED_ORIGINS", "https://app.example.com/")]);
         assert!(err.contains("allowed_origins") && err.contains("not an origin"), "{err}");
+    }
+
+    #[test]
+    fn rate_limits_read_burst_and_period_or_off() {
+        let defaults = Settings::from_vars(Environment::Mock, HashMap::new()).unwrap().rate_limit;
+        let ten_per_ten_minutes = RateLimit { burst: 10, period: std::time::Duration::from_secs(600) };
+        assert_eq!(defaults.login_per_email, Some(ten_per_ten_minutes));
+        let settings = Settings::from_vars(
+            Environment::Mock,
+            vars(&[("SESAME__RATE_LIMIT__LOGIN_PER_IP", "off"), ("SESAME__RATE_LIMIT__REGISTER_PER_IP", "5/30s")]),
+        )
+        .unwrap();
+        assert_eq!(settings.rate_limit.login_per_ip, None);
+        let five = RateLimit { burst: 5, period: std::time::Duration::from_secs(30) };
+        assert_eq!(settings.rate_limit.register_per_ip, Some(five));
+        for bad in ["10", "0/1m", "10/0m", "10/1d", "ten/1m", "10/m"] {
+            let err = refusal(Environment::Mock, &[("SESAME__RATE_LIMIT__LOGIN_PER_IP", bad)]);
+            assert!(err.contains("login_per_ip") && err.contains("BURST/PERIOD"), "{bad}: {err}");
+        }
     }
 
     #[test]

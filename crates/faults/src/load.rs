@@ -46,9 +46,10 @@ impl Tally {
         self.statuses.get(&status).copied().unwrap_or(0)
     }
 
-    /// Requests that failed: 5xx, or no answer.
+    /// Requests that failed: 5xx, 429 (a rate limit), or no answer.
     pub(crate) fn failed(&self) -> u64 {
-        self.statuses.iter().filter(|(status, _)| **status == 0 || **status >= 500).map(|(_, n)| n).sum()
+        let failed = |status: u16| status == 0 || status == 429 || status >= 500;
+        self.statuses.iter().filter(|(status, _)| failed(**status)).map(|(_, n)| n).sum()
     }
 }
 

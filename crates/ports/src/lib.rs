@@ -3,7 +3,7 @@
 //! This crate owns the data that crosses a port — validated value types such as
 //! [`Email`], [`UserId`] and [`SessionId`], records such as [`User`] and
 //! [`Session`] — and the traits every adapter implements: [`UserRepository`],
-//! [`SessionStore`] and [`Clock`], plus the two that a tiered session store needs
+//! [`SessionStore`], [`RateLimiter`] and [`Clock`], plus the two that a tiered session store needs
 //! from its tiers, [`DurableSessionStore`] and [`SessionCache`]. It depends on no other
 //! workspace crate, so an adapter team needs nothing but this crate.
 //!
@@ -18,6 +18,7 @@ mod clock;
 mod email;
 mod error;
 mod ids;
+mod rate_limiter;
 mod records;
 mod session_store;
 mod tiers;
@@ -30,6 +31,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use email::{Email, EmailError};
 pub use error::{BoxError, PortError};
 pub use ids::{ParseIdError, SessionId, SessionTokenHash, UserId};
+pub use rate_limiter::{RateLimit, RateLimiter, Verdict};
 pub use records::{NewUser, PasswordHash, Session, SessionMetadata, User, UserChanges, UserSnapshot};
 pub use session_store::SessionStore;
 pub use tiers::{Cached, DurableSessionStore, SessionCache, Touch};
@@ -37,6 +39,8 @@ pub use user_repository::UserRepository;
 
 #[cfg(feature = "mock")]
 pub use clock::MockClock;
+#[cfg(feature = "mock")]
+pub use rate_limiter::MockRateLimiter;
 #[cfg(feature = "mock")]
 pub use session_store::MockSessionStore;
 #[cfg(feature = "mock")]

@@ -1,6 +1,7 @@
 //! sesame's Redis adapter: sessions on a standalone Redis or a Redis Cluster.
 //!
-//! [`RedisSessionStore`] implements `SessionStore`. A session is a hash at
+//! [`RedisSessionStore`] implements `SessionStore`; [`RedisRateLimiter`], over
+//! the same connection, implements `RateLimiter`. A session is a hash at
 //! `{prefix}session:{sha256-hex}` whose TTL is the time left until the earlier of
 //! its two expiries; each user has a sorted set `{prefix}user:{id}:sessions` of
 //! their token hashes scored by expiry, which serves listing and revoke-all.
@@ -16,10 +17,12 @@
 
 mod codec;
 mod connection;
+mod limits;
 mod store;
 mod watch;
 
 pub use connection::{RedisError, RedisSettings};
+pub use limits::RedisRateLimiter;
 pub use store::RedisSessionStore;
 pub use watch::{DataCheck, Durability};
 

@@ -17,7 +17,7 @@ use sesame_ports::{
 use time::OffsetDateTime;
 
 use crate::{
-    BACKEND, RedisError, RedisSettings,
+    BACKEND, RedisError, RedisRateLimiter, RedisSettings,
     codec::{self, Record, micros},
     connection::Connection,
     watch::Watch,
@@ -74,7 +74,7 @@ pub struct RedisSessionStore {
 /// redis's error as the ports see it: a connection that broke under the
 /// command is [`PortError::ConnectionLost`], anything else (a timeout included)
 /// [`PortError::Unavailable`].
-fn store_error(err: redis::RedisError) -> PortError {
+pub(crate) fn store_error(err: redis::RedisError) -> PortError {
     if !err.is_timeout() && (err.is_connection_dropped() || err.is_io_error()) {
         PortError::connection_lost(BACKEND, err)
     } else {
@@ -147,6 +147,12 @@ impl RedisSessionStore {
             watch: Watch::new(&settings.key_prefix, settings.cluster),
             index_required: AtomicBool::new(false),
         }
+    }
+
+    /// A rate limiter over this store's connection (and key prefix): one Redis
+    /// handle for both.
+    pub fn rate_limiter(&self) -> RedisRateLimiter {
+        RedisRateLimiter::new(Arc::clone(&self.connection), &self.prefix)
     }
 
     /// Waits until connected, at most `within`; whether it is.

@@ -9,7 +9,7 @@
 use std::sync::Arc;
 
 use secrecy::SecretString;
-use sesame_ports::{ManualClock, SessionCache, SessionStore};
+use sesame_ports::{ManualClock, RateLimiter, SessionCache, SessionStore};
 use sesame_redis::{RedisSessionStore, RedisSettings};
 
 fn unique_prefix() -> String {
@@ -39,6 +39,9 @@ mod standalone {
 
     sesame_ports::session_store_contract!(|clock| async { fresh_store(clock).await as Arc<dyn SessionStore> });
     sesame_ports::session_cache_contract!(|clock| async { fresh_store(clock).await as Arc<dyn SessionCache> });
+    sesame_ports::rate_limiter_contract!(|| async {
+        Arc::new(fresh_store(ManualClock::default()).await.rate_limiter()) as Arc<dyn RateLimiter>
+    });
 
     #[tokio::test]
     async fn a_corrupt_record_is_deleted_and_treated_as_absent() {
@@ -75,6 +78,9 @@ mod cluster {
 
     sesame_ports::session_store_contract!(|clock| async { fresh_store(clock).await as Arc<dyn SessionStore> });
     sesame_ports::session_cache_contract!(|clock| async { fresh_store(clock).await as Arc<dyn SessionCache> });
+    sesame_ports::rate_limiter_contract!(|| async {
+        Arc::new(fresh_store(ManualClock::default()).await.rate_limiter()) as Arc<dyn RateLimiter>
+    });
 }
 
 /// A connection for the tests to look at (and garble) what the store wrote.

@@ -17,8 +17,8 @@ use std::{
 
 use async_trait::async_trait;
 use sesame_ports::{
-    Cached, DurableSessionStore, Email, NewUser, PortError, Session, SessionCache, SessionId, SessionStore,
-    SessionTokenHash, Touch, User, UserChanges, UserId, UserRepository,
+    Cached, DurableSessionStore, Email, NewUser, PortError, RateLimit, RateLimiter, Session, SessionCache, SessionId,
+    SessionStore, SessionTokenHash, Touch, User, UserChanges, UserId, UserRepository, Verdict,
 };
 use time::OffsetDateTime;
 use tokio::time::Instant;
@@ -384,6 +384,18 @@ impl<T: DurableSessionStore + ?Sized> DurableSessionStore for Guarded<T> {
 
     async fn touch_many(&self, touches: &[Touch]) -> Result<(), PortError> {
         self.guard.call("touch_many", Retry::Once, || self.inner.touch_many(touches)).await
+    }
+}
+
+#[async_trait]
+impl<T: RateLimiter + ?Sized> RateLimiter for Guarded<T> {
+    async fn hit(&self, key: &str, limit: RateLimit) -> Result<Verdict, PortError> {
+        // Never retried: a hit that landed would count twice.
+        self.guard.call("rate_limit_hit", Retry::Never, || self.inner.hit(key, limit)).await
+    }
+
+    async fn reset(&self, key: &str) -> Result<(), PortError> {
+        self.guard.call("rate_limit_reset", Retry::Once, || self.inner.reset(key)).await
     }
 }
 

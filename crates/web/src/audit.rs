@@ -35,8 +35,8 @@ pub enum Event {
     PasswordChanged,
     /// A user deleted their account.
     AccountDeleted,
-    /// A request refused by a rate limit.
-    RateLimited,
+    /// A request refused by a rate limit (named).
+    RateLimited(&'static str),
     /// A state-changing request from a foreign origin.
     CsrfRejected,
 }
@@ -53,13 +53,13 @@ impl Event {
             Self::SessionRevoked => "session_revoked",
             Self::PasswordChanged => "password_changed",
             Self::AccountDeleted => "account_deleted",
-            Self::RateLimited => "rate_limited",
+            Self::RateLimited(_) => "rate_limited",
             Self::CsrfRejected => "csrf_rejected",
         }
     }
 
     fn is_refusal(self) -> bool {
-        matches!(self, Self::LoginFailed | Self::RateLimited | Self::CsrfRejected)
+        matches!(self, Self::LoginFailed | Self::RateLimited(_) | Self::CsrfRejected)
     }
 }
 
@@ -67,7 +67,9 @@ impl Event {
 pub fn record(event: Event, caller: &Caller, user: Option<UserId>, session: Option<SessionId>) {
     let (user_id, session_id) = (user.map(display), session.map(display));
     let (ip, request_id) = (caller.ip.map(display), caller.request_id.as_deref());
-    if event.is_refusal() {
+    if let Event::RateLimited(limit) = event {
+        tracing::warn!(target: TARGET, event = event.name(), limit, user_id, session_id, ip, request_id, "audit");
+    } else if event.is_refusal() {
         tracing::warn!(target: TARGET, event = event.name(), user_id, session_id, ip, request_id, "audit");
     } else {
         tracing::info!(target: TARGET, event = event.name(), user_id, session_id, ip, request_id, "audit");

@@ -19,7 +19,7 @@ use sesame_core::{AuthError, PasswordError, ports::EmailError};
 
 /// `Retry-After` on a 503 for a store outage: the guard's breaker first probes
 /// a failing store after one second.
-const RETRY_AFTER_SECONDS: &str = "1";
+const RETRY_AFTER_SECONDS: u64 = 1;
 
 /// A field that broke a rule, in a `validation_failed` problem.
 #[derive(Debug, Clone, Serialize)]
@@ -55,6 +55,8 @@ pub enum ApiError {
     EmailTaken,
     /// 413 `payload_too_large`: the body is over 16 KiB.
     PayloadTooLarge,
+    /// 429 `rate_limited` with `Retry-After`: too many attempts; try after the wait.
+    RateLimited(std::time::Duration),
     /// 415 `unsupported_media_type`: a JSON route got another content type.
     UnsupportedMediaType,
     /// 422 `invalid_body`: JSON of the wrong shape (a missing field, a wrong type).
@@ -96,11 +98,21 @@ impl ApiError {
             Self::EmailTaken => (StatusCode::CONFLICT, "email_taken"),
             Self::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             Self::UnsupportedMediaType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
+            Self::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             Self::InvalidBody(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_body"),
             Self::Validation(_) => (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
             Self::StoreUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "store_unavailable"),
             Self::Starting => (StatusCode::SERVICE_UNAVAILABLE, "service_starting"),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
+        }
+    }
+
+    /// `Retry-After`, in seconds, for the answers that carry it.
+    fn retry_after(&self) -> Option<u64> {
+        match self {
+            Self::StoreUnavailable(_) | Self::Starting => Some(RETRY_AFTER_SECONDS),
+            Self::RateLimited(wait) => Some(crate::limits::retry_after_seconds(*wait)),
+            _ => None,
         }
     }
 
@@ -119,6 +131,7 @@ impl ApiError {
             Self::EmailTaken => "An account with this email address already exists.",
             Self::PayloadTooLarge => "The request body is larger than 16 KiB.",
             Self::UnsupportedMediaType => "The request body must be sent as application/json.",
+            Self::RateLimited(_) => "Too many attempts. Try again after the time Retry-After gives.",
             Self::InvalidBody(detail) => detail,
             Self::Validation(_) => "Some fields are invalid.",
             Self::StoreUnavailable(_) => "The service is temporarily unavailable. Try again shortly.",
@@ -151,8 +164,8 @@ impl IntoResponse for ApiError {
         let mut response = (status, Json(problem)).into_response();
         let headers = response.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
-        if let Self::StoreUnavailable(_) | Self::Starting = self {
-            headers.insert(header::RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECONDS));
+        if let Some(seconds) = self.retry_after() {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
     }

@@ -72,14 +72,19 @@ impl FromRequestParts<AppState> for PresentedTokens {
 }
 
 /// The caller's live session, opened by the first presented token that opens
-/// one; 401 `unauthenticated` without one.
+/// one; 401 `unauthenticated` without one (429 `rate_limited` when the client
+/// has presented too many tokens that open nothing).
 pub struct CurrentSession(pub Session);
 
 impl FromRequestParts<AppState> for CurrentSession {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        for candidate in state.cookie.candidates(&parts.headers) {
+        let candidates = state.cookie.candidates(&parts.headers);
+        if candidates.is_empty() {
+            return Err(ApiError::Unauthenticated);
+        }
+        for candidate in candidates {
             match state.auth.authenticate(&candidate.token).await {
                 Ok(session) => {
                     if let Some(renamed) = parts.extensions.get::<Renamed>().filter(|_| candidate.renamed) {
@@ -91,6 +96,8 @@ impl FromRequestParts<AppState> for CurrentSession {
                 Err(other) => return Err(other.into()),
             }
         }
+        // Tokens that open nothing: counted per client, so that guessing is slow.
+        state.limits.invalid_cookie(&Caller::of(&state.proxies, parts)).await?;
         Err(ApiError::Unauthenticated)
     }
 }

@@ -13,6 +13,7 @@ pub mod dto;
 pub mod error;
 pub mod extract;
 pub mod lifecycle;
+pub mod limits;
 pub mod metrics;
 pub mod routes;
 pub mod startup;

@@ -25,7 +25,7 @@ use axum::{
     middleware,
 };
 use sesame_core::{AuthService, PasswordHasher, SessionPolicy};
-use sesame_factory::{Adapters, FactoryError, Settings, Upkeep};
+use sesame_factory::{Adapters, FactoryError, RateLimitSettings, Settings, Upkeep};
 use tokio::net::TcpListener;
 use tower::{ServiceBuilder, ServiceExt as _, service_fn};
 use tower_http::{
@@ -40,6 +40,7 @@ use crate::{
     cookies::{self, SessionCookie},
     csrf::{self, OriginPolicy},
     lifecycle::{Lifecycle, close_when_draining},
+    limits::Limits,
     metrics, routes, telemetry,
 };
 
@@ -72,6 +73,7 @@ struct AppConfig {
     drain: Duration,
     proxies: Arc<Proxies>,
     origins: Arc<OriginPolicy>,
+    rate_limits: RateLimitSettings,
 }
 
 impl AppConfig {
@@ -91,6 +93,7 @@ impl AppConfig {
             drain: Duration::from_secs(settings.http.drain_seconds.into()),
             proxies,
             origins: Arc::new(origins),
+            rate_limits: settings.rate_limit,
         }
     }
 }
@@ -257,6 +260,7 @@ fn app(config: &AppConfig, adapters: Adapters, lifecycle: Arc<Lifecycle>) -> Rou
         health: adapters.health,
         lifecycle,
         proxies: Arc::clone(&config.proxies),
+        limits: Arc::new(Limits::new(adapters.limiter, config.rate_limits)),
     };
     let request_id = HeaderName::from_static(telemetry::REQUEST_ID_HEADER);
     routes::router(state)

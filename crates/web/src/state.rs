@@ -5,7 +5,7 @@ use std::sync::Arc;
 use sesame_core::AuthService;
 use sesame_factory::Health;
 
-use crate::{client::Proxies, cookies::SessionCookie, lifecycle::Lifecycle};
+use crate::{client::Proxies, cookies::SessionCookie, lifecycle::Lifecycle, limits::Limits};
 
 /// The state handed to every handler; cheap to clone.
 #[derive(Clone)]
@@ -20,4 +20,6 @@ pub struct AppState {
     pub lifecycle: Arc<Lifecycle>,
     /// The proxies believed about the client.
     pub proxies: Arc<Proxies>,
+    /// Rate limits.
+    pub limits: Arc<Limits>,
 }

@@ -138,3 +138,32 @@ async fn a_session_ended_while_redis_was_paused_is_not_accepted_when_it_answers_
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn while_redis_is_down_rate_limits_fail_open_and_say_so() {
+    let mut redis = Redis::start();
+    let app = spawn_app_in(
+        Environment::Development,
+        &[
+            ("DATABASE_URL", &shared_postgres()),
+            ("REDIS_URL", &redis.url()),
+            ("SESAME__RATE_LIMIT__LOGIN_PER_EMAIL", "2/10m"),
+        ],
+    )
+    .await;
+    let (_, _) = app.signed_up("open@example.com").await;
+    redis.kill();
+    // Past the limit, yet every attempt is answered on its merits.
+    for _ in 0..4 {
+        let response = app.login(&app.raw(), "open@example.com", "wrong password").await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(app.login(&app.raw(), "open@example.com", PASSWORD).await.status(), StatusCode::OK);
+    let metrics = app.get(&app.raw(), "/metrics").await.text().await.unwrap();
+    let failures = metrics
+        .lines()
+        .find_map(|line| line.strip_prefix("sesame_rate_limiter_failures_total "))
+        .and_then(|value| value.trim().parse::<f64>().ok())
+        .expect("the failures are counted");
+    assert!(failures >= 5.0, "{failures}");
+}

@@ -28,6 +28,7 @@
 
 pub mod cache;
 pub mod durable;
+pub mod limits;
 pub mod sessions;
 pub mod users;
 
@@ -52,6 +53,27 @@ macro_rules! user_repository_contract {
                 update_to_a_taken_email_is_refused,
                 update_of_unknown_user_is_not_found,
                 ping_answers,
+            }
+            $make
+        }
+    };
+}
+
+/// Runs the [`RateLimiter`](crate::RateLimiter) contract against the limiters
+/// that `$make` (an `async` closure taking nothing and returning
+/// `Arc<dyn RateLimiter>`) builds, one per test.
+#[macro_export]
+macro_rules! rate_limiter_contract {
+    ($make:expr) => {
+        $crate::__contract_tests! {
+            mod rate_limiter_contract;
+            |make| $crate::testkit::limits::Fixture::new(make().await);
+            limits {
+                a_burst_is_allowed_then_events_are_limited,
+                keys_are_counted_apart,
+                reset_restores_the_full_burst,
+                events_are_allowed_again_after_the_wait,
+                concurrent_events_never_exceed_the_burst,
             }
             $make
         }

@@ -47,6 +47,7 @@ async fn register(
     PresentedTokens(presented): PresentedTokens,
     ApiJson(body): ApiJson<Credentials>,
 ) -> Result<Response, ApiError> {
+    state.limits.register(&caller).await?;
     let result = state.auth.register(&body.email, &body.password, &presented, caller.metadata()).await;
     record_auth_outcome("register", &result);
     let logged_in = result?;
@@ -61,10 +62,12 @@ async fn login(
     PresentedTokens(presented): PresentedTokens,
     ApiJson(body): ApiJson<Credentials>,
 ) -> Result<Response, ApiError> {
+    state.limits.login(&caller, &body.email).await?;
     let result = state.auth.login(&body.email, &body.password, &presented, caller.metadata()).await;
     record_auth_outcome("login", &result);
     match &result {
         Ok(logged_in) => {
+            state.limits.login_succeeded(&body.email).await;
             audit::record(Event::LoginSucceeded, &caller, Some(logged_in.user.id), Some(logged_in.session.id));
         }
         Err(AuthError::InvalidCredentials) => audit::record(Event::LoginFailed, &caller, None, None),
@@ -150,11 +153,13 @@ async fn change_password(
     CurrentSession(session): CurrentSession,
     ApiJson(body): ApiJson<PasswordChange>,
 ) -> Result<Response, ApiError> {
+    state.limits.confirmation(&caller, session.user_id).await?;
     let changed = state
         .auth
         .change_password(&session, &body.current_password, &body.new_password, caller.metadata())
         .await
         .map_err(|err| ApiError::from(err).for_field("newPassword"))?;
+    state.limits.confirmation_succeeded(session.user_id).await;
     audit::record(Event::PasswordChanged, &caller, Some(changed.user.id), Some(changed.session.id));
     Ok(issue_session(&state, StatusCode::OK, &changed))
 }
@@ -166,6 +171,7 @@ async fn delete_account(
     CurrentSession(session): CurrentSession,
     ApiJson(body): ApiJson<PasswordConfirmation>,
 ) -> Result<Response, ApiError> {
+    state.limits.confirmation(&caller, session.user_id).await?;
     state.auth.delete_account(&session, &body.password).await?;
     audit::record(Event::AccountDeleted, &caller, Some(session.user_id), Some(session.id));
     Ok(signed_out(&state))

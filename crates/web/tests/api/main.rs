@@ -8,3 +8,4 @@ mod expiry;
 mod flows;
 mod headers;
 mod helpers;
+mod limits;

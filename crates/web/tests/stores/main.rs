@@ -217,3 +217,26 @@ async fn a_session_in_the_previous_releases_format_authenticates_and_ends_with_l
     assert_eq!(logout_all.status(), StatusCode::NO_CONTENT);
     assert_eq!(app.me_with_token(token.expose()).await.status(), StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test]
+async fn two_instances_share_one_rate_limit_count_through_redis() {
+    let limit = [("SESAME__RATE_LIMIT__LOGIN_PER_EMAIL", "4/10m")];
+    let first = spawn_app_in(Environment::Development, &limit).await;
+    let shared = [
+        limit[0],
+        ("SESAME__POSTGRES__SCHEMA", schema(&first)),
+        ("SESAME__REDIS__KEY_PREFIX", first.settings.redis.key_prefix.as_str()),
+    ];
+    let second = spawn_app_in(Environment::Development, &shared).await;
+    first.signed_up("shared-count@example.com").await;
+    // Four wrong passwords, spread over both instances, spend the one count.
+    for app in [&first, &second, &first, &second] {
+        let response = app.login(&app.raw(), "shared-count@example.com", "wrong password").await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    }
+    for app in [&first, &second] {
+        let response = app.login(&app.raw(), "shared-count@example.com", PASSWORD).await;
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS, "the count is shared");
+        assert!(response.headers().contains_key("retry-after"));
+    }
+}
