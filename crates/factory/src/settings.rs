@@ -91,6 +91,15 @@ pub struct HttpSettings {
     /// origin the browser used to reach sesame itself.
     #[serde(deserialize_with = "comma_separated")]
     pub allowed_origins: Vec<Origin>,
+    /// `SESAME__HTTP__HEADER_TIMEOUT_SECONDS`: the longest a connection may
+    /// take to send a request head, or stay idle between requests; default 10.
+    pub header_timeout_seconds: u32,
+    /// `SESAME__HTTP__BODY_TIMEOUT_SECONDS`: the longest a request body may
+    /// take to arrive; default 10.
+    pub body_timeout_seconds: u32,
+    /// `SESAME__HTTP__MAX_CONNECTIONS`: connections open at once, default 1024
+    /// (lowered at start-up to fit the descriptor limit).
+    pub max_connections: usize,
 }
 
 /// Session lifetimes, in seconds.
@@ -288,6 +297,9 @@ impl Settings {
             .set_default("http.drain_seconds", if production { 5 } else { 0 })?
             .set_default("http.trusted_proxies", "")?
             .set_default("http.allowed_origins", "")?
+            .set_default("http.header_timeout_seconds", 10)?
+            .set_default("http.body_timeout_seconds", 10)?
+            .set_default("http.max_connections", 1024)?
             .set_default("session.max_age_seconds", 1800)?
             .set_default("session.absolute_timeout_seconds", 43_200)?
             .set_default("session.touch_interval_seconds", 60)?
@@ -350,6 +362,14 @@ impl Settings {
                 "SESAME__SESSION__TOUCH_INTERVAL_SECONDS ({}) must be less than SESSION_MAX_AGE_SECONDS ({})",
                 session.touch_interval_seconds, session.max_age_seconds
             ));
+        }
+        let http = &self.http;
+        if http.header_timeout_seconds == 0 || http.body_timeout_seconds == 0 || http.max_connections == 0 {
+            return refuse(
+                "SESAME__HTTP__HEADER_TIMEOUT_SECONDS, SESAME__HTTP__BODY_TIMEOUT_SECONDS and \
+                 SESAME__HTTP__MAX_CONNECTIONS must be at least 1"
+                    .into(),
+            );
         }
         if self.store.connect_attempts == 0 {
             return refuse("SESAME__STORE__CONNECT_ATTEMPTS must be at least 1".into());

@@ -53,10 +53,14 @@ pub enum ApiError {
     MethodNotAllowed,
     /// 409 `email_taken`.
     EmailTaken,
+    /// 408 `request_timeout`: the body did not arrive in time.
+    RequestTimeout,
     /// 413 `payload_too_large`: the body is over 16 KiB.
     PayloadTooLarge,
     /// 429 `rate_limited` with `Retry-After`: too many attempts; try after the wait.
     RateLimited(std::time::Duration),
+    /// 417 `expectation_failed`: an `Expect` other than `100-continue`.
+    ExpectationFailed,
     /// 415 `unsupported_media_type`: a JSON route got another content type.
     UnsupportedMediaType,
     /// 422 `invalid_body`: JSON of the wrong shape (a missing field, a wrong type).
@@ -96,7 +100,9 @@ impl ApiError {
             Self::SessionNotFound => (StatusCode::NOT_FOUND, "session_not_found"),
             Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             Self::EmailTaken => (StatusCode::CONFLICT, "email_taken"),
+            Self::RequestTimeout => (StatusCode::REQUEST_TIMEOUT, "request_timeout"),
             Self::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            Self::ExpectationFailed => (StatusCode::EXPECTATION_FAILED, "expectation_failed"),
             Self::UnsupportedMediaType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
             Self::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             Self::InvalidBody(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_body"),
@@ -129,7 +135,9 @@ impl ApiError {
             Self::SessionNotFound => "There is no such session among yours.",
             Self::MethodNotAllowed => "This address does not accept this method.",
             Self::EmailTaken => "An account with this email address already exists.",
+            Self::RequestTimeout => "The request body did not arrive in time.",
             Self::PayloadTooLarge => "The request body is larger than 16 KiB.",
+            Self::ExpectationFailed => "Only `Expect: 100-continue` is understood.",
             Self::UnsupportedMediaType => "The request body must be sent as application/json.",
             Self::RateLimited(_) => "Too many attempts. Try again after the time Retry-After gives.",
             Self::InvalidBody(detail) => detail,
@@ -224,9 +232,22 @@ impl From<JsonRejection> for ApiError {
             JsonRejection::JsonSyntaxError(_) => Self::MalformedJson,
             JsonRejection::JsonDataError(err) => Self::InvalidBody(data_error_detail(&err.body_text())),
             other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => Self::PayloadTooLarge,
+            other if timed_out(&other) => Self::RequestTimeout,
             _ => Self::MalformedJson,
         }
     }
+}
+
+/// Whether reading the body failed because its deadline passed.
+fn timed_out(rejection: &JsonRejection) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(rejection);
+    while let Some(error) = cause {
+        if error.is::<tower_http::timeout::TimeoutError>() {
+            return true;
+        }
+        cause = error.source();
+    }
+    false
 }
 
 /// What was wrong with the body's shape, naming the field but never echoing a value

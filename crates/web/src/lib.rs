@@ -16,6 +16,7 @@ pub mod lifecycle;
 pub mod limits;
 pub mod metrics;
 pub mod routes;
+pub mod server;
 pub mod startup;
 pub mod state;
 pub mod telemetry;

@@ -10,7 +10,7 @@
 //! for the stores is written (within [`FLUSH_TIMEOUT`]).
 
 use std::{
-    future::{Future, IntoFuture},
+    future::Future,
     io,
     net::SocketAddr,
     pin::Pin,
@@ -41,7 +41,9 @@ use crate::{
     csrf::{self, OriginPolicy},
     lifecycle::{Lifecycle, close_when_draining},
     limits::Limits,
-    metrics, routes, telemetry,
+    metrics, routes,
+    server::{self, ConnectionLimits},
+    telemetry,
 };
 
 /// The longest in-flight requests get to finish once the drain delay is over.
@@ -74,6 +76,7 @@ struct AppConfig {
     proxies: Arc<Proxies>,
     origins: Arc<OriginPolicy>,
     rate_limits: RateLimitSettings,
+    connections: ConnectionLimits,
 }
 
 impl AppConfig {
@@ -94,7 +97,38 @@ impl AppConfig {
             proxies,
             origins: Arc::new(origins),
             rate_limits: settings.rate_limit,
+            connections: ConnectionLimits {
+                header_timeout: Duration::from_secs(settings.http.header_timeout_seconds.into()),
+                body_timeout: Duration::from_secs(settings.http.body_timeout_seconds.into()),
+                max_connections: within_descriptor_limit(settings.http.max_connections),
+            },
         }
+    }
+}
+
+/// Descriptors kept for the stores' connections, logs and the like.
+const SPARE_DESCRIPTORS: usize = 128;
+
+/// `wanted`, lowered (with a warning) so that connections cannot exhaust the
+/// process's descriptors (its soft `RLIMIT_NOFILE`, read from
+/// `/proc/self/limits` where there is one).
+fn within_descriptor_limit(wanted: usize) -> usize {
+    let soft = std::fs::read_to_string("/proc/self/limits").ok().and_then(|limits| {
+        let line = limits.lines().find(|line| line.starts_with("Max open files"))?;
+        line.split_whitespace().nth(3)?.parse::<usize>().ok()
+    });
+    match soft {
+        Some(soft) if wanted + SPARE_DESCRIPTORS > soft => {
+            let allowed = soft.saturating_sub(SPARE_DESCRIPTORS).max(1);
+            tracing::warn!(
+                wanted,
+                allowed,
+                descriptors = soft,
+                "SESAME__HTTP__MAX_CONNECTIONS is above what the descriptor limit allows; lowered"
+            );
+            allowed
+        }
+        _ => wanted,
     }
 }
 
@@ -190,13 +224,11 @@ impl Application {
                 header::REFERRER_POLICY,
                 HeaderValue::from_static("no-referrer"),
             ))
-            .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")));
+            .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
+            // Before anything reads a body: an oversize one is refused unread.
+            .layer(middleware::from_fn(routes::refuse_oversize_bodies));
         tracing::info!(address = %address, "listening");
-        let mut server = tokio::spawn(
-            axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-                .with_graceful_shutdown(graceful)
-                .into_future(),
-        );
+        let mut server = tokio::spawn(server::serve(listener, router, config.connections, graceful));
 
         let upkeep = match stores {
             Stores::Built(upkeep) => upkeep,

@@ -6,6 +6,7 @@ mod cookies;
 mod csrf;
 mod expiry;
 mod flows;
+mod hardening;
 mod headers;
 mod helpers;
 mod limits;
