@@ -100,6 +100,13 @@ pub struct HttpSettings {
     /// `SESAME__HTTP__MAX_CONNECTIONS`: connections open at once, default 1024
     /// (lowered at start-up to fit the descriptor limit).
     pub max_connections: usize,
+    /// `SESAME__HTTP__TLS_IN_FRONT`: TLS terminates in front of sesame; in
+    /// production every response then carries HSTS; default false.
+    pub tls_in_front: bool,
+    /// `SESAME__HTTP__CLEAR_SITE_DATA`: logout, logout-all and account
+    /// deletion answer `Clear-Site-Data: "cookies"` (it clears every cookie of
+    /// the site, the application's own included); default false.
+    pub clear_site_data: bool,
 }
 
 /// Session lifetimes, in seconds.
@@ -300,6 +307,8 @@ impl Settings {
             .set_default("http.header_timeout_seconds", 10)?
             .set_default("http.body_timeout_seconds", 10)?
             .set_default("http.max_connections", 1024)?
+            .set_default("http.tls_in_front", false)?
+            .set_default("http.clear_site_data", false)?
             .set_default("session.max_age_seconds", 1800)?
             .set_default("session.absolute_timeout_seconds", 43_200)?
             .set_default("session.touch_interval_seconds", 60)?

@@ -17,7 +17,7 @@ use std::sync::{Arc, OnceLock};
 
 use axum::{
     extract::{Request, State},
-    http::{HeaderMap, HeaderValue, header},
+    http::{HeaderMap, HeaderName, HeaderValue, header},
     middleware::Next,
     response::Response,
 };
@@ -44,12 +44,21 @@ pub struct SessionCookie {
     secure: bool,
     /// `Max-Age` of a re-issued persistent cookie; `None` for a session cookie.
     persistent: Option<time::Duration>,
+    /// Signing out also answers `Clear-Site-Data: "cookies"`.
+    clear_site_data: bool,
 }
 
 impl SessionCookie {
     /// A session cookie called `name`, marked `Secure` when `secure`.
     pub fn new(name: impl Into<String>, secure: bool) -> Self {
-        Self { name: name.into(), previous: Vec::new(), secure, persistent: None }
+        Self { name: name.into(), previous: Vec::new(), secure, persistent: None, clear_site_data: false }
+    }
+
+    /// Signing out also clears every cookie of the site (`Clear-Site-Data`).
+    #[must_use]
+    pub fn clearing_site_data(mut self, clear: bool) -> Self {
+        self.clear_site_data = clear;
+        self
     }
 
     /// Also reads cookies under these names, re-issuing them under the current one.
@@ -111,6 +120,17 @@ impl SessionCookie {
     /// `Set-Cookie` that makes the client forget the session.
     pub fn expire(&self) -> HeaderValue {
         self.header(&self.name, "", Some(time::Duration::ZERO))
+    }
+
+    /// The headers of an answer that signs the client out: the expired
+    /// cookie, and `Clear-Site-Data` when configured.
+    pub fn sign_out(&self) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::SET_COOKIE, self.expire());
+        if self.clear_site_data {
+            headers.insert(HeaderName::from_static("clear-site-data"), HeaderValue::from_static("\"cookies\""));
+        }
+        headers
     }
 
     fn header(&self, name: &str, value: &str, max_age: Option<time::Duration>) -> HeaderValue {

@@ -25,7 +25,7 @@ use axum::{
     middleware,
 };
 use sesame_core::{AuthService, PasswordHasher, SessionPolicy};
-use sesame_factory::{Adapters, FactoryError, RateLimitSettings, Settings, Upkeep};
+use sesame_factory::{Adapters, Environment, FactoryError, RateLimitSettings, Settings, Upkeep};
 use tokio::net::TcpListener;
 use tower::{ServiceBuilder, ServiceExt as _, service_fn};
 use tower_http::{
@@ -77,6 +77,8 @@ struct AppConfig {
     origins: Arc<OriginPolicy>,
     rate_limits: RateLimitSettings,
     connections: ConnectionLimits,
+    /// Every response carries HSTS (production, behind TLS).
+    hsts: bool,
 }
 
 impl AppConfig {
@@ -97,6 +99,7 @@ impl AppConfig {
             proxies,
             origins: Arc::new(origins),
             rate_limits: settings.rate_limit,
+            hsts: settings.environment == Environment::Production && settings.http.tls_in_front,
             connections: ConnectionLimits {
                 header_timeout: Duration::from_secs(settings.http.header_timeout_seconds.into()),
                 body_timeout: Duration::from_secs(settings.http.body_timeout_seconds.into()),
@@ -134,8 +137,9 @@ fn within_descriptor_limit(wanted: usize) -> usize {
 
 fn session_cookie(settings: &Settings) -> SessionCookie {
     let cookie = &settings.cookie;
-    let session =
-        SessionCookie::new(cookie.name.clone(), cookie.secure).with_previous_names(cookie.previous_names.clone());
+    let session = SessionCookie::new(cookie.name.clone(), cookie.secure)
+        .with_previous_names(cookie.previous_names.clone())
+        .clearing_site_data(settings.http.clear_site_data);
     if cookie.persistent {
         session.persistent(time::Duration::seconds(settings.session.absolute_timeout_seconds.into()))
     } else {
@@ -225,6 +229,10 @@ impl Application {
                 HeaderValue::from_static("no-referrer"),
             ))
             .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
+            .layer(SetResponseHeaderLayer::if_not_present(header::STRICT_TRANSPORT_SECURITY, {
+                let hsts = config.hsts.then_some(HeaderValue::from_static("max-age=31536000"));
+                move |_: &axum::response::Response| hsts.clone()
+            }))
             // Before anything reads a body: an oversize one is refused unread.
             .layer(middleware::from_fn(routes::refuse_oversize_bodies));
         tracing::info!(address = %address, "listening");

@@ -107,7 +107,7 @@ async fn logout_all(
 }
 
 fn signed_out(state: &AppState) -> Response {
-    (StatusCode::NO_CONTENT, [(SET_COOKIE, state.cookie.expire())]).into_response()
+    (StatusCode::NO_CONTENT, state.cookie.sign_out()).into_response()
 }
 
 /// 200 `{user, session}`.

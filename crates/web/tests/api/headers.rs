@@ -51,3 +51,30 @@ async fn a_made_up_http_method_does_not_make_a_new_metrics_label() {
     assert!(!metrics.contains("INVENTED"), "the method became a label:\n{metrics}");
     assert!(metrics.contains("method=\"other\""), "it is counted as `other`");
 }
+
+#[tokio::test]
+async fn signing_out_clears_site_data_only_when_asked() {
+    for (setting, expected) in [("false", None), ("true", Some("\"cookies\""))] {
+        let app = crate::helpers::spawn_app_with(&[("SESAME__HTTP__CLEAR_SITE_DATA", setting)]).await;
+        let (client, _) = app.signed_up("clear@example.com").await;
+        let me = app.get(&client, "/api/auth/me").await;
+        assert!(me.headers().get("clear-site-data").is_none(), "only signing out clears");
+        let logout = app.post(&client, "/api/auth/logout").await;
+        let value = logout.headers().get("clear-site-data").map(|v| v.to_str().unwrap().to_owned());
+        assert_eq!(value.as_deref(), expected, "CLEAR_SITE_DATA={setting}");
+    }
+}
+
+#[tokio::test]
+async fn hsts_is_sent_in_production_behind_tls_only() {
+    use sesame_factory::Environment;
+    let tls = [("SESAME__HTTP__TLS_IN_FRONT", "true"), ("SESAME__POSTGRES__MIGRATE_ON_START", "true")];
+    let production = crate::helpers::spawn_app_in(Environment::Production, &tls).await;
+    let development = crate::helpers::spawn_app_in(Environment::Development, &tls).await;
+    let hsts = |response: &reqwest::Response| response.headers().get(header::STRICT_TRANSPORT_SECURITY).cloned();
+    let answer = production.get(&production.raw(), "/healthz").await;
+    assert_eq!(hsts(&answer).unwrap(), "max-age=31536000");
+    let missing = production.get(&production.raw(), "/nowhere").await;
+    assert!(hsts(&missing).is_some(), "on every response");
+    assert!(hsts(&development.get(&development.raw(), "/healthz").await).is_none());
+}
