@@ -11,6 +11,8 @@
 //!   password-protected one, a TLS one — and stops those after).
 //! - `faults [--quick] [--only NAME]`: the fault suite (`sesame-faults`) on
 //!   throw-away stores; the full run writes its table into docs/reliability.md.
+//! - `bench storm`: the login-storm benchmark (`sesame-bench`) against the
+//!   release build; its figures are in docs/security.md.
 //! - `ci`: what `.ci/run` runs: formatting, lints, the compose file check, `test`,
 //!   `faults --quick`.
 //! - `tidy`: the architecture checks of docs/architecture.md.
@@ -37,6 +39,7 @@ fn main() -> ExitCode {
         ["db", "reset"] => reset_database(),
         ["test", extra @ ..] => test(extra),
         ["faults", extra @ ..] => faults(extra),
+        ["bench", "storm"] => bench_storm(),
         ["ci"] => ci(),
         ["tidy"] => tidy::check_all(&project_root()),
         _ => {
@@ -64,6 +67,8 @@ tasks:
   faults [--quick] [--only NAME]
                     users under load while throw-away stores fail; the full run writes
                     its table into docs/reliability.md
+  bench storm       200 concurrent logins against the release build: peak and settled
+                    memory, /me latency during the storm (docs/security.md)
   ci                formatting, lints, compose file check, tests and the quick fault
                     suite, as .ci/run does
   tidy              the architecture checks";
@@ -199,6 +204,13 @@ fn faults(extra: &[&str]) -> Result<(), String> {
     }
     let _ = std::fs::remove_file(&table);
     result
+}
+
+/// Builds the release service and the benchmark, and runs the login storm.
+fn bench_storm() -> Result<(), String> {
+    run(&mut cargo_command(&["build", "-q", "--release", "-p", "sesame-web", "-p", "sesame-bench", "--bins"]))?;
+    let target = target_dir().join("release");
+    run(Command::new(target.join("sesame-bench")).arg("storm").arg("--sesame").arg(target.join("sesame")))
 }
 
 fn write_faults_table(table: &str) -> Result<(), String> {

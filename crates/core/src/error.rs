@@ -31,6 +31,9 @@ pub enum AuthError {
     /// The session id is not one of the caller's live sessions.
     #[error("session not found")]
     SessionNotFound,
+    /// Too many password hashes wait already; try again shortly.
+    #[error("too many password hashes are waiting")]
+    Busy,
     /// A store failed.
     #[error("store failure")]
     Store(#[source] PortError),
@@ -50,7 +53,10 @@ impl From<PortError> for AuthError {
 
 impl From<HashError> for AuthError {
     fn from(err: HashError) -> Self {
-        Self::Internal(err.to_string())
+        match err {
+            HashError::Busy => Self::Busy,
+            other => Self::Internal(other.to_string()),
+        }
     }
 }
 

@@ -18,7 +18,7 @@ fn service(users: MockUserRepository, sessions: MockSessionStore, clock: &Manual
         Arc::new(users),
         Arc::new(sessions),
         Arc::new(clock.clone()),
-        PasswordHasher::new(2),
+        PasswordHasher::new(2, 64),
         SessionPolicy::default(),
     )
 }
@@ -32,7 +32,7 @@ fn outage() -> PortError {
 }
 
 async fn stored_user(clock: &ManualClock) -> User {
-    let hasher = PasswordHasher::new(1);
+    let hasher = PasswordHasher::new(1, 64);
     let hash = hasher.hash(&sesame_core::Password::parse(PASSWORD).unwrap()).await.unwrap();
     User {
         id: UserId::random(),

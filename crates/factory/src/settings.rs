@@ -142,8 +142,11 @@ pub struct CookieSettings {
 #[derive(Debug, Deserialize)]
 pub struct PasswordSettings {
     /// `SESAME__PASSWORD__MAX_CONCURRENT_HASHES`: hashes run at once (each needs
-    /// ~19 MiB), default 4.
+    /// ~19 MiB and a core), default half the cores, at least 1.
     pub max_concurrent_hashes: usize,
+    /// `SESAME__PASSWORD__MAX_WAITING_HASHES`: hashes that may wait for a turn;
+    /// beyond, login and register answer 503 with `Retry-After`; default 256.
+    pub max_waiting_hashes: usize,
 }
 
 /// Which store backs each port.
@@ -316,7 +319,8 @@ impl Settings {
             .set_default("cookie.secure", production)?
             .set_default("cookie.persistent", false)?
             .set_default("cookie.previous_names", "")?
-            .set_default("password.max_concurrent_hashes", 4)?
+            .set_default("password.max_concurrent_hashes", half_the_cores())?
+            .set_default("password.max_waiting_hashes", 256)?
             .set_default("store.users", if mock { "memory" } else { "postgres" })?
             .set_default("store.sessions", if mock { "memory" } else { "tiered" })?
             .set_default("store.connect_attempts", 4)?
@@ -433,6 +437,14 @@ impl Settings {
         }
         Ok(())
     }
+}
+
+/// Half the cores this process may use, at least one: the default number of
+/// argon2 hashes at once, leaving the other half to the requests that
+/// validate sessions.
+fn half_the_cores() -> u64 {
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    u64::try_from(cores / 2).unwrap_or(1).max(1)
 }
 
 /// A list written as one comma-separated value; blanks are skipped.

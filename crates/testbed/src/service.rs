@@ -62,6 +62,11 @@ impl Service {
         }
     }
 
+    /// The process id, while it runs.
+    pub fn id(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// Sends SIGTERM.
     pub fn terminate(&self) {
         if let Some(child) = &self.child {

@@ -12,10 +12,10 @@ use std::{
 
 use async_trait::async_trait;
 use secrecy::SecretString;
-use sesame_mock::{InMemorySessionStore, InMemoryUserRepository};
+use sesame_mock::{InMemoryRateLimiter, InMemorySessionStore, InMemoryUserRepository};
 use sesame_ports::{
-    DurableSessionStore, Email, ManualClock, MockSessionStore, NewUser, PortError, SessionCache, SessionStore, User,
-    UserChanges, UserId, UserRepository,
+    DurableSessionStore, Email, ManualClock, MockSessionStore, NewUser, PortError, RateLimiter, SessionCache,
+    SessionStore, User, UserChanges, UserId, UserRepository,
 };
 use sesame_tiered::{BreakerState, Guard, GuardSettings};
 
@@ -35,6 +35,10 @@ mod kits {
 
     sesame_ports::user_repository_contract!(|| async {
         Arc::new(guard().wrap(Arc::new(InMemoryUserRepository::new()))) as Arc<dyn UserRepository>
+    });
+
+    sesame_ports::rate_limiter_contract!(|| async {
+        Arc::new(guard().wrap(Arc::new(InMemoryRateLimiter::new()))) as Arc<dyn RateLimiter>
     });
 
     sesame_ports::session_cache_contract!(|clock: ManualClock| async move {

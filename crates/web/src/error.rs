@@ -70,6 +70,8 @@ pub enum ApiError {
     /// 503 `store_unavailable` with `Retry-After`: a store did not answer (or its
     /// breaker is open). The cause is logged, not sent.
     StoreUnavailable(String),
+    /// 503 `service_busy` with `Retry-After`: too many password hashes wait.
+    Busy,
     /// 503 `service_starting` with `Retry-After`: the stores are still connecting.
     Starting,
     /// 500 `internal_error`. The cause is logged, not sent.
@@ -109,6 +111,7 @@ impl ApiError {
             Self::Validation(_) => (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
             Self::StoreUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "store_unavailable"),
             Self::Starting => (StatusCode::SERVICE_UNAVAILABLE, "service_starting"),
+            Self::Busy => (StatusCode::SERVICE_UNAVAILABLE, "service_busy"),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
         }
     }
@@ -116,7 +119,7 @@ impl ApiError {
     /// `Retry-After`, in seconds, for the answers that carry it.
     fn retry_after(&self) -> Option<u64> {
         match self {
-            Self::StoreUnavailable(_) | Self::Starting => Some(RETRY_AFTER_SECONDS),
+            Self::StoreUnavailable(_) | Self::Starting | Self::Busy => Some(RETRY_AFTER_SECONDS),
             Self::RateLimited(wait) => Some(crate::limits::retry_after_seconds(*wait)),
             _ => None,
         }
@@ -144,6 +147,7 @@ impl ApiError {
             Self::Validation(_) => "Some fields are invalid.",
             Self::StoreUnavailable(_) => "The service is temporarily unavailable. Try again shortly.",
             Self::Starting => "The service is starting. Try again shortly.",
+            Self::Busy => "The service is busy checking passwords. Try again shortly.",
             Self::Internal(_) => "The request could not be completed.",
         }
     }
@@ -202,6 +206,7 @@ impl From<AuthError> for ApiError {
             AuthError::Unauthenticated => Self::Unauthenticated,
             AuthError::SessionNotFound => Self::SessionNotFound,
             AuthError::Store(cause) => Self::StoreUnavailable(cause.cause_chain()),
+            AuthError::Busy => Self::Busy,
             AuthError::Internal(cause) => Self::Internal(cause),
         }
     }

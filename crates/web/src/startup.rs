@@ -71,6 +71,7 @@ pub enum RunError {
 struct AppConfig {
     policy: SessionPolicy,
     max_concurrent_hashes: usize,
+    max_waiting_hashes: usize,
     cookie: Arc<SessionCookie>,
     drain: Duration,
     proxies: Arc<Proxies>,
@@ -94,6 +95,7 @@ impl AppConfig {
                 touch_interval: time::Duration::seconds(session.touch_interval_seconds.into()),
             },
             max_concurrent_hashes: settings.password.max_concurrent_hashes,
+            max_waiting_hashes: settings.password.max_waiting_hashes,
             cookie: Arc::new(session_cookie(settings)),
             drain: Duration::from_secs(settings.http.drain_seconds.into()),
             proxies,
@@ -292,7 +294,7 @@ fn dispatch(ready: Arc<OnceLock<Router>>, starting: Router) -> Router {
 
 /// The whole app over `adapters`: routes, request ids, tracing, metrics.
 fn app(config: &AppConfig, adapters: Adapters, lifecycle: Arc<Lifecycle>) -> Router {
-    let hasher = PasswordHasher::new(config.max_concurrent_hashes);
+    let hasher = PasswordHasher::new(config.max_concurrent_hashes, config.max_waiting_hashes);
     let auth = AuthService::new(adapters.users, adapters.sessions, adapters.clock, hasher, config.policy);
     let state = AppState {
         auth: Arc::new(auth),

@@ -120,3 +120,34 @@ async fn password_confirmations_are_limited_like_logins() {
     }
     assert_limited(change(PASSWORD).await).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn when_no_hash_may_wait_concurrent_logins_beyond_the_running_one_get_503_busy() {
+    let app = spawn_app_with(&[
+        ("SESAME__PASSWORD__MAX_CONCURRENT_HASHES", "1"),
+        ("SESAME__PASSWORD__MAX_WAITING_HASHES", "0"),
+    ])
+    .await;
+    app.signed_up("busy@example.com").await;
+    let url = app.url("/api/auth/login");
+    let logins: Vec<_> = (0..8)
+        .map(|_| {
+            let (client, url) = (app.raw(), url.clone());
+            tokio::spawn(async move {
+                client.post(url).json(&json!({"email": "busy@example.com", "password": PASSWORD})).send().await.unwrap()
+            })
+        })
+        .collect();
+    let mut busy = Vec::new();
+    for login in logins {
+        let answer = login.await.unwrap();
+        if answer.status() == StatusCode::SERVICE_UNAVAILABLE {
+            busy.push(answer);
+        }
+    }
+    assert!(!busy.is_empty(), "eight logins at once with one hash at a time and no queue");
+    for answer in busy {
+        assert_eq!(answer.headers().get(header::RETRY_AFTER).unwrap(), "1");
+        assert_problem(answer, StatusCode::SERVICE_UNAVAILABLE, "service_busy").await;
+    }
+}
