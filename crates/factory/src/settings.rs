@@ -100,6 +100,9 @@ pub struct HttpSettings {
     /// `SESAME__HTTP__MAX_CONNECTIONS`: connections open at once, default 1024
     /// (lowered at start-up to fit the descriptor limit).
     pub max_connections: usize,
+    /// `SESAME__HTTP__METRICS_ADDR`: serve `/metrics` on this address only
+    /// (not on `SESAME__HTTP__ADDR`), so it need not be public; default unset.
+    pub metrics_addr: Option<SocketAddr>,
     /// `SESAME__HTTP__TLS_IN_FRONT`: TLS terminates in front of sesame; in
     /// production every response then carries HSTS; default false.
     pub tls_in_front: bool,

@@ -10,7 +10,7 @@
 //! for the stores is written (within [`FLUSH_TIMEOUT`]).
 
 use std::{
-    future::Future,
+    future::{Future, IntoFuture},
     io,
     net::SocketAddr,
     pin::Pin,
@@ -80,6 +80,8 @@ struct AppConfig {
     connections: ConnectionLimits,
     /// Every response carries HSTS (production, behind TLS).
     hsts: bool,
+    /// `/metrics` is served on the main listener (no address of its own).
+    public_metrics: bool,
 }
 
 impl AppConfig {
@@ -102,6 +104,7 @@ impl AppConfig {
             origins: Arc::new(origins),
             rate_limits: settings.rate_limit,
             hsts: settings.environment == Environment::Production && settings.http.tls_in_front,
+            public_metrics: settings.http.metrics_addr.is_none(),
             connections: ConnectionLimits {
                 header_timeout: Duration::from_secs(settings.http.header_timeout_seconds.into()),
                 body_timeout: Duration::from_secs(settings.http.body_timeout_seconds.into()),
@@ -153,6 +156,8 @@ fn session_cookie(settings: &Settings) -> SessionCookie {
 pub struct Application {
     listener: TcpListener,
     address: SocketAddr,
+    /// `/metrics` on an address of its own, when configured.
+    metrics: Option<(TcpListener, SocketAddr)>,
     config: AppConfig,
     lifecycle: Arc<Lifecycle>,
     /// The app, once its stores are built.
@@ -176,10 +181,19 @@ impl Application {
     ) -> io::Result<Self> {
         let listener = TcpListener::bind(settings.http.addr).await?;
         let address = listener.local_addr()?;
+        let metrics = match settings.http.metrics_addr {
+            Some(addr) => {
+                let listener = TcpListener::bind(addr).await?;
+                let address = listener.local_addr()?;
+                Some((listener, address))
+            }
+            None => None,
+        };
         metrics::install();
         Ok(Self {
             listener,
             address,
+            metrics,
             config: AppConfig::new(settings),
             lifecycle: Arc::default(),
             ready: Arc::default(),
@@ -200,10 +214,19 @@ impl Application {
         self.address
     }
 
+    /// The address `/metrics` is served on when it has one of its own.
+    pub fn metrics_address(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().map(|(_, address)| *address)
+    }
+
     /// Serves until `shutdown` resolves, then drains and stops (see the module
     /// docs). Fails when the stores cannot be built or the listener fails.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), RunError> {
-        let Self { listener, address, config, lifecycle, ready, stores } = self;
+        let Self { listener, address, metrics, config, lifecycle, ready, stores } = self;
+        let metrics_task = metrics.map(|(listener, address)| {
+            tracing::info!(address = %address, "serving /metrics");
+            tokio::spawn(axum::serve(listener, routes::metrics_only()).into_future())
+        });
         let (failed, on_failure) = tokio::sync::oneshot::channel::<()>();
         let graceful = {
             let lifecycle = Arc::clone(&lifecycle);
@@ -219,7 +242,7 @@ impl Application {
                 }
             }
         };
-        let router = dispatch(Arc::clone(&ready), routes::starting(Arc::clone(&lifecycle)))
+        let router = dispatch(Arc::clone(&ready), routes::starting(Arc::clone(&lifecycle), config.public_metrics))
             .layer(middleware::from_fn_with_state(Arc::clone(&lifecycle), close_when_draining))
             // Every response: no MIME sniffing, no referrer, no framing.
             .layer(SetResponseHeaderLayer::if_not_present(
@@ -269,6 +292,9 @@ impl Application {
             }
         };
         upkeep_task.abort();
+        if let Some(task) = metrics_task {
+            task.abort();
+        }
         if tokio::time::timeout(FLUSH_TIMEOUT, upkeep.finish()).await.is_err() {
             tracing::warn!("the stores did not take the last writes within {FLUSH_TIMEOUT:?}");
         }
@@ -305,7 +331,7 @@ fn app(config: &AppConfig, adapters: Adapters, lifecycle: Arc<Lifecycle>) -> Rou
         limits: Arc::new(Limits::new(adapters.limiter, config.rate_limits)),
     };
     let request_id = HeaderName::from_static(telemetry::REQUEST_ID_HEADER);
-    routes::router(state)
+    routes::router(state, config.public_metrics)
         .route_layer(middleware::from_fn_with_state(Arc::clone(&config.cookie), cookies::carry_over_renamed))
         .route_layer(middleware::from_fn_with_state(Arc::clone(&config.origins), csrf::refuse_foreign_origins))
         .route_layer(middleware::from_fn(metrics::track))

@@ -1,4 +1,5 @@
-//! Probes and metrics: `/healthz`, `/readyz`, `/metrics`.
+//! Probes and metrics: `/healthz`, `/readyz`, `/metrics` (unless metrics have
+//! their own listen address).
 //!
 //! `/readyz` answers from the stores' last background probe, at once whatever
 //! the stores are doing: 503 while the service starts or drains, or when no one
@@ -11,25 +12,21 @@ use sesame_factory::{HealthReport, StoreHealth};
 
 use crate::{AppState, lifecycle::Lifecycle};
 
-pub(super) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(ready))
-        .route("/metrics", get(|| async { crate::metrics::render() }))
+pub(super) fn router(serve_metrics: bool) -> Router<AppState> {
+    let router = Router::new().route("/healthz", get(healthz)).route("/readyz", get(ready));
+    if serve_metrics { router.route("/metrics", get(|| async { crate::metrics::render() })) } else { router }
 }
 
 /// The routes a starting service answers: liveness, a 503 readiness, metrics.
-pub(crate) fn starting(lifecycle: std::sync::Arc<Lifecycle>) -> Router {
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route(
-            "/readyz",
-            get(move || async move {
-                let status = if lifecycle.is_draining() { "draining" } else { "starting" };
-                (StatusCode::SERVICE_UNAVAILABLE, Json(Readiness { status, checks: None }))
-            }),
-        )
-        .route("/metrics", get(|| async { crate::metrics::render() }))
+pub(crate) fn starting(lifecycle: std::sync::Arc<Lifecycle>, serve_metrics: bool) -> Router {
+    let router = Router::new().route("/healthz", get(healthz)).route(
+        "/readyz",
+        get(move || async move {
+            let status = if lifecycle.is_draining() { "draining" } else { "starting" };
+            (StatusCode::SERVICE_UNAVAILABLE, Json(Readiness { status, checks: None }))
+        }),
+    );
+    if serve_metrics { router.route("/metrics", get(|| async { crate::metrics::render() })) } else { router }
 }
 
 async fn healthz() -> Json<Status> {

@@ -18,11 +18,12 @@ use crate::{AppState, error::ApiError, lifecycle::Lifecycle};
 /// The largest request body accepted; larger ones get 413.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
 
-/// Every route, with problem answers for unknown routes and methods.
-pub fn router(state: AppState) -> Router {
+/// Every route, with problem answers for unknown routes and methods;
+/// `/metrics` only when `serve_metrics`.
+pub fn router(state: AppState, serve_metrics: bool) -> Router {
     Router::new()
         .merge(auth::router())
-        .merge(health::router())
+        .merge(health::router(serve_metrics))
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -31,8 +32,13 @@ pub fn router(state: AppState) -> Router {
 
 /// What a starting service answers: liveness, a 503 readiness, metrics, and
 /// 503 `service_starting` for every other route.
-pub fn starting(lifecycle: Arc<Lifecycle>) -> Router {
-    health::starting(lifecycle).fallback(|| async { ApiError::Starting })
+pub fn starting(lifecycle: Arc<Lifecycle>, serve_metrics: bool) -> Router {
+    health::starting(lifecycle, serve_metrics).fallback(|| async { ApiError::Starting })
+}
+
+/// `/metrics` alone, for its own listen address.
+pub fn metrics_only() -> Router {
+    Router::new().route("/metrics", axum::routing::get(|| async { crate::metrics::render() }))
 }
 
 /// Middleware: refuses, before any body is read, a request whose

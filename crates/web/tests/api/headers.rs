@@ -78,3 +78,14 @@ async fn hsts_is_sent_in_production_behind_tls_only() {
     assert!(hsts(&missing).is_some(), "on every response");
     assert!(hsts(&development.get(&development.raw(), "/healthz").await).is_none());
 }
+
+#[tokio::test]
+async fn metrics_can_move_to_an_address_of_their_own() {
+    let app = crate::helpers::spawn_app_with(&[("SESAME__HTTP__METRICS_ADDR", "127.0.0.1:0")]).await;
+    let _ = app.get(&app.raw(), "/healthz").await;
+    assert_eq!(app.get(&app.raw(), "/metrics").await.status(), StatusCode::NOT_FOUND, "not on the public address");
+    let metrics_base = app.metrics_base.as_deref().expect("a metrics address");
+    let metrics = app.raw().get(format!("{metrics_base}/metrics")).send().await.unwrap();
+    assert_eq!(metrics.status(), StatusCode::OK);
+    assert!(metrics.text().await.unwrap().contains("sesame_http_requests_total"));
+}

@@ -30,6 +30,9 @@ pub(crate) const PASSWORD: &str = "correct horse battery staple";
 /// A running app and handles on its stores and clock.
 pub(crate) struct TestApp {
     pub(crate) base: String,
+    /// `http://` and `/metrics`' own address, when it has one.
+    #[allow(dead_code)]
+    pub(crate) metrics_base: Option<String>,
     /// The settings the app runs with (the stores tests read its schema and key prefix).
     #[allow(dead_code)]
     pub(crate) settings: Settings,
@@ -90,8 +93,9 @@ pub(crate) async fn spawn_app_in(environment: Environment, vars: &[(&str, &str)]
     let users = Arc::clone(&adapters.users);
     let app = Application::build(&settings, adapters).await.expect("bind");
     let base = format!("http://{}", app.address());
+    let metrics_base = app.metrics_address().map(|address| format!("http://{address}"));
     tokio::spawn(app.run_until(std::future::pending()));
-    TestApp { base, settings, clock, users, users_created, sessions }
+    TestApp { base, metrics_base, settings, clock, users, users_created, sessions }
 }
 
 impl TestApp {
