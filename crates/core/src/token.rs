@@ -52,7 +52,26 @@ impl fmt::Debug for SessionToken {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
+
+    proptest! {
+        #[test]
+        fn any_cookie_value_parses_only_as_a_token_that_round_trips(input in "\\PC{0,100}") {
+            if let Some(token) = SessionToken::parse(&input) {
+                prop_assert_eq!(token.expose(), input.as_str());
+                prop_assert_eq!(SessionToken::parse(token.expose()), Some(token));
+            }
+        }
+
+        #[test]
+        fn every_32_bytes_encode_to_a_token(bytes in proptest::array::uniform32(any::<u8>())) {
+            let encoded = URL_SAFE_NO_PAD.encode(bytes);
+            let token = SessionToken::parse(&encoded).expect("a token");
+            prop_assert_eq!(token.expose(), encoded.as_str());
+        }
+    }
 
     #[test]
     fn generated_tokens_are_43_base64url_chars_and_distinct() {

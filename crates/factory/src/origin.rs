@@ -74,7 +74,22 @@ impl FromStr for Origin {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
+
+    proptest! {
+        #[test]
+        fn any_text_is_refused_or_parses_to_a_fixed_point(text in "\\PC{0,80}") {
+            if let Some(origin) = Origin::parse(&text) {
+                prop_assert_eq!(Origin::parse(origin.as_str()), Some(origin.clone()));
+                let (scheme, authority) = origin.as_str().split_once("://").expect("a scheme");
+                prop_assert!(scheme == "http" || scheme == "https");
+                prop_assert!(authority.is_ascii() && !authority.is_empty());
+                prop_assert!(!authority.contains(['/', '@', ' ', '\r', '\n', '?', '#']));
+            }
+        }
+    }
 
     #[test]
     fn spellings_of_one_origin_are_equal() {

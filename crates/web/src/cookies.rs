@@ -189,7 +189,32 @@ pub async fn carry_over_renamed(
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
+
+    proptest! {
+        #[test]
+        fn any_cookie_header_yields_at_most_four_well_formed_candidates(header in "\\PC{0,400}") {
+            let mut headers = HeaderMap::new();
+            if let Ok(value) = HeaderValue::from_str(&header) {
+                headers.insert(header::COOKIE, value);
+            }
+            let candidates = SessionCookie::new("sessionId", false).candidates(&headers);
+            prop_assert!(candidates.len() <= MAX_CANDIDATES);
+            for candidate in candidates {
+                prop_assert_eq!(SessionToken::parse(candidate.token.expose()), Some(candidate.token.clone()));
+            }
+        }
+
+        #[test]
+        fn a_planted_cookie_never_hides_a_valid_token(planted in "[!#$%&'*+.^_`|~0-9A-Za-z-]{0,60}") {
+            let token = SessionToken::generate().unwrap();
+            let headers = cookie_header(&format!("sessionId={planted}; sessionId={}", token.expose()));
+            let candidates = SessionCookie::new("sessionId", false).candidates(&headers);
+            prop_assert!(candidates.iter().any(|candidate| candidate.token == token));
+        }
+    }
 
     fn cookie_header(value: &str) -> HeaderMap {
         let mut headers = HeaderMap::new();

@@ -34,18 +34,21 @@ const REQUEST_ID_MAX_LEN: usize = 64;
 /// letters, digits, `.`, `_` and `-`, so that a made-up id replaces it: a
 /// client's id reaches every log line, and must not forge one.
 pub async fn drop_unsafe_request_id(mut request: Request<Body>, next: Next) -> axum::response::Response {
-    let safe = |value: &[u8]| {
-        !value.is_empty()
-            && value.len() <= REQUEST_ID_MAX_LEN
-            && value.iter().all(|byte| byte.is_ascii_alphanumeric() || b"._-".contains(byte))
-    };
     let headers = request.headers_mut();
     if headers.get_all(REQUEST_ID_HEADER).iter().count() > 1
-        || headers.get(REQUEST_ID_HEADER).is_some_and(|value| !safe(value.as_bytes()))
+        || headers.get(REQUEST_ID_HEADER).is_some_and(|value| !is_safe_request_id(value.as_bytes()))
     {
         headers.remove(REQUEST_ID_HEADER);
     }
     next.run(request).await
+}
+
+/// Whether a client's request id may be kept: 1 to 64 letters, digits, `.`,
+/// `_` or `-`.
+pub fn is_safe_request_id(value: &[u8]) -> bool {
+    !value.is_empty()
+        && value.len() <= REQUEST_ID_MAX_LEN
+        && value.iter().all(|byte| byte.is_ascii_alphanumeric() || b"._-".contains(byte))
 }
 
 /// The log target of the one line per request.
@@ -61,4 +64,27 @@ pub fn access_line<B>(response: &Response<B>, latency: Duration, _span: &Span) {
 pub fn request_span(request: &Request<Body>) -> Span {
     let request_id = request.headers().get(REQUEST_ID_HEADER).and_then(|value| value.to_str().ok()).unwrap_or("-");
     tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %request_id)
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #[test]
+        fn a_kept_request_id_can_forge_nothing(value in proptest::collection::vec(any::<u8>(), 0..100)) {
+            if is_safe_request_id(&value) {
+                prop_assert!((1..=REQUEST_ID_MAX_LEN).contains(&value.len()));
+                let forging: &[u8] = b"\"\\=;:{} ";
+                prop_assert!(value.iter().all(|b| b.is_ascii_graphic() && !forging.contains(b)));
+            }
+        }
+
+        #[test]
+        fn every_short_id_of_the_safe_alphabet_is_kept(value in "[A-Za-z0-9._-]{1,64}") {
+            prop_assert!(is_safe_request_id(value.as_bytes()));
+        }
+    }
 }

@@ -9,4 +9,5 @@ mod flows;
 mod hardening;
 mod headers;
 mod helpers;
+mod hostile;
 mod limits;
