@@ -121,7 +121,12 @@ fn case_variant(i: usize, variant: usize) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thousand_concurrent_registrations_of_a_hundred_emails_make_a_hundred_users() {
-    let app = spawn_app_in(Environment::Development, &[]).await;
+    // Every registration may wait for its hash: this is about races, not the queue's bound.
+    let app = spawn_app_in(
+        Environment::Development,
+        &[("SESAME__PASSWORD__MAX_WAITING_HASHES", "1000"), ("SESAME__PASSWORD__MAX_CONCURRENT_HASHES", "2")],
+    )
+    .await;
     let client = app.raw();
     let mut requests = tokio::task::JoinSet::new();
     // Variants of one email are spread across the batch so that they race.
