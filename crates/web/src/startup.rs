@@ -117,7 +117,7 @@ impl AppConfig {
 /// Descriptors kept for the stores' connections, logs and the like.
 const SPARE_DESCRIPTORS: usize = 128;
 
-/// `wanted`, lowered (with a warning) so that connections cannot exhaust the
+/// `wanted`, lowered (and logged) so that connections cannot exhaust the
 /// process's descriptors (its soft `RLIMIT_NOFILE`, read from
 /// `/proc/self/limits` where there is one).
 fn within_descriptor_limit(wanted: usize) -> usize {
@@ -128,11 +128,11 @@ fn within_descriptor_limit(wanted: usize) -> usize {
     match soft {
         Some(soft) if wanted + SPARE_DESCRIPTORS > soft => {
             let allowed = soft.saturating_sub(SPARE_DESCRIPTORS).max(1);
-            tracing::warn!(
+            tracing::info!(
                 wanted,
                 allowed,
                 descriptors = soft,
-                "SESAME__HTTP__MAX_CONNECTIONS is above what the descriptor limit allows; lowered"
+                "SESAME__HTTP__MAX_CONNECTIONS lowered to fit the descriptor limit"
             );
             allowed
         }
