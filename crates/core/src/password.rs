@@ -61,6 +61,16 @@ impl Password {
         }
     }
 
+    /// Whether `candidate` is short enough to be checked against a hash:
+    /// at most [`Password::MAX_CHARS`] once NFKC-normalised, as passwords are
+    /// counted at registration (a password typed in decomposed form is longer
+    /// as sent than as stored). Longer input is refused unhashed.
+    pub fn fits(candidate: &str) -> bool {
+        // Normalisation never shrinks text below a quarter of its characters:
+        // past that, the input is too long whatever it normalises to.
+        candidate.chars().count() <= Self::MAX_CHARS * 4 && normalize(candidate).chars().count() <= Self::MAX_CHARS
+    }
+
     /// `input` NFKC-normalised, unchecked: for re-hashing a password that
     /// already matched its stored hash.
     pub(crate) fn unchecked(input: &str) -> Self {
@@ -149,6 +159,12 @@ impl PasswordHasher {
     pub const ITERATIONS: u32 = 2;
     /// Lanes.
     pub const PARALLELISM: u32 = 1;
+    /// The most memory a stored hash may ask for (KiB): four times ours. A
+    /// hash asking for more is refused, not run, so no stored value can make
+    /// the process allocate without bound.
+    const MAX_STORED_MEMORY_KIB: u32 = 4 * Self::MEMORY_KIB;
+    /// The most iterations a stored hash may ask for.
+    const MAX_STORED_ITERATIONS: u32 = 10;
     /// Bytes of a hash's output.
     const OUTPUT_LEN: usize = 32;
     /// Bytes of a salt.
@@ -219,6 +235,13 @@ impl PasswordHasher {
         };
         let parsed = argon2::PasswordHash::new(&phc).map_err(failed)?;
         let params = Params::try_from(&parsed).map_err(failed)?;
+        if params.m_cost() > Self::MAX_STORED_MEMORY_KIB || params.t_cost() > Self::MAX_STORED_ITERATIONS {
+            return Err(HashError::Argon2(format!(
+                "a stored hash asks for m={} KiB, t={}: over what this hasher runs",
+                params.m_cost(),
+                params.t_cost()
+            )));
+        }
         let normalized = normalize(candidate);
         let as_typed = (normalized != candidate).then(|| candidate.to_owned());
         let matches = self
@@ -338,13 +361,18 @@ struct Memory {
 }
 
 impl Memory {
-    /// A block array of at least `blocks` blocks: a kept one, or a new one.
+    /// A block array of at least `blocks` blocks: a kept one, or a new one
+    /// that replaces a kept one too small (so there is never more than one
+    /// array per permit, whatever sizes stored hashes ask for).
     fn take(&self, blocks: usize) -> Vec<Block> {
         let mut kept = self.kept.lock().unwrap_or_else(PoisonError::into_inner);
-        match kept.iter().position(|array| array.len() >= blocks) {
-            Some(index) => kept.swap_remove(index),
-            None => vec![Block::default(); blocks],
+        if let Some(index) = kept.iter().position(|array| array.len() >= blocks) {
+            return kept.swap_remove(index);
         }
+        let too_small = kept.pop();
+        drop(kept);
+        drop(too_small);
+        vec![Block::default(); blocks]
     }
 
     /// Keeps `array` for the next hash.
@@ -445,6 +473,25 @@ mod tests {
         let argon2i = argon2i.hash_password(b"s3cret-passphrase").unwrap().to_string();
         assert!(hasher.needs_rehash(&PasswordHash::new(argon2i)));
         assert!(hasher.needs_rehash(&PasswordHash::new("not a phc string")));
+    }
+
+    #[test]
+    fn length_is_checked_on_the_normalised_form_at_login_as_at_registration() {
+        let decomposed = "e\u{301}u\u{308}".repeat(50);
+        assert_eq!(decomposed.chars().count(), 200, "200 characters as sent");
+        assert!(Password::parse(&decomposed).is_ok(), "100 once normalised");
+        assert!(Password::fits(&decomposed));
+        assert!(!Password::fits(&"a".repeat(129)));
+        assert!(!Password::fits(&"e\u{301}".repeat(300)));
+    }
+
+    #[tokio::test]
+    async fn a_stored_hash_asking_for_too_much_memory_is_refused_unrun() {
+        let hasher = PasswordHasher::new(1, 64);
+        let greedy = Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::new(8, 1, 1, None).unwrap());
+        let phc = greedy.hash_password(b"s3cret-passphrase").unwrap().to_string().replace("m=8,", "m=4000000,");
+        assert!(hasher.verify("s3cret-passphrase", Some(&PasswordHash::new(phc))).await.is_err());
+        assert_eq!(hasher.stats().runs, 0, "nothing ran");
     }
 
     #[test]

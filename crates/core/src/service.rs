@@ -91,7 +91,7 @@ impl AuthService {
         presented: &[SessionToken],
         metadata: SessionMetadata,
     ) -> Result<LoggedIn, AuthError> {
-        let (Ok(email), true) = (Email::parse(email), password.chars().count() <= Password::MAX_CHARS) else {
+        let (Ok(email), true) = (Email::parse(email), Password::fits(password)) else {
             return Err(AuthError::InvalidCredentials);
         };
         let user = self.users.find_by_email(&email).await?;
@@ -135,8 +135,7 @@ impl AuthService {
             self.sessions.revoke_all(session.user_id).await?;
             return Err(AuthError::Unauthenticated);
         };
-        let fits = password.chars().count() <= Password::MAX_CHARS;
-        if fits && self.hasher.verify(password, Some(&user.password_hash)).await? {
+        if Password::fits(password) && self.hasher.verify(password, Some(&user.password_hash)).await? {
             Ok(user)
         } else {
             Err(AuthError::WrongPassword)

@@ -474,14 +474,12 @@ fn rate_limit<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<RateL
     let (burst, period) = text.trim().split_once('/').ok_or_else(refuse)?;
     let burst: u32 = burst.trim().parse().map_err(|_| refuse())?;
     let period = period.trim();
-    let (amount, unit) = period.split_at(period.len().saturating_sub(1));
+    let (amount, unit) = [("s", 1), ("m", 60), ("h", 3600)]
+        .into_iter()
+        .find_map(|(suffix, unit)| period.strip_suffix(suffix).map(|amount| (amount, unit)))
+        .ok_or_else(refuse)?;
     let amount: u64 = amount.parse().map_err(|_| refuse())?;
-    let seconds = match unit {
-        "s" => amount,
-        "m" => amount * 60,
-        "h" => amount * 3600,
-        _ => return Err(refuse()),
-    };
+    let seconds = amount.checked_mul(unit).ok_or_else(refuse)?;
     if burst == 0 || seconds == 0 {
         return Err(refuse());
     }
@@ -591,7 +589,7 @@ mod tests {
         assert_eq!(settings.rate_limit.login_per_ip, None);
         let five = RateLimit { burst: 5, period: std::time::Duration::from_secs(30) };
         assert_eq!(settings.rate_limit.register_per_ip, Some(five));
-        for bad in ["10", "0/1m", "10/0m", "10/1d", "ten/1m", "10/m"] {
+        for bad in ["10", "0/1m", "10/0m", "10/1d", "ten/1m", "10/m", "10/1é", "10/99999999999999999999h"] {
             let err = refusal(Environment::Mock, &[("SESAME__RATE_LIMIT__LOGIN_PER_IP", bad)]);
             assert!(err.contains("login_per_ip") && err.contains("BURST/PERIOD"), "{bad}: {err}");
         }

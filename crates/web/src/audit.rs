@@ -33,6 +33,8 @@ pub enum Event {
     SessionRevoked,
     /// A password changed.
     PasswordChanged,
+    /// A wrong password given to confirm a password change or an account deletion.
+    ConfirmationFailed,
     /// A user deleted their account.
     AccountDeleted,
     /// A request refused by a rate limit (named).
@@ -52,6 +54,7 @@ impl Event {
             Self::LoggedOutEverywhere => "logged_out_everywhere",
             Self::SessionRevoked => "session_revoked",
             Self::PasswordChanged => "password_changed",
+            Self::ConfirmationFailed => "password_confirmation_failed",
             Self::AccountDeleted => "account_deleted",
             Self::RateLimited(_) => "rate_limited",
             Self::CsrfRejected => "csrf_rejected",
@@ -59,7 +62,7 @@ impl Event {
     }
 
     fn is_refusal(self) -> bool {
-        matches!(self, Self::LoginFailed | Self::RateLimited(_) | Self::CsrfRejected)
+        matches!(self, Self::LoginFailed | Self::ConfirmationFailed | Self::RateLimited(_) | Self::CsrfRejected)
     }
 }
 

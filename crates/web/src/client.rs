@@ -44,19 +44,19 @@ impl Proxies {
         if !self.trusts(peer) {
             return peer;
         }
-        let hops: Vec<&str> = headers
+        // Hop by hop, as bytes: a client's garbage in its own hop must not
+        // discard the hops the proxies appended on the same line.
+        let hops: Vec<&[u8]> = headers
             .get_all(X_FORWARDED_FOR)
             .iter()
-            .filter_map(|value| value.to_str().ok())
-            .flat_map(|value| value.split(','))
-            .map(str::trim)
+            .flat_map(|value| value.as_bytes().split(|byte| *byte == b','))
             .collect();
         let mut client = peer;
         for hop in hops.iter().rev() {
-            match hop.parse::<IpAddr>() {
-                Ok(ip) if self.trusts(ip.to_canonical()) => client = ip.to_canonical(),
-                Ok(ip) => return ip.to_canonical(),
-                Err(_) => return client,
+            match parse_hop(hop) {
+                Some(ip) if self.trusts(ip) => client = ip,
+                Some(ip) => return ip,
+                None => return client,
             }
         }
         client
@@ -77,6 +77,18 @@ impl Proxies {
     }
 }
 
+/// One `X-Forwarded-For` hop: an address, or an address with a port
+/// (`192.0.2.1:4711`, `[2001:db8::1]:4711`), as some load balancers write it.
+fn parse_hop(hop: &[u8]) -> Option<IpAddr> {
+    let hop = std::str::from_utf8(hop).ok()?.trim();
+    let ip = hop
+        .parse::<IpAddr>()
+        .ok()
+        .or_else(|| hop.parse::<SocketAddr>().ok().map(|addr| addr.ip()))
+        .or_else(|| hop.strip_prefix('[')?.strip_suffix(']')?.parse().ok())?;
+    Some(ip.to_canonical())
+}
+
 #[cfg(test)]
 mod tests {
     use axum::http::HeaderValue;
@@ -89,6 +101,14 @@ mod tests {
             headers.append(X_FORWARDED_FOR, HeaderValue::from_str(value).unwrap());
         }
         headers
+    }
+
+    #[test]
+    fn a_clients_non_ascii_hop_does_not_hide_the_hops_proxies_appended() {
+        let proxies = Proxies::new(vec!["127.0.0.1/32".parse().unwrap()]);
+        let mut headers = HeaderMap::new();
+        headers.insert(X_FORWARDED_FOR, HeaderValue::from_bytes(b"\xff\xfe, 198.51.100.7").unwrap());
+        assert_eq!(proxies.client_ip(ip("127.0.0.1"), &headers), ip("198.51.100.7"));
     }
 
     fn ip(text: &str) -> IpAddr {
@@ -112,6 +132,9 @@ mod tests {
         assert_eq!(proxies.client_ip(peer, &forwarded_for(&["10.9.9.9"])), ip("10.9.9.9"), "all trusted: left-most");
         assert_eq!(proxies.client_ip(peer, &forwarded_for(&["1.1.1.1, garbage, 10.0.0.2"])), ip("10.0.0.2"));
         assert_eq!(proxies.client_ip(peer, &forwarded_for(&["::ffff:198.51.100.7"])), ip("198.51.100.7"));
+        assert_eq!(proxies.client_ip(peer, &forwarded_for(&["198.51.100.7:4711"])), ip("198.51.100.7"));
+        assert_eq!(proxies.client_ip(peer, &forwarded_for(&["[2001:db8::1]:4711"])), ip("2001:db8::1"));
+        assert_eq!(proxies.client_ip(peer, &forwarded_for(&["[2001:db8::1]"])), ip("2001:db8::1"));
         // An untrusted peer's header is ignored.
         assert_eq!(proxies.client_ip(ip("192.0.2.1"), &headers), ip("192.0.2.1"));
     }

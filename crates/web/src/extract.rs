@@ -72,8 +72,8 @@ impl FromRequestParts<AppState> for PresentedTokens {
 }
 
 /// The caller's live session, opened by the first presented token that opens
-/// one; 401 `unauthenticated` without one (429 `rate_limited` when the client
-/// has presented too many tokens that open nothing).
+/// one; 401 `unauthenticated` without one (429 `rate_limited`, without a
+/// lookup, while the client is over its limit of tokens that open nothing).
 pub struct CurrentSession(pub Session);
 
 impl FromRequestParts<AppState> for CurrentSession {
@@ -84,6 +84,8 @@ impl FromRequestParts<AppState> for CurrentSession {
         if candidates.is_empty() {
             return Err(ApiError::Unauthenticated);
         }
+        let ip = Proxies::peer(parts).map(|peer| state.proxies.client_ip(peer, &parts.headers));
+        state.limits.refuse_guesser(ip)?;
         for candidate in candidates {
             match state.auth.authenticate(&candidate.token).await {
                 Ok(session) => {

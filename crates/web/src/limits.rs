@@ -13,12 +13,13 @@
 //! Emails are keyed by their SHA-256, so the store holds no addresses.
 
 use std::{
+    collections::HashMap,
     net::IpAddr,
     sync::{
-        Arc,
+        Arc, Mutex, PoisonError,
         atomic::{AtomicBool, Ordering},
     },
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use sesame_core::ports::{Email, RateLimit, RateLimiter, UserId, Verdict};
@@ -62,12 +63,18 @@ pub struct Limits {
     settings: RateLimitSettings,
     /// The limiter's store is failing (for one log line per episode).
     failing: AtomicBool,
+    /// Clients over the invalid-cookie limit, until when: their cookies are
+    /// refused before any lookup (this instance's memory of the shared count).
+    guessing: Mutex<HashMap<String, Instant>>,
 }
+
+/// Past this many clients remembered as guessing, the expired ones are dropped.
+const GUESSERS_PRUNED_AT: usize = 10_000;
 
 impl Limits {
     /// `settings` counted by `limiter`.
     pub fn new(limiter: Arc<dyn RateLimiter>, settings: RateLimitSettings) -> Self {
-        Self { limiter, settings, failing: AtomicBool::new(false) }
+        Self { limiter, settings, failing: AtomicBool::new(false), guessing: Mutex::default() }
     }
 
     fn limit(&self, limit: Limit) -> Option<RateLimit> {
@@ -79,14 +86,12 @@ impl Limits {
         }
     }
 
-    /// A login attempt for `email` from `caller`.
+    /// A login attempt for `email` from `caller`: counted per IP first, and
+    /// per account only when the IP is within its limit, so that an address
+    /// already refused cannot go on spending other accounts' budgets.
     pub async fn login(&self, caller: &Caller, email: &str) -> Result<(), ApiError> {
-        let account = email_key(email);
-        let (by_ip, by_account) = tokio::join!(
-            self.per_ip(Limit::LoginPerIp, caller),
-            self.hit(Limit::LoginPerAccount, caller, &account, None)
-        );
-        by_ip.and(by_account)
+        self.per_ip(Limit::LoginPerIp, caller).await?;
+        self.hit(Limit::LoginPerAccount, caller, &email_key(email), None).await
     }
 
     /// A successful login for `email`: its count starts again.
@@ -96,12 +101,8 @@ impl Limits {
 
     /// A password confirmation (password change, account deletion) by `user`.
     pub async fn confirmation(&self, caller: &Caller, user: UserId) -> Result<(), ApiError> {
-        let account = format!("user:{user}");
-        let (by_ip, by_account) = tokio::join!(
-            self.per_ip(Limit::LoginPerIp, caller),
-            self.hit(Limit::LoginPerAccount, caller, &account, Some(user))
-        );
-        by_ip.and(by_account)
+        self.per_ip(Limit::LoginPerIp, caller).await?;
+        self.hit(Limit::LoginPerAccount, caller, &format!("user:{user}"), Some(user)).await
     }
 
     /// A successful password confirmation by `user`.
@@ -114,9 +115,33 @@ impl Limits {
         self.per_ip(Limit::RegisterPerIp, caller).await
     }
 
-    /// A request from `caller` whose session cookie opened nothing.
+    /// A request from `caller` whose session cookie opened nothing. Over the
+    /// limit, the client is remembered until it may try again.
     pub async fn invalid_cookie(&self, caller: &Caller) -> Result<(), ApiError> {
-        self.per_ip(Limit::InvalidCookiePerIp, caller).await
+        let counted = self.per_ip(Limit::InvalidCookiePerIp, caller).await;
+        if let (Err(ApiError::RateLimited(wait)), Some(ip)) = (&counted, caller.ip) {
+            let mut guessing = self.guessing.lock().unwrap_or_else(PoisonError::into_inner);
+            if guessing.len() >= GUESSERS_PRUNED_AT {
+                let now = Instant::now();
+                guessing.retain(|_, until| *until > now);
+            }
+            guessing.insert(ip_key(ip), Instant::now() + *wait);
+        }
+        counted
+    }
+
+    /// 429 for a client over the invalid-cookie limit, before its cookies are
+    /// looked up: guessing tokens costs the stores nothing while it waits.
+    pub fn refuse_guesser(&self, ip: Option<IpAddr>) -> Result<(), ApiError> {
+        let Some(ip) = ip else { return Ok(()) };
+        let guessing = self.guessing.lock().unwrap_or_else(PoisonError::into_inner);
+        if guessing.is_empty() {
+            return Ok(());
+        }
+        match guessing.get(&ip_key(ip)).map(|until| until.saturating_duration_since(Instant::now())) {
+            Some(wait) if !wait.is_zero() => Err(ApiError::RateLimited(wait)),
+            _ => Ok(()),
+        }
     }
 
     async fn per_ip(&self, limit: Limit, caller: &Caller) -> Result<(), ApiError> {

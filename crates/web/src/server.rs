@@ -1,13 +1,21 @@
 //! The HTTP/1.1 server loop: hyper with the limits that `axum::serve` does not
 //! set — a deadline for each request head (which also closes idle keep-alive
 //! connections: hyper starts it when it waits for the next request), a
-//! deadline for each request body, and a cap on open connections — and a
+//! deadline for each request body, a deadline on response writes that make
+//! no progress (a client that stops reading), and a cap on open connections — and a
 //! graceful shutdown that stops accepting, lets in-flight requests finish and
 //! closes idle connections.
 //!
 //! HTTP/2 is not served: TLS and HTTP/2 end at the proxy in front.
 
-use std::{future::Future, io, sync::Arc, time::Duration};
+use std::{
+    future::Future,
+    io,
+    pin::Pin,
+    sync::Arc,
+    task::{Context, Poll},
+    time::Duration,
+};
 
 use axum::{Router, body::Body, extract::ConnectInfo, http::Request};
 use hyper::{body::Incoming, server::conn::http1};
@@ -16,9 +24,17 @@ use hyper_util::{
     server::graceful::GracefulShutdown,
     service::TowerToHyperService,
 };
-use tokio::{net::TcpListener, sync::Semaphore};
+use tokio::{
+    io::{AsyncRead, AsyncWrite, ReadBuf},
+    net::TcpListener,
+    sync::Semaphore,
+    time::Sleep,
+};
 use tower::ServiceExt as _;
 use tower_http::timeout::DeadlineBody;
+
+/// The most a connection's read buffer holds (hyper's default is ~400 KiB).
+const READ_BUFFER_BYTES: usize = 32 * 1024;
 
 /// The limits on connections and their requests.
 #[derive(Debug, Clone, Copy)]
@@ -26,7 +42,8 @@ pub struct ConnectionLimits {
     /// The longest a connection may take to send a complete request head, or
     /// stay idle between requests.
     pub header_timeout: Duration,
-    /// The longest a request body may take to arrive, from when the head did.
+    /// The longest a request body may take to arrive, from when the head did;
+    /// also the longest a response write may make no progress.
     pub body_timeout: Duration,
     /// Connections open at once; further ones wait in the listen backlog.
     pub max_connections: usize,
@@ -42,7 +59,13 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
     let mut builder = http1::Builder::new();
-    builder.timer(TokioTimer::new()).header_read_timeout(limits.header_timeout).keep_alive(true);
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout)
+        .keep_alive(true)
+        // A request head larger than this is refused (431): bounds what each
+        // connection holds while its head trickles in.
+        .max_buf_size(READ_BUFFER_BYTES);
     let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let graceful = GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
@@ -77,7 +100,8 @@ pub async fn serve(
             request.extensions_mut().insert(ConnectInfo(peer));
             request
         });
-        let connection = builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
+        let stream = TokioIo::new(WriteDeadline::new(stream, limits.body_timeout));
+        let connection = builder.serve_connection(stream, TowerToHyperService::new(service));
         let connection = graceful.watch(connection);
         tokio::spawn(async move {
             if let Err(err) = connection.await {
@@ -89,4 +113,106 @@ pub async fn serve(
     drop(listener);
     graceful.shutdown().await;
     Ok(())
+}
+
+/// A stream whose writes fail once they have made no progress for `limit`,
+/// so that a client that stops reading its answers cannot hold its connection
+/// (and its place under the cap) for ever.
+struct WriteDeadline<S> {
+    inner: S,
+    limit: Duration,
+    /// Running while a write waits for the client to read.
+    stalled: Option<Pin<Box<Sleep>>>,
+}
+
+impl<S> WriteDeadline<S> {
+    fn new(inner: S, limit: Duration) -> Self {
+        Self { inner, limit, stalled: None }
+    }
+
+    /// `poll` of a write, with the deadline: it starts when the write first
+    /// waits, resets when it makes progress, and fails it when it passes.
+    fn deadline<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        poll: impl FnOnce(&mut S, &mut Context<'_>) -> Poll<io::Result<T>>,
+    ) -> Poll<io::Result<T>> {
+        match poll(&mut self.inner, cx) {
+            Poll::Pending => {
+                let limit = self.limit;
+                let stalled = self.stalled.get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
+                match stalled.as_mut().poll(cx) {
+                    Poll::Ready(()) => Poll::Ready(Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        "the client read nothing of its answer in time",
+                    ))),
+                    Poll::Pending => Poll::Pending,
+                }
+            }
+            ready => {
+                self.stalled = None;
+                ready
+            }
+        }
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for WriteDeadline<S> {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_read(cx, buf)
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for WriteDeadline<S> {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        self.get_mut().deadline(cx, |inner, cx| Pin::new(inner).poll_write(cx, buf))
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.get_mut().deadline(cx, |inner, cx| Pin::new(inner).poll_write_vectored(cx, bufs))
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.get_mut().deadline(cx, |inner, cx| Pin::new(inner).poll_flush(cx))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.get_mut().deadline(cx, |inner, cx| Pin::new(inner).poll_shutdown(cx))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::AsyncWriteExt as _;
+
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_write_the_client_never_reads_fails_at_the_deadline_and_one_it_reads_does_not() {
+        let (server, mut client) = tokio::io::duplex(64);
+        let mut stream = WriteDeadline::new(server, Duration::from_secs(10));
+        let started = tokio::time::Instant::now();
+        let err = stream.write_all(&[0u8; 1024]).await.expect_err("nobody reads");
+        assert_eq!(err.kind(), io::ErrorKind::TimedOut);
+        assert!(started.elapsed() >= Duration::from_secs(10));
+
+        let (server, mut client_two) = tokio::io::duplex(64);
+        let mut stream = WriteDeadline::new(server, Duration::from_secs(10));
+        let reader = tokio::spawn(async move {
+            let mut sink = Vec::new();
+            tokio::io::AsyncReadExt::read_to_end(&mut client_two, &mut sink).await.map(|_| sink.len())
+        });
+        stream.write_all(&[0u8; 1024]).await.expect("read as it goes");
+        drop(stream);
+        assert_eq!(reader.await.unwrap().unwrap(), 1024);
+        drop(client.shutdown().await);
+    }
 }

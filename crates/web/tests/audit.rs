@@ -48,6 +48,12 @@ async fn security_events_are_audited_with_who_and_where_and_never_a_secret() {
     );
     let base = service.listening_on(Duration::from_secs(20));
     let client = Client::new();
+    // Listening comes before the stores are built: wait until it is ready.
+    let started = Instant::now();
+    while !client.get(format!("{base}/readyz")).send().await.is_ok_and(|r| r.status() == StatusCode::OK) {
+        assert!(started.elapsed() < Duration::from_secs(20), "never ready:\n{}", service.logs());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let post = |path: &str, cookie: Option<&str>, body: Value| {
         let mut request = client.post(format!("{base}{path}")).json(&body).header("x-request-id", "audit-test-1");
         if let Some(cookie) = cookie {
@@ -91,6 +97,9 @@ async fn security_events_are_audited_with_who_and_where_and_never_a_secret() {
         .await
         .unwrap();
     assert_eq!(foreign.status(), StatusCode::FORBIDDEN);
+    let wrong_change = json!({"currentPassword": "wrong password", "newPassword": NEW_PASSWORD});
+    let refused = post("/api/auth/password", Some(&second), wrong_change).await.unwrap();
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
     let change = json!({"currentPassword": PASSWORD, "newPassword": NEW_PASSWORD});
     let changed = post("/api/auth/password", Some(&second), change).await.unwrap();
     assert_eq!(changed.status(), StatusCode::OK);
@@ -127,13 +136,14 @@ async fn security_events_are_audited_with_who_and_where_and_never_a_secret() {
         "login_succeeded",
         "session_revoked",
         "csrf_rejected",
+        "password_confirmation_failed",
         "password_changed",
         "logged_out_everywhere",
         "logged_out",
         "rate_limited",
         "account_deleted",
     ];
-    let events = audit_events(&service, 14);
+    let events = audit_events(&service, 15);
     let names: Vec<&str> = events.iter().filter_map(|event| event["event"].as_str()).collect();
     for name in expected {
         assert!(names.contains(&name), "no `{name}` event in {names:?}");
@@ -141,7 +151,10 @@ async fn security_events_are_audited_with_who_and_where_and_never_a_secret() {
     for event in &events {
         assert_eq!(event["ip"], "127.0.0.1", "{event}");
         assert!(event["request_id"].is_string(), "{event}");
-        let refusal = matches!(event["event"].as_str(), Some("login_failed" | "csrf_rejected" | "rate_limited"));
+        let refusal = matches!(
+            event["event"].as_str(),
+            Some("login_failed" | "password_confirmation_failed" | "csrf_rejected" | "rate_limited")
+        );
         assert_eq!(event["level"], if refusal { "WARN" } else { "INFO" }, "{event}");
         if !refusal {
             assert!(event["user_id"].is_string() && event["session_id"].is_string(), "{event}");

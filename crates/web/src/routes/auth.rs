@@ -10,7 +10,10 @@ use axum::{
     response::{IntoResponse, Response},
     routing::{delete, get, post},
 };
-use sesame_core::{AuthError, LoggedIn, ports::SessionId};
+use sesame_core::{
+    AuthError, LoggedIn,
+    ports::{Session, SessionId},
+};
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::{
@@ -158,7 +161,7 @@ async fn change_password(
         .auth
         .change_password(&session, &body.current_password, &body.new_password, caller.metadata())
         .await
-        .map_err(|err| ApiError::from(err).for_field("newPassword"))?;
+        .map_err(|err| refused_confirmation(&caller, &session, err).for_field("newPassword"))?;
     state.limits.confirmation_succeeded(session.user_id).await;
     audit::record(Event::PasswordChanged, &caller, Some(changed.user.id), Some(changed.session.id));
     Ok(issue_session(&state, StatusCode::OK, &changed))
@@ -172,7 +175,19 @@ async fn delete_account(
     ApiJson(body): ApiJson<PasswordConfirmation>,
 ) -> Result<Response, ApiError> {
     state.limits.confirmation(&caller, session.user_id).await?;
-    state.auth.delete_account(&session, &body.password).await?;
+    state
+        .auth
+        .delete_account(&session, &body.password)
+        .await
+        .map_err(|err| refused_confirmation(&caller, &session, err))?;
     audit::record(Event::AccountDeleted, &caller, Some(session.user_id), Some(session.id));
     Ok(signed_out(&state))
+}
+
+/// A password change or account deletion refused; a wrong password is audited.
+fn refused_confirmation(caller: &Caller, session: &Session, err: AuthError) -> ApiError {
+    if matches!(err, AuthError::WrongPassword) {
+        audit::record(Event::ConfirmationFailed, caller, Some(session.user_id), Some(session.id));
+    }
+    ApiError::from(err)
 }
