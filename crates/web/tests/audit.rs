@@ -19,8 +19,9 @@ fn cookie_of(response: &reqwest::Response) -> String {
     set.split(';').next().unwrap().to_owned()
 }
 
-/// The audit events logged so far, waiting until `count` are there.
-fn audit_events(service: &Service, count: usize) -> Vec<Value> {
+/// The audit events logged so far, waiting (up to 5 s) until every one of
+/// `names` is among them: log lines arrive through a pipe, after the answers.
+fn audit_events(service: &Service, names: &[&str]) -> Vec<Value> {
     let started = Instant::now();
     loop {
         let events: Vec<Value> = service
@@ -29,7 +30,8 @@ fn audit_events(service: &Service, count: usize) -> Vec<Value> {
             .filter_map(|line| serde_json::from_str::<Value>(line).ok())
             .filter(|event| event["target"] == "sesame::audit")
             .collect();
-        if events.len() >= count || started.elapsed() > Duration::from_secs(5) {
+        let all_there = names.iter().all(|name| events.iter().any(|event| event["event"] == *name));
+        if all_there || started.elapsed() > Duration::from_secs(5) {
             return events;
         }
         std::thread::sleep(Duration::from_millis(20));
@@ -143,7 +145,7 @@ async fn security_events_are_audited_with_who_and_where_and_never_a_secret() {
         "rate_limited",
         "account_deleted",
     ];
-    let events = audit_events(&service, 15);
+    let events = audit_events(&service, &expected);
     let names: Vec<&str> = events.iter().filter_map(|event| event["event"].as_str()).collect();
     for name in expected {
         assert!(names.contains(&name), "no `{name}` event in {names:?}");
