@@ -84,8 +84,9 @@ impl FromRequestParts<AppState> for CurrentSession {
         if candidates.is_empty() {
             return Err(ApiError::Unauthenticated);
         }
-        let ip = Proxies::peer(parts).map(|peer| state.proxies.client_ip(peer, &parts.headers));
-        state.limits.refuse_guesser(ip)?;
+        state
+            .limits
+            .refuse_guesser(|| Proxies::peer(parts).map(|peer| state.proxies.client_ip(peer, &parts.headers)))?;
         for candidate in candidates {
             match state.auth.authenticate(&candidate.token).await {
                 Ok(session) => {

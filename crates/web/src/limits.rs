@@ -132,12 +132,17 @@ impl Limits {
 
     /// 429 for a client over the invalid-cookie limit, before its cookies are
     /// looked up: guessing tokens costs the stores nothing while it waits.
-    pub fn refuse_guesser(&self, ip: Option<IpAddr>) -> Result<(), ApiError> {
-        let Some(ip) = ip else { return Ok(()) };
+    /// On the validation path: `ip` is worked out only when some client is
+    /// remembered as guessing, and nothing is locked when the limit is off.
+    pub fn refuse_guesser(&self, ip: impl FnOnce() -> Option<IpAddr>) -> Result<(), ApiError> {
+        if self.settings.invalid_cookie_per_ip.is_none() {
+            return Ok(());
+        }
         let guessing = self.guessing.lock().unwrap_or_else(PoisonError::into_inner);
         if guessing.is_empty() {
             return Ok(());
         }
+        let Some(ip) = ip() else { return Ok(()) };
         match guessing.get(&ip_key(ip)).map(|until| until.saturating_duration_since(Instant::now())) {
             Some(wait) if !wait.is_zero() => Err(ApiError::RateLimited(wait)),
             _ => Ok(()),
