@@ -80,31 +80,37 @@ impl SessionCookie {
     /// most [`MAX_CANDIDATES`], without repeats. Garbage, truncated or oversized
     /// values are not candidates.
     pub fn candidates(&self, headers: &HeaderMap) -> Vec<Candidate> {
-        let cookies: Vec<Cookie<'_>> = headers
+        // One pass over the request's cookies, keeping ours ranked by name:
+        // the current name first, then the previous names in their order.
+        let mut ours: Vec<(usize, Cookie<'_>)> = headers
             .get_all(header::COOKIE)
             .iter()
             .filter_map(|value| value.to_str().ok())
             .flat_map(Cookie::split_parse)
             .filter_map(Result::ok)
+            .filter_map(|cookie| self.rank(cookie.name()).map(|rank| (rank, cookie)))
             .collect();
-        let under = |name: &str, renamed: bool| {
-            let name = name.to_owned();
-            cookies
-                .iter()
-                .filter(move |cookie| cookie.name() == name)
-                .filter_map(move |cookie| SessionToken::parse(cookie.value()).map(|token| Candidate { token, renamed }))
-        };
+        ours.sort_by_key(|(rank, _)| *rank);
         let mut candidates: Vec<Candidate> = Vec::new();
-        let all = under(&self.name, false).chain(self.previous.iter().flat_map(|name| under(name, true)));
-        for candidate in all {
+        for (rank, cookie) in ours {
             if candidates.len() == MAX_CANDIDATES {
                 break;
             }
-            if !candidates.iter().any(|seen| seen.token == candidate.token) {
-                candidates.push(candidate);
+            let Some(token) = SessionToken::parse(cookie.value()) else { continue };
+            if !candidates.iter().any(|seen| seen.token == token) {
+                candidates.push(Candidate { token, renamed: rank > 0 });
             }
         }
         candidates
+    }
+
+    /// 0 for the current name, 1… for the previous names in order; `None` for
+    /// a cookie that is not ours.
+    fn rank(&self, name: &str) -> Option<usize> {
+        if name == self.name {
+            return Some(0);
+        }
+        self.previous.iter().position(|previous| previous == name).map(|index| index + 1)
     }
 
     /// `Set-Cookie` for a new session.
