@@ -54,8 +54,15 @@ async fn starts_with_nothing_configured_and_stops_cleanly_on_sigterm() {
 
     let health = reqwest::get(format!("http://{address}/healthz")).await.expect("healthz");
     assert_eq!(health.status(), 200);
-    let ready: serde_json::Value =
-        reqwest::get(format!("http://{address}/readyz")).await.unwrap().json().await.unwrap();
+    // Listening comes before the stores are built: readiness follows shortly.
+    let started = Instant::now();
+    let ready: serde_json::Value = loop {
+        let answer = reqwest::get(format!("http://{address}/readyz")).await.unwrap();
+        if answer.status() == 200 || started.elapsed() > Duration::from_secs(10) {
+            break answer.json().await.unwrap();
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
     assert_eq!(ready["checks"]["users"]["backend"], "memory");
 
     let killed = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill");
