@@ -11,6 +11,9 @@
 //!   password-protected one, a TLS one — and stops those after).
 //! - `faults [--quick] [--only NAME]`: the fault suite (`sesame-faults`) on
 //!   throw-away stores; the full run writes its table into docs/reliability.md.
+//! - `bench [--quick]`: throughput, latency, CPU and memory per endpoint and
+//!   store mode against a bare axum route, with `wrk` (`sesame-bench
+//!   throughput`); the full run writes docs/performance/throughput.{md,svg}.
 //! - `bench storm`: the login-storm benchmark (`sesame-bench`) against the
 //!   release build; its figures are in docs/security.md.
 //! - `ci`: what `.ci/run` runs: formatting, lints, the compose file check, `test`,
@@ -40,6 +43,8 @@ fn main() -> ExitCode {
         ["test", extra @ ..] => test(extra),
         ["faults", extra @ ..] => faults(extra),
         ["bench", "storm"] => bench_storm(),
+        ["bench"] => bench_throughput(false),
+        ["bench", "--quick"] => bench_throughput(true),
         ["ci"] => ci(),
         ["tidy"] => tidy::check_all(&project_root()),
         _ => {
@@ -67,6 +72,9 @@ tasks:
   faults [--quick] [--only NAME]
                     users under load while throw-away stores fail; the full run writes
                     its table into docs/reliability.md
+  bench [--quick]   req/s, p50/p99, CPU and memory of each endpoint and store mode against a
+                    bare axum route (wrk); the full run (about 10 minutes) writes
+                    docs/performance/throughput.md and .svg, --quick a 1-minute smoke run
   bench storm       200 concurrent logins against the release build: peak and settled
                     memory, /me latency during the storm (docs/security.md)
   ci                formatting, lints, compose file check, tests and the quick fault
@@ -105,6 +113,7 @@ fn setup() -> Result<(), String> {
     }
     ensure_database(DEV_DATABASE)?;
     migrate()?;
+    ensure_wrk()?;
     eprintln!("setup: done. Start the service with: SESSION_ENVIRONMENT=development cargo run -p sesame-web");
     Ok(())
 }
@@ -207,10 +216,39 @@ fn faults(extra: &[&str]) -> Result<(), String> {
 }
 
 /// Builds the release service and the benchmark, and runs the login storm.
-fn bench_storm() -> Result<(), String> {
+/// The release `sesame` and `sesame-bench`, built; their directory.
+fn release_binaries() -> Result<PathBuf, String> {
     run(&mut cargo_command(&["build", "-q", "--release", "-p", "sesame-web", "-p", "sesame-bench", "--bins"]))?;
-    let target = target_dir().join("release");
+    Ok(target_dir().join("release"))
+}
+
+fn bench_storm() -> Result<(), String> {
+    let target = release_binaries()?;
     run(Command::new(target.join("sesame-bench")).arg("storm").arg("--sesame").arg(target.join("sesame")))
+}
+
+fn bench_throughput(quick: bool) -> Result<(), String> {
+    ensure_wrk()?;
+    let target = release_binaries()?;
+    let out = if quick { target_dir().join("bench") } else { project_root().join("docs/performance") };
+    std::fs::create_dir_all(&out).map_err(|err| format!("cannot create {}: {err}", out.display()))?;
+    let mut command = Command::new(target.join("sesame-bench"));
+    command.arg("throughput").arg("--sesame").arg(target.join("sesame")).arg("--out").arg(&out);
+    if quick {
+        command.arg("--quick");
+    }
+    let result = run(&mut command);
+    eprintln!("bench: the table and chart are in {}", out.display());
+    result
+}
+
+/// Installs wrk from Debian's packages when it is missing.
+fn ensure_wrk() -> Result<(), String> {
+    if Command::new("wrk").arg("--version").output().is_ok() {
+        return Ok(());
+    }
+    eprintln!("installing wrk (apt-get install wrk)");
+    run(Command::new("apt-get").args(["install", "-y", "-qq", "wrk"]).env("DEBIAN_FRONTEND", "noninteractive"))
 }
 
 fn write_faults_table(table: &str) -> Result<(), String> {

@@ -25,7 +25,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("sesame-tiered", &["sesame-ports"]),
     ("sesame-testbed", &[]),
     ("sesame-faults", &["sesame-testbed"]),
-    ("sesame-bench", &["sesame-testbed"]),
+    ("sesame-bench", &["sesame-testbed", "sesame-core", "sesame-factory"]),
     ("sesame-factory", &["sesame-ports", "sesame-mock", "sesame-postgres", "sesame-redis", "sesame-tiered"]),
     ("sesame-web", &["sesame-core", "sesame-factory"]),
     ("xtask", &[]),

@@ -1,32 +1,76 @@
-//! `sesame-bench storm --sesame PATH`: the login storm against the release
-//! binary, as `cargo xtask bench storm` runs it.
+//! sesame's benchmarks against the release binary, as `cargo xtask bench` runs them:
 //!
-//! It starts sesame in the mock environment (rate limits off, the default
-//! hashing concurrency), registers 200 users, lets the process settle and
-//! reads its idle resident memory; measures `GET /api/auth/me` at a fixed 500
-//! requests a second for five seconds; then sends 200 concurrent logins while
-//! the same `/me` load runs, sampling resident memory every 10 ms; and then
-//! watches memory for 10 s. It prints the figures and whether each target of
-//! docs/security.md holds, and exits non-zero when one does not.
+//! - `sesame-bench throughput --sesame PATH --out DIR [--quick]`: requests a
+//!   second, latency, CPU and memory per endpoint and store mode, against a
+//!   bare axum route in the same run (docs/performance.md). Writes
+//!   `throughput.md` and `throughput.svg` into DIR; exits non-zero when a
+//!   target does not hold.
+//! - `sesame-bench storm --sesame PATH`: the login storm (docs/security.md):
+//!   memory while 200 concurrent logins hash, and `/me` latency meanwhile.
+//! - `sesame-bench bare ADDR`: the bare route the throughput is quoted against.
 
+mod bare;
 mod rate;
+mod report;
+mod seed;
 mod storm;
+mod throughput;
+mod wrk;
 
 use std::{path::PathBuf, process::ExitCode};
 
+const USAGE: &str = "usage: sesame-bench throughput --sesame PATH --out DIR [--quick]
+       sesame-bench storm --sesame PATH
+       sesame-bench bare ADDR";
+
+#[allow(clippy::print_stdout)]
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let (Some("storm"), Some("--sesame"), Some(binary)) =
-        (args.first().map(String::as_str), args.get(1).map(String::as_str), args.get(2))
-    else {
-        eprintln!("usage: sesame-bench storm --sesame PATH");
-        return ExitCode::from(2);
-    };
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a runtime");
-    let report = runtime.block_on(storm::run(&PathBuf::from(binary)));
-    #[allow(clippy::print_stdout)]
-    {
-        println!("{}", report.table());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    match args.as_slice() {
+        ["bare", address] => match address.parse() {
+            Ok(address) => match bare::serve(address) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(err) => {
+                    eprintln!("sesame-bench bare: {err}");
+                    ExitCode::FAILURE
+                }
+            },
+            Err(_) => usage(),
+        },
+        ["storm", "--sesame", binary] => {
+            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a runtime");
+            let report = runtime.block_on(storm::run(&PathBuf::from(binary)));
+            println!("{}", report.table());
+            if report.holds() { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+        }
+        ["throughput", "--sesame", binary, "--out", out, rest @ ..] if rest.len() <= 1 => {
+            let quick = match rest {
+                [] => false,
+                ["--quick"] => true,
+                _ => return usage(),
+            };
+            let out = PathBuf::from(out);
+            let results = throughput::run(
+                &PathBuf::from(binary),
+                &throughput::Plan::new(quick),
+                &std::env::temp_dir().join("sesame-bench-throughput"),
+            );
+            let table = results.markdown();
+            println!("{table}");
+            for (name, text) in [("throughput.md", table), ("throughput.svg", results.svg())] {
+                if let Err(err) = std::fs::write(out.join(name), text) {
+                    eprintln!("sesame-bench: cannot write {}: {err}", out.join(name).display());
+                    return ExitCode::FAILURE;
+                }
+            }
+            if results.verdicts().iter().all(|(_, holds)| *holds) { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+        }
+        _ => usage(),
     }
-    if report.holds() { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+}
+
+fn usage() -> ExitCode {
+    eprintln!("{USAGE}");
+    ExitCode::from(2)
 }

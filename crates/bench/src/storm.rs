@@ -16,6 +16,7 @@ use serde_json::json;
 use sesame_testbed::Service;
 
 use crate::rate::{Latencies, fixed_rate};
+use crate::throughput::resident;
 
 const USERS: usize = 200;
 const PASSWORD: &str = "correct horse battery staple";
@@ -130,14 +131,6 @@ impl Report {
         }
         table
     }
-}
-
-/// The resident set of process `pid`, in bytes.
-fn resident(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("the process's status");
-    let line = status.lines().find(|line| line.starts_with("VmRSS:")).expect("a VmRSS line");
-    let kib: u64 = line.split_whitespace().nth(1).and_then(|kib| kib.parse().ok()).expect("VmRSS in kB");
-    kib * 1024
 }
 
 /// What one storm measured.
