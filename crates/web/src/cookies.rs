@@ -16,9 +16,8 @@
 use std::sync::{Arc, OnceLock};
 
 use axum::{
-    extract::{Request, State},
+    extract::Request,
     http::{HeaderMap, HeaderName, HeaderValue, header},
-    middleware::Next,
     response::Response,
 };
 use cookie::{Cookie, SameSite};
@@ -156,7 +155,7 @@ impl SessionCookie {
 }
 
 /// Where the session extractor leaves a token that authenticated under a
-/// previous cookie name, for [`carry_over_renamed`] to re-issue.
+/// previous cookie name, for [`SessionCookie::carry_over`] to re-issue.
 #[derive(Debug, Clone, Default)]
 pub struct Renamed(Arc<OnceLock<SessionToken>>);
 
@@ -167,30 +166,31 @@ impl Renamed {
     }
 }
 
-/// Middleware: when a request carrying a cookie under a previous name was
-/// authenticated by it and its answer succeeds without setting the cookie,
-/// the answer re-issues the token under the current name and expires the old
-/// names.
-pub async fn carry_over_renamed(
-    State(cookie): State<Arc<SessionCookie>>,
-    mut request: Request,
-    next: Next,
-) -> Response {
-    if !cookie.carries_previous(request.headers()) {
-        return next.run(request).await;
+impl SessionCookie {
+    /// When `request` carries a cookie under a previous name: the [`Renamed`]
+    /// its session extractor fills, for [`carry_over`](Self::carry_over).
+    pub fn watch_renamed(&self, request: &mut Request) -> Option<Renamed> {
+        if !self.carries_previous(request.headers()) {
+            return None;
+        }
+        let renamed = Renamed::default();
+        request.extensions_mut().insert(renamed.clone());
+        Some(renamed)
     }
-    let renamed = Renamed::default();
-    request.extensions_mut().insert(renamed.clone());
-    let mut response = next.run(request).await;
-    let untouched = !response.headers().contains_key(header::SET_COOKIE);
-    if let Some(token) = renamed.0.get().filter(|_| response.status().is_success() && untouched) {
-        let headers = response.headers_mut();
-        headers.append(header::SET_COOKIE, cookie.header(&cookie.name, token.expose(), cookie.persistent));
-        for old in &cookie.previous {
-            headers.append(header::SET_COOKIE, cookie.header(old, "", Some(time::Duration::ZERO)));
+
+    /// When the request was authenticated by a cookie under a previous name
+    /// and its answer succeeds without setting the cookie: re-issues the token
+    /// under the current name and expires the old names.
+    pub fn carry_over(&self, renamed: &Renamed, response: &mut Response) {
+        let untouched = !response.headers().contains_key(header::SET_COOKIE);
+        if let Some(token) = renamed.0.get().filter(|_| response.status().is_success() && untouched) {
+            let headers = response.headers_mut();
+            headers.append(header::SET_COOKIE, self.header(&self.name, token.expose(), self.persistent));
+            for old in &self.previous {
+                headers.append(header::SET_COOKIE, self.header(old, "", Some(time::Duration::ZERO)));
+            }
         }
     }
-    response
 }
 
 #[cfg(test)]

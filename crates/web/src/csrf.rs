@@ -14,10 +14,8 @@
 use std::{sync::Arc, time::Duration};
 
 use axum::{
-    extract::{Request, State},
+    extract::Request,
     http::{HeaderName, HeaderValue, Method, header, request::Parts},
-    middleware::Next,
-    response::{IntoResponse, Response},
 };
 use sesame_factory::Origin;
 use tower_http::cors::{AllowOrigin, CorsLayer};
@@ -87,13 +85,18 @@ impl OriginPolicy {
     }
 }
 
-/// Middleware: refuses a state-changing request from a foreign origin.
-pub async fn refuse_foreign_origins(State(policy): State<Arc<OriginPolicy>>, request: Request, next: Next) -> Response {
-    let changes_state = matches!(*request.method(), Method::POST | Method::PUT | Method::PATCH | Method::DELETE);
-    let (parts, body) = request.into_parts();
-    if changes_state && !policy.allows(&parts) {
-        audit::csrf_rejected(&policy.proxies, &parts);
-        return ApiError::CsrfRejected.into_response();
+impl OriginPolicy {
+    /// `request` back, or the refusal of a state-changing request from a
+    /// foreign origin (audited).
+    pub fn check(&self, request: Request) -> Result<Request, ApiError> {
+        if !matches!(*request.method(), Method::POST | Method::PUT | Method::PATCH | Method::DELETE) {
+            return Ok(request);
+        }
+        let (parts, body) = request.into_parts();
+        if !self.allows(&parts) {
+            audit::csrf_rejected(&self.proxies, &parts);
+            return Err(ApiError::CsrfRejected);
+        }
+        Ok(Request::from_parts(parts, body))
     }
-    next.run(Request::from_parts(parts, body)).await
 }

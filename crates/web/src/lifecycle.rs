@@ -1,16 +1,10 @@
 //! Where the service is in its life — starting, serving, draining — and what
 //! that changes for a request: `/readyz` answers 503 unless serving, and while
-//! draining every response carries `Connection: close`, so that keep-alive
+//! draining every response carries `Connection: close` (the [`envelope`](crate::envelope)), so that keep-alive
 //! clients move to another instance before the listener closes.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use axum::{
-    extract::{Request, State},
-    http::{HeaderValue, header},
-    middleware::Next,
-    response::Response,
-};
 use tokio::sync::Notify;
 
 /// Whether the service drains; shared by every request.
@@ -44,17 +38,4 @@ impl Lifecycle {
             began.await;
         }
     }
-}
-
-/// Middleware: `Connection: close` on every response while draining.
-pub async fn close_when_draining(
-    State(lifecycle): State<std::sync::Arc<Lifecycle>>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let mut response = next.run(request).await;
-    if lifecycle.is_draining() {
-        response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
-    }
-    response
 }

@@ -1,13 +1,16 @@
 //! Prometheus metrics: request latency per route, auth outcomes.
 
-use std::{sync::OnceLock, time::Instant};
+use std::{
+    collections::HashMap,
+    sync::{LazyLock, OnceLock, PoisonError, RwLock},
+    time::Instant,
+};
 
 use axum::{
-    extract::{MatchedPath, Request},
-    http::{Method, header},
-    middleware::Next,
+    http::{Method, StatusCode, header},
     response::{IntoResponse, Response},
 };
+use metrics::{Counter, Histogram};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use sesame_core::AuthError;
 
@@ -37,12 +40,42 @@ pub(crate) fn render() -> Response {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], handle().render()).into_response()
 }
 
-/// Middleware: counts requests and records their latency per route pattern
-/// (`/api/auth/sessions/{id}`, never the concrete path) and status.
-pub async fn track(request: Request, next: Next) -> Response {
-    let route = request.extensions().get::<MatchedPath>().map_or("unmatched", MatchedPath::as_str).to_owned();
-    // Bounded labels: a made-up method must not make a new time series.
-    let method = match *request.method() {
+/// The request counter and latency histogram of one route, method and status.
+#[derive(Clone)]
+struct RequestSeries {
+    requests: Counter,
+    duration: Histogram,
+}
+
+/// Each route's series by method and status, registered on first use: a
+/// request then costs a read lock and two atomic updates, with no label
+/// strings built or hashed.
+type SeriesByRoute = HashMap<String, HashMap<(&'static str, StatusCode), RequestSeries>>;
+
+fn series(route: &str, method: &'static str, status: StatusCode) -> RequestSeries {
+    static SERIES: LazyLock<RwLock<SeriesByRoute>> = LazyLock::new(RwLock::default);
+    let known = SERIES
+        .read()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get(route)
+        .and_then(|by| by.get(&(method, status)).cloned());
+    if let Some(series) = known {
+        return series;
+    }
+    let labels = [("method", method.to_owned()), ("route", route.to_owned()), ("status", status.as_str().to_owned())];
+    let series = RequestSeries {
+        requests: metrics::counter!("sesame_http_requests_total", &labels),
+        duration: metrics::histogram!("sesame_http_request_duration_seconds", &labels),
+    };
+    let mut all = SERIES.write().unwrap_or_else(PoisonError::into_inner);
+    all.entry(route.to_owned()).or_default().insert((method, status), series.clone());
+    series
+}
+
+/// The method as a metrics label. Bounded: a made-up method must not make a
+/// new time series.
+pub(crate) fn method_label(method: &Method) -> &'static str {
+    match *method {
         Method::GET => "GET",
         Method::POST => "POST",
         Method::PUT => "PUT",
@@ -51,13 +84,15 @@ pub async fn track(request: Request, next: Next) -> Response {
         Method::HEAD => "HEAD",
         Method::OPTIONS => "OPTIONS",
         _ => "other",
-    };
-    let started = Instant::now();
-    let response = next.run(request).await;
-    let labels = [("method", method.to_owned()), ("route", route), ("status", response.status().as_u16().to_string())];
-    metrics::counter!("sesame_http_requests_total", &labels).increment(1);
-    metrics::histogram!("sesame_http_request_duration_seconds", &labels).record(started.elapsed().as_secs_f64());
-    response
+    }
+}
+
+/// Counts a request and records its latency, per route pattern
+/// (`/api/auth/sessions/{id}`, never the concrete path), method and status.
+pub(crate) fn record_request(route: &str, method: &'static str, status: StatusCode, started: Instant) {
+    let series = series(route, method, status);
+    series.requests.increment(1);
+    series.duration.record(started.elapsed().as_secs_f64());
 }
 
 /// Counts the outcome of a register or login.

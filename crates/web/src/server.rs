@@ -9,6 +9,7 @@
 //! HTTP/2 is not served: TLS and HTTP/2 end at the proxy in front.
 
 use std::{
+    convert::Infallible,
     future::Future,
     io,
     pin::Pin,
@@ -17,8 +18,11 @@ use std::{
     time::Duration,
 };
 
-use axum::{Router, body::Body, extract::ConnectInfo, http::Request};
-use hyper::{body::Incoming, server::conn::http1};
+use axum::{body::Body, extract::ConnectInfo, http::Request, response::Response};
+use hyper::{
+    body::{Body as _, Incoming},
+    server::conn::http1,
+};
 use hyper_util::{
     rt::{TokioIo, TokioTimer},
     server::graceful::GracefulShutdown,
@@ -30,7 +34,7 @@ use tokio::{
     sync::Semaphore,
     time::Sleep,
 };
-use tower::ServiceExt as _;
+use tower::{Service, ServiceExt as _};
 use tower_http::timeout::DeadlineBody;
 
 /// The most a connection's read buffer holds (hyper's default is ~400 KiB).
@@ -49,15 +53,19 @@ pub struct ConnectionLimits {
     pub max_connections: usize,
 }
 
-/// Serves `router` on `listener` within `limits` until `shutdown` resolves,
+/// Serves `app` on `listener` within `limits` until `shutdown` resolves,
 /// then stops accepting and waits for open connections to finish their
 /// requests (idle ones close at once).
-pub async fn serve(
+pub async fn serve<S>(
     listener: TcpListener,
-    router: Router,
+    app: S,
     limits: ConnectionLimits,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> io::Result<()> {
+) -> io::Result<()>
+where
+    S: Service<Request<Body>, Response = Response, Error = Infallible> + Clone + Send + Sync + 'static,
+    S::Future: Send + 'static,
+{
     let mut builder = http1::Builder::new();
     builder
         .timer(TokioTimer::new())
@@ -95,8 +103,15 @@ pub async fn serve(
             },
         };
         let _ = stream.set_nodelay(true);
-        let service = router.clone().map_request(move |request: Request<Incoming>| {
-            let mut request = request.map(|body| Body::new(DeadlineBody::new(limits.body_timeout, body)));
+        let service = app.clone().map_request(move |request: Request<Incoming>| {
+            let mut request = request.map(|body| {
+                // A request without a body has nothing to wait for.
+                if body.is_end_stream() {
+                    Body::new(body)
+                } else {
+                    Body::new(DeadlineBody::new(limits.body_timeout, body))
+                }
+            });
             request.extensions_mut().insert(ConnectInfo(peer));
             request
         });

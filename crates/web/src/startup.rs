@@ -10,38 +10,39 @@
 //! for the stores is written (within [`FLUSH_TIMEOUT`]).
 
 use std::{
+    convert::Infallible,
     future::{Future, IntoFuture},
     io,
     net::SocketAddr,
     pin::Pin,
     sync::{Arc, OnceLock},
+    task::{Context, Poll},
     time::Duration,
 };
 
 use axum::{
     Router,
     extract::Request,
-    http::{HeaderName, HeaderValue, header},
     middleware,
+    response::{IntoResponse, Response},
 };
 use sesame_core::{AuthService, PasswordHasher, SessionPolicy};
 use sesame_factory::{Adapters, Environment, FactoryError, RateLimitSettings, Settings, Upkeep};
 use tokio::net::TcpListener;
-use tower::{ServiceBuilder, ServiceExt as _, service_fn};
-use tower_http::{
-    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
-    set_header::SetResponseHeaderLayer,
-    trace::TraceLayer,
-};
+use tower::{Service, ServiceBuilder, ServiceExt as _, util::Oneshot};
+use tower_http::trace::TraceLayer;
 
 use crate::{
     AppState,
     client::Proxies,
-    cookies::{self, SessionCookie},
-    csrf::{self, OriginPolicy},
-    lifecycle::{Lifecycle, close_when_draining},
+    cookies::SessionCookie,
+    csrf::OriginPolicy,
+    envelope::{self, Envelope},
+    lifecycle::Lifecycle,
     limits::Limits,
-    metrics, routes,
+    metrics,
+    routed::Routed,
+    routes,
     server::{self, ConnectionLimits},
     telemetry,
 };
@@ -242,26 +243,23 @@ impl Application {
                 }
             }
         };
-        let router = dispatch(Arc::clone(&ready), routes::starting(Arc::clone(&lifecycle), config.public_metrics))
-            .layer(middleware::from_fn_with_state(Arc::clone(&lifecycle), close_when_draining))
-            // Every response: no MIME sniffing, no referrer, no framing.
-            .layer(SetResponseHeaderLayer::if_not_present(
-                header::X_CONTENT_TYPE_OPTIONS,
-                HeaderValue::from_static("nosniff"),
-            ))
-            .layer(SetResponseHeaderLayer::if_not_present(
-                header::REFERRER_POLICY,
-                HeaderValue::from_static("no-referrer"),
-            ))
-            .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
-            .layer(SetResponseHeaderLayer::if_not_present(header::STRICT_TRANSPORT_SECURITY, {
-                let hsts = config.hsts.then_some(HeaderValue::from_static("max-age=31536000"));
-                move |_: &axum::response::Response| hsts.clone()
-            }))
-            // Before anything reads a body: an oversize one is refused unread.
-            .layer(middleware::from_fn(routes::refuse_oversize_bodies));
+        let envelope = Arc::new(Envelope { lifecycle: Arc::clone(&lifecycle), hsts: config.hsts });
+        let starting = routes::starting(Arc::clone(&lifecycle), config.public_metrics);
+        // Outside the routers, so that no router clones these per route and request.
+        let service = ServiceBuilder::new()
+            .layer(middleware::from_fn_with_state(envelope, envelope::envelope))
+            .layer(middleware::from_fn(telemetry::request_id))
+            .layer(
+                TraceLayer::new_for_http()
+                    .make_span_with(telemetry::request_span)
+                    .on_response(telemetry::access_line)
+                    .on_failure(()),
+            )
+            .option_layer(config.origins.cors())
+            .service(Dispatch { ready: Arc::clone(&ready), starting })
+            .map_response(IntoResponse::into_response);
         tracing::info!(address = %address, "listening");
-        let mut server = tokio::spawn(server::serve(listener, router, config.connections, graceful));
+        let mut server = tokio::spawn(server::serve(listener, service, config.connections, graceful));
 
         let upkeep = match stores {
             Stores::Built(upkeep) => upkeep,
@@ -311,14 +309,28 @@ fn install(ready: &OnceLock<Router>, config: &AppConfig, lifecycle: &Arc<Lifecyc
 }
 
 /// Answers with the app once it is set, with `starting` until then.
-fn dispatch(ready: Arc<OnceLock<Router>>, starting: Router) -> Router {
-    Router::new().fallback_service(service_fn(move |request: Request| {
-        let router = ready.get().unwrap_or(&starting).clone();
-        router.oneshot(request)
-    }))
+#[derive(Clone)]
+struct Dispatch {
+    ready: Arc<OnceLock<Router>>,
+    starting: Router,
 }
 
-/// The whole app over `adapters`: routes, request ids, tracing, metrics.
+impl Service<Request> for Dispatch {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Oneshot<Router, Request>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        self.ready.get().unwrap_or(&self.starting).clone().oneshot(request)
+    }
+}
+
+/// The app's routes over `adapters`, each behind [`Routed`] (Origin check,
+/// renamed cookies, metrics).
 fn app(config: &AppConfig, adapters: Adapters, lifecycle: Arc<Lifecycle>) -> Router {
     let hasher = PasswordHasher::new(config.max_concurrent_hashes, config.max_waiting_hashes);
     let auth = AuthService::new(adapters.users, adapters.sessions, adapters.clock, hasher, config.policy);
@@ -330,24 +342,8 @@ fn app(config: &AppConfig, adapters: Adapters, lifecycle: Arc<Lifecycle>) -> Rou
         proxies: Arc::clone(&config.proxies),
         limits: Arc::new(Limits::new(adapters.limiter, config.rate_limits)),
     };
-    let request_id = HeaderName::from_static(telemetry::REQUEST_ID_HEADER);
-    routes::router(state, config.public_metrics)
-        .route_layer(middleware::from_fn_with_state(Arc::clone(&config.cookie), cookies::carry_over_renamed))
-        .route_layer(middleware::from_fn_with_state(Arc::clone(&config.origins), csrf::refuse_foreign_origins))
-        .route_layer(middleware::from_fn(metrics::track))
-        .layer(
-            ServiceBuilder::new()
-                .layer(middleware::from_fn(telemetry::drop_unsafe_request_id))
-                .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
-                .layer(
-                    TraceLayer::new_for_http()
-                        .make_span_with(telemetry::request_span)
-                        .on_response(telemetry::access_line)
-                        .on_failure(()),
-                )
-                .layer(PropagateRequestIdLayer::new(request_id))
-                .option_layer(config.origins.cors()),
-        )
+    let routed = Routed { origins: Arc::clone(&config.origins), cookie: Arc::clone(&config.cookie) };
+    routes::router(state, config.public_metrics).route_layer(routed)
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM.

@@ -2,18 +2,25 @@
 //! and the access line, on its own target so operators can turn it off
 //! (`SESAME__LOG__FILTER=info,sesame::access=off`).
 
-use std::time::Duration;
+use std::{
+    sync::{
+        LazyLock,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
 
 use axum::{
     body::Body,
-    http::{Request, Response},
+    http::{HeaderValue, Request, Response},
     middleware::Next,
 };
 use sesame_factory::{LogFormat, LogSettings};
 use tracing::Span;
 use tracing_subscriber::{EnvFilter, fmt, prelude::*};
 
-/// The header that carries the request id, set here when the client sent none.
+/// The header that carries the request id, set by [`request_id`] when the
+/// client sent none (or one that could forge a log line).
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
 /// Installs the global subscriber: `RUST_LOG` if set, else the configured filter;
@@ -30,17 +37,36 @@ pub fn init(settings: &LogSettings) {
 /// The longest request id accepted from a client.
 const REQUEST_ID_MAX_LEN: usize = 64;
 
-/// Middleware: drops a client's `x-request-id` unless it is short and made of
-/// letters, digits, `.`, `_` and `-`, so that a made-up id replaces it: a
-/// client's id reaches every log line, and must not forge one.
-pub async fn drop_unsafe_request_id(mut request: Request<Body>, next: Next) -> axum::response::Response {
-    let headers = request.headers_mut();
-    if headers.get_all(REQUEST_ID_HEADER).iter().count() > 1
-        || headers.get(REQUEST_ID_HEADER).is_some_and(|value| !is_safe_request_id(value.as_bytes()))
-    {
-        headers.remove(REQUEST_ID_HEADER);
-    }
-    next.run(request).await
+/// Middleware: the request id. A client's `x-request-id` is kept when it is
+/// short and made of letters, digits, `.`, `_` and `-` (it reaches every log
+/// line, and must not forge one); otherwise the request gets a made-up one.
+/// Either way the request carries it on to the handlers and the log span, and
+/// the response back to the client.
+pub async fn request_id(mut request: Request<Body>, next: Next) -> axum::response::Response {
+    let headers = request.headers();
+    let mut sent = headers.get_all(REQUEST_ID_HEADER).iter();
+    let id = match (sent.next(), sent.next()) {
+        (Some(id), None) if is_safe_request_id(id.as_bytes()) => id.clone(),
+        _ => made_up_request_id(),
+    };
+    request.headers_mut().insert(REQUEST_ID_HEADER, id.clone());
+    let mut response = next.run(request).await;
+    response.headers_mut().insert(REQUEST_ID_HEADER, id);
+    response
+}
+
+/// A request id unique across instances without a system call: a UUID made of
+/// a random number drawn once per process and a counter.
+fn made_up_request_id() -> HeaderValue {
+    static PROCESS: LazyLock<u64> = LazyLock::new(|| uuid::Uuid::new_v4().as_u64_pair().0);
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let count = NEXT.fetch_add(1, Ordering::Relaxed);
+    let mut bytes = [0u8; 16];
+    bytes[..8].copy_from_slice(&PROCESS.to_be_bytes());
+    bytes[8..].copy_from_slice(&count.to_be_bytes());
+    let id = uuid::Builder::from_random_bytes(bytes).into_uuid();
+    let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
+    HeaderValue::from_str(id.hyphenated().encode_lower(&mut text)).expect("a UUID is a valid header value")
 }
 
 /// Whether a client's request id may be kept: 1 to 64 letters, digits, `.`,
