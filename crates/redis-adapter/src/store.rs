@@ -225,12 +225,57 @@ impl RedisSessionStore {
     /// that cannot be decoded is deleted, logged with a short hash, and treated as
     /// absent ([`Cached::Missing`]).
     async fn read(&self, token_hash: &SessionTokenHash) -> Result<Cached, PortError> {
-        let key = self.session_key(token_hash);
-        let fields: HashMap<String, String> = self.query(redis::cmd("HGETALL").arg(&key)).await?;
+        let fields: HashMap<String, String> =
+            self.query(redis::cmd("HGETALL").arg(self.session_key(token_hash))).await?;
+        self.decoded(token_hash, &fields).await
+    }
+
+    /// What the keys of `token_hashes` hold, in their order, read in one round
+    /// trip: one pipeline on a standalone server; on a Cluster, where the keys
+    /// live in different slots, all at once over the multiplexed connection.
+    async fn read_many(&self, token_hashes: &[SessionTokenHash]) -> Result<Vec<Cached>, PortError> {
+        if token_hashes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let all_fields: Vec<HashMap<String, String>> = if self.cluster {
+            let mut reads = tokio::task::JoinSet::new();
+            for (index, token_hash) in token_hashes.iter().enumerate() {
+                let (mut connection, key) = (self.connection()?, self.session_key(token_hash));
+                reads.spawn(async move {
+                    let fields = redis::cmd("HGETALL").arg(key).query_async(&mut connection).await;
+                    (index, fields.map_err(store_error))
+                });
+            }
+            let mut read = vec![HashMap::new(); token_hashes.len()];
+            while let Some(done) = reads.join_next().await {
+                let (index, fields) = done.map_err(|err| PortError::unavailable(BACKEND, err))?;
+                read[index] = fields?;
+            }
+            read
+        } else {
+            let mut pipeline = redis::pipe();
+            for token_hash in token_hashes {
+                pipeline.cmd("HGETALL").arg(self.session_key(token_hash));
+            }
+            pipeline.query_async(&mut self.connection()?).await.map_err(store_error)?
+        };
+        let mut records = Vec::with_capacity(token_hashes.len());
+        for (token_hash, fields) in token_hashes.iter().zip(&all_fields) {
+            records.push(self.decoded(token_hash, fields).await?);
+        }
+        Ok(records)
+    }
+
+    /// The record `fields` make; see [`read`](Self::read).
+    async fn decoded(
+        &self,
+        token_hash: &SessionTokenHash,
+        fields: &HashMap<String, String>,
+    ) -> Result<Cached, PortError> {
         if fields.is_empty() {
             return Ok(Cached::Missing);
         }
-        match codec::decode(*token_hash, &fields) {
+        match codec::decode(*token_hash, fields) {
             Record::Session { session, durable } => Ok(Cached::Live { session, durable }),
             Record::Ended => Ok(Cached::Ended),
             Record::Corrupt => {
@@ -342,7 +387,8 @@ impl RedisSessionStore {
         self.write(vec![self.index_step(session), session_step]).await.map(drop)
     }
 
-    /// The user's indexed sessions, live or not.
+    /// The user's indexed sessions, live or not: two round trips (the index,
+    /// then every session at once), whatever their number.
     ///
     /// An entry whose session is missing is pruned only once its score (never
     /// earlier than the session's expiry) has passed: before that, the session may
@@ -353,14 +399,18 @@ impl RedisSessionStore {
         let index = self.index_key(user_id);
         let entries: Vec<(String, f64)> =
             self.query(redis::cmd("ZRANGE").arg(&index).arg(0).arg(-1).arg("WITHSCORES")).await?;
-        let mut sessions = Vec::with_capacity(entries.len());
         let mut stale = Vec::new();
+        let mut listed = Vec::with_capacity(entries.len());
         for (member, score) in entries {
-            let hash = parse_hex(&member);
-            let record = match &hash {
-                Some(hash) => self.read(hash).await?,
-                None => Cached::Ended,
-            };
+            match parse_hex(&member) {
+                Some(hash) => listed.push((hash, member, score)),
+                None => stale.push(member),
+            }
+        }
+        let hashes: Vec<SessionTokenHash> = listed.iter().map(|(hash, ..)| *hash).collect();
+        let records = self.read_many(&hashes).await?;
+        let mut sessions = Vec::with_capacity(records.len());
+        for ((_, member, score), record) in listed.into_iter().zip(records) {
             match record {
                 Cached::Live { session, .. } if session.user_id == user_id => sessions.push(session),
                 Cached::Live { .. } | Cached::Ended => stale.push(member),
