@@ -77,7 +77,13 @@ impl SessionTokenHash {
 
     /// The digest as 64 lower-case hex digits, for stores that key by text.
     pub fn to_hex(&self) -> String {
-        self.0.iter().map(|byte| format!("{byte:02x}")).collect()
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        let mut hex = String::with_capacity(64);
+        for byte in self.0 {
+            hex.push(char::from(DIGITS[usize::from(byte >> 4)]));
+            hex.push(char::from(DIGITS[usize::from(byte & 0xf)]));
+        }
+        hex
     }
 
     /// The first 8 hex digits: enough to tell sessions apart in a log line, far too

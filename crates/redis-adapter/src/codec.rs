@@ -11,7 +11,7 @@
 //! record written by a later version still reads. An ended session is a hash
 //! with the single field `ended`.
 
-use std::{collections::HashMap, net::IpAddr};
+use std::net::IpAddr;
 
 use sesame_ports::{Email, Session, SessionId, SessionMetadata, SessionTokenHash, UserId, UserSnapshot};
 use time::OffsetDateTime;
@@ -77,20 +77,40 @@ pub(crate) fn encode(session: &Session, durable: bool) -> Vec<(&'static str, Str
     fields
 }
 
-/// What the (non-empty) hash `fields` stored under `token_hash` holds.
-pub(crate) fn decode(token_hash: SessionTokenHash, fields: &HashMap<String, String>) -> Record {
-    if fields.contains_key(ENDED) {
+/// The fields a read asks for (`HMGET`), in the order [`Read`] holds them:
+/// every field a session record of any version has, and the ended marker.
+/// Fields a later version adds are not read, as a reader that ignores them would.
+pub(crate) const READ: [&str; 14] =
+    [ENDED, FORMAT, DURABLE, ID, USER, CREATED, SEEN, IDLE, ABSOLUTE, IP, USER_AGENT, EMAIL, VERIFIED, JOINED];
+
+/// The values of [`READ`]'s fields in one record, `None` where it has none.
+pub(crate) struct Read<'a>(pub(crate) [Option<&'a str>; READ.len()]);
+
+impl Read<'_> {
+    fn field(&self, name: &str) -> Option<&str> {
+        READ.iter().position(|read| *read == name).and_then(|index| self.0[index])
+    }
+
+    /// Whether the key holds nothing (no hash, or none of the fields read).
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.iter().all(Option::is_none)
+    }
+}
+
+/// What the (non-empty) record `read` under `token_hash` holds.
+pub(crate) fn decode(token_hash: SessionTokenHash, read: &Read<'_>) -> Record {
+    if read.field(ENDED).is_some() {
         return Record::Ended;
     }
-    match decode_session(token_hash, fields) {
-        Some(session) => Record::Session { session, durable: fields.get(DURABLE).is_some_and(|d| d == "1") },
+    match decode_session(token_hash, read) {
+        Some(session) => Record::Session { session, durable: read.field(DURABLE) == Some("1") },
         None => Record::Corrupt,
     }
 }
 
-/// The session in `fields`, or `None` when a field is missing or malformed.
-fn decode_session(token_hash: SessionTokenHash, fields: &HashMap<String, String>) -> Option<Session> {
-    let field = |name: &str| fields.get(name).map(String::as_str);
+/// The session in `read`, or `None` when a field is missing or malformed.
+fn decode_session(token_hash: SessionTokenHash, read: &Read<'_>) -> Option<Session> {
+    let field = |name: &str| read.field(name);
     let time = |name: &str| field(name)?.parse().ok().and_then(instant);
     let optional = |name: &str| field(name).filter(|value| !value.is_empty());
     Some(Session {
@@ -125,6 +145,8 @@ fn decode_session(token_hash: SessionTokenHash, fields: &HashMap<String, String>
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashMap;
+
     use sesame_ports::testkit::SessionBuilder;
     use time::macros::datetime;
 
@@ -138,6 +160,11 @@ mod tests {
 
     fn fields(session: &Session, durable: bool) -> HashMap<String, String> {
         encode(session, durable).into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+    }
+
+    /// `decode` of a hash as `HMGET` of [`READ`] returns it.
+    fn decode(token_hash: SessionTokenHash, fields: &HashMap<String, String>) -> Record {
+        super::decode(token_hash, &Read(READ.map(|name| fields.get(name).map(String::as_str))))
     }
 
     fn durable(session: Session) -> Record {

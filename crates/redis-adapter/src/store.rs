@@ -225,57 +225,66 @@ impl RedisSessionStore {
     /// that cannot be decoded is deleted, logged with a short hash, and treated as
     /// absent ([`Cached::Missing`]).
     async fn read(&self, token_hash: &SessionTokenHash) -> Result<Cached, PortError> {
-        let fields: HashMap<String, String> =
-            self.query(redis::cmd("HGETALL").arg(self.session_key(token_hash))).await?;
-        self.decoded(token_hash, &fields).await
+        let values: Vec<Value> = self.query(&self.read_command(token_hash)).await?;
+        self.decoded(token_hash, &values).await
+    }
+
+    /// `HMGET` of the fields a session record may hold ([`codec::READ`]): half
+    /// the answer `HGETALL` gives (no field names), decoded without a map.
+    fn read_command(&self, token_hash: &SessionTokenHash) -> redis::Cmd {
+        let mut command = redis::cmd("HMGET");
+        command.arg(self.session_key(token_hash)).arg(&codec::READ[..]);
+        command
     }
 
     /// What the keys of `token_hashes` hold, in their order, read in one round
     /// trip: one pipeline on a standalone server; on a Cluster, where the keys
-    /// live in different slots, all at once over the multiplexed connection.
+    /// live in different slots (a pipeline must stay in one), all at once over
+    /// the multiplexed connection.
     async fn read_many(&self, token_hashes: &[SessionTokenHash]) -> Result<Vec<Cached>, PortError> {
         if token_hashes.is_empty() {
             return Ok(Vec::new());
         }
-        let all_fields: Vec<HashMap<String, String>> = if self.cluster {
+        let all_values: Vec<Vec<Value>> = if self.cluster {
             let mut reads = tokio::task::JoinSet::new();
             for (index, token_hash) in token_hashes.iter().enumerate() {
-                let (mut connection, key) = (self.connection()?, self.session_key(token_hash));
-                reads.spawn(async move {
-                    let fields = redis::cmd("HGETALL").arg(key).query_async(&mut connection).await;
-                    (index, fields.map_err(store_error))
-                });
+                let (mut connection, command) = (self.connection()?, self.read_command(token_hash));
+                reads.spawn(async move { (index, command.query_async(&mut connection).await.map_err(store_error)) });
             }
-            let mut read = vec![HashMap::new(); token_hashes.len()];
+            let mut read = vec![Vec::new(); token_hashes.len()];
             while let Some(done) = reads.join_next().await {
-                let (index, fields) = done.map_err(|err| PortError::unavailable(BACKEND, err))?;
-                read[index] = fields?;
+                let (index, values) = done.map_err(|err| PortError::unavailable(BACKEND, err))?;
+                read[index] = values?;
             }
             read
         } else {
             let mut pipeline = redis::pipe();
             for token_hash in token_hashes {
-                pipeline.cmd("HGETALL").arg(self.session_key(token_hash));
+                pipeline.add_command(self.read_command(token_hash));
             }
             pipeline.query_async(&mut self.connection()?).await.map_err(store_error)?
         };
         let mut records = Vec::with_capacity(token_hashes.len());
-        for (token_hash, fields) in token_hashes.iter().zip(&all_fields) {
-            records.push(self.decoded(token_hash, fields).await?);
+        for (token_hash, values) in token_hashes.iter().zip(&all_values) {
+            records.push(self.decoded(token_hash, values).await?);
         }
         Ok(records)
     }
 
-    /// The record `fields` make; see [`read`](Self::read).
-    async fn decoded(
-        &self,
-        token_hash: &SessionTokenHash,
-        fields: &HashMap<String, String>,
-    ) -> Result<Cached, PortError> {
-        if fields.is_empty() {
+    /// The record an `HMGET` of [`codec::READ`] answered; see [`read`](Self::read).
+    async fn decoded(&self, token_hash: &SessionTokenHash, values: &[Value]) -> Result<Cached, PortError> {
+        let mut read = codec::Read([None; codec::READ.len()]);
+        for (slot, value) in read.0.iter_mut().zip(values) {
+            *slot = match value {
+                Value::BulkString(bytes) => Some(std::str::from_utf8(bytes).unwrap_or("\u{fffd}")),
+                Value::SimpleString(text) => Some(text.as_str()),
+                _ => None,
+            };
+        }
+        if read.is_empty() {
             return Ok(Cached::Missing);
         }
-        match codec::decode(*token_hash, fields) {
+        match codec::decode(*token_hash, &read) {
             Record::Session { session, durable } => Ok(Cached::Live { session, durable }),
             Record::Ended => Ok(Cached::Ended),
             Record::Corrupt => {

@@ -9,13 +9,18 @@
 //! the breaker.
 
 use std::{
+    collections::HashMap,
     fmt,
     future::Future,
-    sync::{Arc, Mutex, PoisonError},
+    sync::{
+        Arc, Mutex, PoisonError, RwLock,
+        atomic::{AtomicBool, Ordering},
+    },
     time::Duration,
 };
 
 use async_trait::async_trait;
+use metrics::{Counter, Histogram};
 use sesame_ports::{
     Cached, DurableSessionStore, Email, NewUser, PortError, RateLimit, RateLimiter, Session, SessionCache, SessionId,
     SessionStore, SessionTokenHash, Touch, User, UserChanges, UserId, UserRepository, Verdict,
@@ -103,11 +108,31 @@ struct Breaker {
     episode: Option<Episode>,
 }
 
+/// One operation's metrics, registered once: a call then records them
+/// without building or hashing labels.
+#[derive(Clone)]
+struct OperationMetrics {
+    duration: Histogram,
+    errors: Counter,
+}
+
 /// The breaker and settings of one store, shared by every [`Guarded`] view of it.
-#[derive(Debug)]
 pub struct Guard {
     settings: GuardSettings,
     breaker: Mutex<Breaker>,
+    /// The breaker is closed, with no failure since the last success: calls
+    /// need not take the lock (the common case).
+    clean: AtomicBool,
+    operations: RwLock<HashMap<&'static str, OperationMetrics>>,
+}
+
+impl fmt::Debug for Guard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Guard")
+            .field("settings", &self.settings)
+            .field("breaker", &self.breaker)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The error of a call the guard refused or cut short.
@@ -126,7 +151,12 @@ impl Guard {
     /// A guard with these settings, its breaker closed.
     pub fn new(settings: GuardSettings) -> Arc<Self> {
         let breaker = Breaker { state: State::Closed, consecutive_failures: 0, episode: None };
-        Arc::new(Self { settings, breaker: Mutex::new(breaker) })
+        Arc::new(Self {
+            settings,
+            breaker: Mutex::new(breaker),
+            clean: AtomicBool::new(true),
+            operations: RwLock::default(),
+        })
     }
 
     /// The store's name in logs and metrics.
@@ -166,6 +196,9 @@ impl Guard {
     /// Lets a call through, or refuses it while the breaker is open (or while
     /// another call probes).
     fn admit(&self) -> Result<(), PortError> {
+        if self.clean.load(Ordering::Acquire) {
+            return Ok(());
+        }
         let mut breaker = self.lock();
         let now = Instant::now();
         if let Some(open_for) = self.may_probe(&breaker.state, now) {
@@ -182,6 +215,9 @@ impl Guard {
     }
 
     fn succeeded(&self) {
+        if self.clean.load(Ordering::Acquire) {
+            return;
+        }
         let mut breaker = self.lock();
         breaker.consecutive_failures = 0;
         if !matches!(breaker.state, State::Closed) {
@@ -208,10 +244,12 @@ impl Guard {
                 );
             }
         }
+        self.clean.store(true, Ordering::Release);
     }
 
     fn failed(&self, err: &PortError) {
         let mut breaker = self.lock();
+        self.clean.store(false, Ordering::Release);
         breaker.consecutive_failures += 1;
         let failures = breaker.consecutive_failures;
         let episode = breaker.episode.get_or_insert_with(|| Episode {
@@ -243,6 +281,22 @@ impl Guard {
         }
     }
 
+    /// The metrics of `operation`, registered on its first call.
+    fn metrics_of(&self, operation: &'static str) -> OperationMetrics {
+        let known = self.operations.read().unwrap_or_else(PoisonError::into_inner).get(operation).cloned();
+        known.unwrap_or_else(|| {
+            let backend = self.settings.backend;
+            let metrics = OperationMetrics {
+                duration: metrics::histogram!(
+                    "sesame_store_call_duration_seconds", "backend" => backend, "operation" => operation
+                ),
+                errors: metrics::counter!("sesame_store_errors_total", "backend" => backend, "operation" => operation),
+            };
+            self.operations.write().unwrap_or_else(PoisonError::into_inner).insert(operation, metrics.clone());
+            metrics
+        })
+    }
+
     /// Runs `call` under the guard: refused at once while the breaker is open,
     /// cut off after the timeout, tried once more after a broken connection when
     /// `retry` allows, and counted.
@@ -264,12 +318,11 @@ impl Guard {
             Ok(result) => result,
             Err(_) => Err(PortError::unavailable(backend, Refused("no answer within the store timeout"))),
         };
-        metrics::histogram!("sesame_store_call_duration_seconds", "backend" => backend, "operation" => operation)
-            .record(started.elapsed().as_secs_f64());
+        let metrics = self.metrics_of(operation);
+        metrics.duration.record(started.elapsed().as_secs_f64());
         match &result {
             Err(err) if err.is_outage() => {
-                metrics::counter!("sesame_store_errors_total", "backend" => backend, "operation" => operation)
-                    .increment(1);
+                metrics.errors.increment(1);
                 self.failed(err);
             }
             _ => self.succeeded(),
