@@ -29,9 +29,10 @@ pub(crate) async fn sessions(
 ) -> Vec<String> {
     let settings = Settings::from_vars(environment, vars).expect("the bench's settings");
     let adapters = sesame_factory::build(&settings, Arc::new(SystemClock)).await.expect("the stores");
-    // One real hash for every seeded user: nobody logs in as them.
+    // One real hash, made here, for every seeded user: the login phase logs in
+    // as the first of them.
     let hash = PasswordHasher::new(1, 1)
-        .hash(&Password::parse("seeded users never log in").expect("a strong password"))
+        .hash(&Password::parse(crate::throughput::PASSWORD).expect("a strong password"))
         .await
         .expect("a hash");
     let touch_interval = i64::from(settings.session.touch_interval_seconds);

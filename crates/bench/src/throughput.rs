@@ -128,8 +128,10 @@ pub(crate) struct Results {
 /// Users registered over HTTP in the mock mode, one session each.
 const MOCK_USERS: usize = 64;
 
-const LOGIN_EMAIL: &str = "bench-login@example.com";
-const LOGIN_PASSWORD: &str = "bench password that is long enough";
+/// The user the login phase logs in as (the first seeded one), and every
+/// seeded user's password.
+const LOGIN_EMAIL: &str = "seeded-0@example.com";
+pub(crate) const PASSWORD: &str = "bench password that is long enough";
 
 /// Runs the plan against `binary` (the release `sesame`); `scratch` holds the
 /// scripts, cookie files and logs.
@@ -173,7 +175,7 @@ pub(crate) fn run(binary: &Path, plan: &Plan, scratch: &Path) -> Results {
         }
         results.after_load.push((mode, resident(service.process.pid())));
         for &connections in &plan.connections {
-            let load = Load::Login { email: LOGIN_EMAIL, password: LOGIN_PASSWORD };
+            let load = Load::Login { email: LOGIN_EMAIL, password: PASSWORD };
             let url = service.url("/api/auth/login");
             let sample = measure(&service.process, || wrk::run(&url, &load, connections, plan.duration, scratch));
             results.samples.push(Sample { mode, endpoint: Endpoint::Login, connections, ..sample });
@@ -243,12 +245,13 @@ impl ServiceUnderTest {
         wait_until_ok(&service.url("/readyz"));
         let runtime = tokio::runtime::Runtime::new().expect("a runtime");
         let register = |email: &str| runtime.block_on(register(&service.url("/api/auth/register"), email));
-        register(LOGIN_EMAIL);
         service.cookies = if mode == Mode::Mock {
             // The in-memory stores live inside the process: their sessions come
             // from registrations over HTTP, one argon2 hash each.
-            (0..MOCK_USERS).map(|n| register(&format!("user-{n}@example.com"))).collect()
+            (0..MOCK_USERS).map(|n| register(&format!("seeded-{n}@example.com"))).collect()
         } else {
+            // Seeded from outside: the service hashes no password (and holds
+            // no argon2 memory) before the login phase.
             runtime.block_on(crate::seed::sessions(environment, vars, plan.users, plan.sessions_per_user))
         };
         service
@@ -261,7 +264,7 @@ impl ServiceUnderTest {
 
 /// Registers `email` at `url`; the session cookie (`name=value`).
 async fn register(url: &str, email: &str) -> String {
-    let body = serde_json::json!({"email": email, "password": LOGIN_PASSWORD});
+    let body = serde_json::json!({"email": email, "password": PASSWORD});
     let answer = reqwest::Client::new().post(url).json(&body).send().await.expect("register");
     assert_eq!(answer.status(), reqwest::StatusCode::CREATED, "registering {email}");
     let set = answer.headers().get("set-cookie").expect("a cookie").to_str().expect("ascii");

@@ -17,6 +17,8 @@ use axum::{
 use serde::Serialize;
 use sesame_core::{AuthError, PasswordError, ports::EmailError};
 
+use crate::telemetry::Failure;
+
 /// `Retry-After` on a 503 for a store outage: the guard's breaker first probes
 /// a failing store after one second.
 const RETRY_AFTER_SECONDS: u64 = 1;
@@ -158,7 +160,8 @@ impl IntoResponse for ApiError {
         let (status, code) = self.status_and_code();
         match &self {
             Self::StoreUnavailable(cause) => tracing::debug!(code, cause = %cause, "store unavailable"),
-            Self::Internal(cause) => tracing::error!(code, cause = %cause, "internal error"),
+            // Logged with the request's id by `telemetry::observe`.
+            Self::Internal(_) => {}
             _ => tracing::debug!(code, "request refused"),
         }
         let errors = match &self {
@@ -178,6 +181,9 @@ impl IntoResponse for ApiError {
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
         if let Some(seconds) = self.retry_after() {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        if let Self::Internal(cause) = &self {
+            response.extensions_mut().insert(Failure(cause.clone()));
         }
         response
     }

@@ -30,7 +30,6 @@ use sesame_core::{AuthService, PasswordHasher, SessionPolicy};
 use sesame_factory::{Adapters, Environment, FactoryError, RateLimitSettings, Settings, Upkeep};
 use tokio::net::TcpListener;
 use tower::{Service, ServiceBuilder, ServiceExt as _, util::Oneshot};
-use tower_http::trace::TraceLayer;
 
 use crate::{
     AppState,
@@ -248,13 +247,7 @@ impl Application {
         // Outside the routers, so that no router clones these per route and request.
         let service = ServiceBuilder::new()
             .layer(middleware::from_fn_with_state(envelope, envelope::envelope))
-            .layer(middleware::from_fn(telemetry::request_id))
-            .layer(
-                TraceLayer::new_for_http()
-                    .make_span_with(telemetry::request_span)
-                    .on_response(telemetry::access_line)
-                    .on_failure(()),
-            )
+            .layer(middleware::from_fn(telemetry::observe))
             .option_layer(config.origins.cors())
             .service(Dispatch { ready: Arc::clone(&ready), starting })
             .map_response(IntoResponse::into_response);

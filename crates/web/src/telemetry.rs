@@ -1,25 +1,31 @@
-//! Logging: tracing subscribers, a span per request that carries its request id,
-//! and the access line, on its own target so operators can turn it off
-//! (`SESAME__LOG__FILTER=info,sesame::access=off`).
+//! Logging: tracing subscribers, and per request — in one middleware,
+//! [`observe`] — its request id, a debug-level span, the access line (on its
+//! own target, off by default in production) and one error line when it failed
+//! inside (a 500 with its cause).
+//!
+//! The span is at debug level so that production (`info`) pays nothing for
+//! it; what an operator needs of a failed request is in its error line
+//! (method, path, status, request id, cause), and every audit line carries
+//! the request id itself.
 
 use std::{
     sync::{
         LazyLock,
         atomic::{AtomicU64, Ordering},
     },
-    time::Duration,
+    time::Instant,
 };
 
 use axum::{
     body::Body,
-    http::{HeaderValue, Request, Response},
+    http::{HeaderValue, Request},
     middleware::Next,
 };
 use sesame_factory::{LogFormat, LogSettings};
-use tracing::Span;
+use tracing::Instrument as _;
 use tracing_subscriber::{EnvFilter, fmt, prelude::*};
 
-/// The header that carries the request id, set by [`request_id`] when the
+/// The header that carries the request id, set by [`observe`] when the
 /// client sent none (or one that could forge a log line).
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
@@ -37,12 +43,19 @@ pub fn init(settings: &LogSettings) {
 /// The longest request id accepted from a client.
 const REQUEST_ID_MAX_LEN: usize = 64;
 
-/// Middleware: the request id. A client's `x-request-id` is kept when it is
-/// short and made of letters, digits, `.`, `_` and `-` (it reaches every log
-/// line, and must not forge one); otherwise the request gets a made-up one.
-/// Either way the request carries it on to the handlers and the log span, and
-/// the response back to the client.
-pub async fn request_id(mut request: Request<Body>, next: Next) -> axum::response::Response {
+/// The cause of a failure that is the service's own fault (a 500), carried on
+/// the response from where it was answered to [`observe`], which logs it with
+/// the request's id.
+#[derive(Debug, Clone)]
+pub struct Failure(pub String);
+
+/// Middleware: what is observed of every request (see the module docs).
+///
+/// A client's `x-request-id` is kept when it is short and made of letters,
+/// digits, `.`, `_` and `-` (it reaches every log line, and must not forge
+/// one); otherwise the request gets a made-up one. Either way the request
+/// carries it on to the handlers, and the response back to the client.
+pub async fn observe(mut request: Request<Body>, next: Next) -> axum::response::Response {
     let headers = request.headers();
     let mut sent = headers.get_all(REQUEST_ID_HEADER).iter();
     let id = match (sent.next(), sent.next()) {
@@ -50,7 +63,24 @@ pub async fn request_id(mut request: Request<Body>, next: Next) -> axum::respons
         _ => made_up_request_id(),
     };
     request.headers_mut().insert(REQUEST_ID_HEADER, id.clone());
-    let mut response = next.run(request).await;
+    let (method, uri) = (request.method().clone(), request.uri().clone());
+    let request_id = id.to_str().unwrap_or("-");
+    let span = tracing::debug_span!("request", %method, path = uri.path(), request_id);
+    let started = Instant::now();
+    let mut response = next.run(request).instrument(span).await;
+    let status = response.status().as_u16();
+    if let Some(Failure(cause)) = response.extensions_mut().remove::<Failure>() {
+        tracing::error!(%method, path = uri.path(), status, request_id, cause, "internal error");
+    }
+    tracing::info!(
+        target: ACCESS_TARGET,
+        %method,
+        path = uri.path(),
+        status,
+        latency_ms = started.elapsed().as_millis(),
+        request_id,
+        "served"
+    );
     response.headers_mut().insert(REQUEST_ID_HEADER, id);
     response
 }
@@ -79,18 +109,6 @@ pub fn is_safe_request_id(value: &[u8]) -> bool {
 
 /// The log target of the one line per request.
 pub const ACCESS_TARGET: &str = "sesame::access";
-
-/// The access line of one request: its status and latency (method, path and
-/// request id come from the request's span).
-pub fn access_line<B>(response: &Response<B>, latency: Duration, _span: &Span) {
-    tracing::info!(target: ACCESS_TARGET, status = response.status().as_u16(), latency_ms = latency.as_millis(), "served");
-}
-
-/// The span of one request: method, path and request id, never headers (they hold cookies).
-pub fn request_span(request: &Request<Body>) -> Span {
-    let request_id = request.headers().get(REQUEST_ID_HEADER).and_then(|value| value.to_str().ok()).unwrap_or("-");
-    tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %request_id)
-}
 
 #[cfg(test)]
 mod tests {

@@ -138,3 +138,35 @@ fn an_unreachable_database_is_named_without_its_password() {
     assert!(stderr.contains("cannot reach postgres at postgres://sesame:***@127.0.0.1:1/sesame"), "{stderr}");
     assert!(!stderr.contains("hunter2"), "{stderr}");
 }
+
+#[tokio::test]
+async fn outside_production_each_request_gets_an_access_line_with_its_request_id() {
+    let service = sesame_testbed::Service::start(
+        sesame().env("SESAME__HTTP__ADDR", "127.0.0.1:0").env("SESAME__LOG__FORMAT", "json"),
+    );
+    let base = service.listening_on(Duration::from_secs(30));
+    let answer = reqwest::Client::new()
+        .get(format!("{base}/healthz"))
+        .header("x-request-id", "access-line-1")
+        .send()
+        .await
+        .expect("healthz");
+    assert_eq!(answer.status(), 200);
+    let started = Instant::now();
+    let line = loop {
+        let found = service.lines().into_iter().find_map(|line| {
+            let event = serde_json::from_str::<serde_json::Value>(&line).ok()?;
+            (event["message"] == "served" && event["request_id"] == "access-line-1").then_some(event)
+        });
+        if let Some(line) = found {
+            break line;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "no access line:\n{}", service.logs());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(line["target"], "sesame::access");
+    assert_eq!(
+        (line["method"].as_str(), line["path"].as_str(), line["status"].as_u64()),
+        (Some("GET"), Some("/healthz"), Some(200))
+    );
+}
