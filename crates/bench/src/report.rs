@@ -75,6 +75,13 @@ impl Results {
     pub(crate) fn verdicts(&self) -> Vec<(String, bool)> {
         let rows = self.rows();
         let mut verdicts = Vec::new();
+        for row in rows.iter().filter(|row| row.mode == Mode::TieredCached && row.endpoint == Endpoint::Me) {
+            let at = format!("{}, {} connections", row.mode.name(), row.connections);
+            verdicts.push((
+                format!("`GET /api/auth/me` ≥ 0.80× the bare route ({at}): {:.2}×", row.ratio),
+                row.ratio >= 0.80,
+            ));
+        }
         for row in rows.iter().filter(|row| row.mode == Mode::Tiered) {
             let at = format!("{}, {} connections", row.mode.name(), row.connections);
             match row.endpoint {
@@ -171,6 +178,7 @@ impl Results {
             let colour = match row.mode {
                 Mode::Mock => "#8da0cb",
                 Mode::Tiered => "#66c2a5",
+                Mode::TieredCached => "#fc8d62",
             };
             let label =
                 format!("{} · {} · c{}", row.mode.name(), row.endpoint.name().replace('`', ""), row.connections);

@@ -71,6 +71,8 @@ pub(crate) enum Mode {
     /// Production's default: users in PostgreSQL, sessions tiered over
     /// PostgreSQL and Redis.
     Tiered,
+    /// The same with the local session cache on.
+    TieredCached,
 }
 
 impl Mode {
@@ -78,6 +80,7 @@ impl Mode {
         match self {
             Self::Mock => "mock (in memory)",
             Self::Tiered => "production (tiered)",
+            Self::TieredCached => "production, local cache",
         }
     }
 }
@@ -151,7 +154,7 @@ pub(crate) fn run(binary: &Path, plan: &Plan, scratch: &Path) -> Results {
     std::fs::write(&invalid, made_up.join("\n")).expect("the invalid cookies");
 
     let mut results = Results { samples: Vec::new(), after_load: Vec::new(), plan: plan.clone() };
-    for mode in [Mode::Mock, Mode::Tiered] {
+    for mode in [Mode::Mock, Mode::Tiered, Mode::TieredCached] {
         eprintln!("bench: {}", mode.name());
         let service = ServiceUnderTest::start(binary, mode, plan, scratch);
         let valid = scratch.join("cookies.txt");
@@ -223,7 +226,10 @@ impl ServiceUnderTest {
         .collect();
         let (environment, stores) = match mode {
             Mode::Mock => (Environment::Mock, None),
-            Mode::Tiered => {
+            Mode::Tiered | Mode::TieredCached => {
+                if mode == Mode::TieredCached {
+                    vars.insert("SESAME__REDIS__LOCAL_CACHE_SESSIONS".into(), "100000".into());
+                }
                 let (postgres, redis) = (Postgres::start(), Redis::start());
                 vars.insert("DATABASE_URL".into(), postgres.url());
                 vars.insert("REDIS_URL".into(), redis.url());

@@ -379,6 +379,7 @@ fn redis_settings(settings: &Settings) -> Result<(&SecretString, RedisSettings),
         key_prefix: tuning.key_prefix.clone(),
         connection_timeout: Duration::from_millis(tuning.connection_timeout_ms),
         response_timeout: Duration::from_millis(tuning.response_timeout_ms),
+        local_cache_sessions: tuning.local_cache_sessions,
     };
     Ok((url, redis))
 }

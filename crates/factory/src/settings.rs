@@ -205,6 +205,9 @@ pub struct RedisTuning {
     /// `SESAME__REDIS__ACCEPT_EVICTION`: in redis-only mode, production starts
     /// with a Redis that may evict sessions; default false.
     pub accept_eviction: bool,
+    /// `SESAME__REDIS__LOCAL_CACHE_SESSIONS`: sessions each instance keeps in
+    /// a local cache that Redis's invalidations keep true; default 0 (off).
+    pub local_cache_sessions: usize,
 }
 
 /// Where users live.
@@ -339,6 +342,7 @@ impl Settings {
             .set_default("redis.connection_timeout_ms", 2000)?
             .set_default("redis.response_timeout_ms", 500)?
             .set_default("redis.accept_eviction", false)?
+            .set_default("redis.local_cache_sessions", 0)?
             .set_default("log.format", if production { "json" } else { "text" })?
             // The access log (one line a request) costs a third of a small
             // request's time; in production the proxy in front keeps one.

@@ -23,6 +23,10 @@ pub struct RedisSettings {
     pub connection_timeout: Duration,
     /// How long a command may wait for its answer.
     pub response_timeout: Duration,
+    /// Sessions kept in a process-local cache that Redis keeps true
+    /// ([`LocalCache`](crate::LocalCache)); 0 (the default) keeps none.
+    /// Standalone servers only.
+    pub local_cache_sessions: usize,
 }
 
 impl RedisSettings {
@@ -34,6 +38,7 @@ impl RedisSettings {
             key_prefix: "sesame:".into(),
             connection_timeout: Duration::from_secs(2),
             response_timeout: Duration::from_secs(2),
+            local_cache_sessions: 0,
         }
     }
 }
@@ -47,6 +52,9 @@ pub enum RedisError {
     /// The server cannot be reached or refused the connection.
     #[error("cannot connect: {0}")]
     Connect(#[source] redis::RedisError),
+    /// The local session cache was asked for over a Redis Cluster.
+    #[error("SESAME__REDIS__LOCAL_CACHE_SESSIONS needs a standalone Redis; set it to 0 for a Cluster")]
+    LocalCacheOnCluster,
 }
 
 impl RedisError {

@@ -18,11 +18,13 @@
 mod codec;
 mod connection;
 mod limits;
+mod local_cache;
 mod store;
 mod watch;
 
 pub use connection::{RedisError, RedisSettings};
 pub use limits::RedisRateLimiter;
+pub use local_cache::{CONNECTION_NAME as LOCAL_CACHE_CONNECTION_NAME, LocalCache, MAX_AGE as LOCAL_CACHE_MAX_AGE};
 pub use store::RedisSessionStore;
 pub use watch::{DataCheck, Durability};
 

@@ -20,6 +20,7 @@ use crate::{
     BACKEND, RedisError, RedisRateLimiter, RedisSettings,
     codec::{self, Record, micros},
     connection::Connection,
+    local_cache::{self, LocalCache},
     watch::Watch,
 };
 
@@ -69,6 +70,8 @@ pub struct RedisSessionStore {
     /// A session counts only while its user's index lists it (see
     /// [`RedisSessionStore::require_index`]).
     index_required: AtomicBool,
+    /// Sessions read lately, when the local cache is on.
+    local: Option<Arc<LocalCache>>,
 }
 
 /// redis's error as the ports see it: a connection that broke under the
@@ -91,7 +94,7 @@ impl RedisSessionStore {
     /// Connects to the deployment `settings` names; time is read from `clock`.
     pub async fn connect(settings: &RedisSettings, clock: Arc<dyn Clock>) -> Result<Self, RedisError> {
         let connection = Connection::open(settings).await?;
-        let store = Self::unconnected(settings, clock);
+        let store = Self::unconnected(settings, clock)?;
         let _ = store.connection.set(connection);
         Ok(store)
     }
@@ -102,7 +105,7 @@ impl RedisSessionStore {
     /// are served from its durable tier meanwhile. Errors only for a malformed URL.
     pub fn connect_lazily(settings: &RedisSettings, clock: Arc<dyn Clock>) -> Result<Self, RedisError> {
         Connection::check_urls(settings)?;
-        let store = Self::unconnected(settings, clock);
+        let store = Self::unconnected(settings, clock)?;
         let (cell, settings) = (Arc::clone(&store.connection), settings.clone());
         tokio::spawn(async move {
             let mut pause = Duration::from_millis(250);
@@ -138,14 +141,40 @@ impl RedisSessionStore {
         Ok(store)
     }
 
-    fn unconnected(settings: &RedisSettings, clock: Arc<dyn Clock>) -> Self {
-        Self {
+    /// The store before its connection is set; with the local cache on, its
+    /// invalidation connection is kept in the background from now on.
+    fn unconnected(settings: &RedisSettings, clock: Arc<dyn Clock>) -> Result<Self, RedisError> {
+        let local = match (settings.local_cache_sessions, settings.urls.as_slice()) {
+            (0, _) => None,
+            (_, _) if settings.cluster => return Err(RedisError::LocalCacheOnCluster),
+            (capacity, [url]) => {
+                let cache = LocalCache::new(capacity, &settings.key_prefix);
+                tokio::spawn(local_cache::track(Arc::clone(&cache), url.clone(), settings.response_timeout));
+                Some(cache)
+            }
+            _ => return Err(RedisError::InvalidUrl),
+        };
+        Ok(Self {
             connection: Arc::default(),
             cluster: settings.cluster,
             prefix: settings.key_prefix.clone(),
             clock,
             watch: Watch::new(&settings.key_prefix, settings.cluster),
             index_required: AtomicBool::new(false),
+            local,
+        })
+    }
+
+    /// The local cache, when it is on.
+    pub fn local_cache(&self) -> Option<&Arc<LocalCache>> {
+        self.local.as_ref()
+    }
+
+    /// Drops these sessions from the local cache: this instance just changed
+    /// them (other instances hear of it from Redis).
+    fn forget<'a>(&self, token_hashes: impl IntoIterator<Item = &'a SessionTokenHash>) {
+        if let Some(local) = &self.local {
+            local.forget(token_hashes);
         }
     }
 
@@ -316,7 +345,9 @@ impl RedisSessionStore {
 
     async fn discard_corrupt(&self, token_hash: &SessionTokenHash) -> Result<(), PortError> {
         tracing::warn!(session = %token_hash.short(), "deleting a session record that cannot be decoded");
-        self.query(redis::cmd("DEL").arg(self.session_key(token_hash))).await
+        self.query::<()>(redis::cmd("DEL").arg(self.session_key(token_hash))).await?;
+        self.forget([token_hash]);
+        Ok(())
     }
 
     /// Replaces each session by an ended marker that lasts until the session
@@ -346,7 +377,9 @@ impl RedisSessionStore {
         if steps.is_empty() {
             return Ok(());
         }
-        self.write(steps).await.map(drop)
+        self.write(steps).await?;
+        self.forget(sessions.iter().map(|session| &session.token_hash));
+        Ok(())
     }
 
     /// The step that lists `session` in its user's index; it is written before
@@ -393,7 +426,9 @@ impl RedisSessionStore {
             .cmd("PEXPIRE")
             .arg(&key)
             .arg(ttl_millis(now, session.expires_at()));
-        self.write(vec![self.index_step(session), session_step]).await.map(drop)
+        self.write(vec![self.index_step(session), session_step]).await?;
+        self.forget([&session.token_hash]);
+        Ok(())
     }
 
     /// The user's indexed sessions, live or not: two round trips (the index,
@@ -434,7 +469,7 @@ impl RedisSessionStore {
     }
 }
 
-fn parse_hex(hex: &str) -> Option<SessionTokenHash> {
+pub(crate) fn parse_hex(hex: &str) -> Option<SessionTokenHash> {
     if hex.len() != 64 {
         return None;
     }
@@ -485,6 +520,7 @@ impl SessionStore for RedisSessionStore {
             .arg(ttl_millis(now, idle_expires_at));
         let answer: i64 = redis::from_redis_value(self.write(vec![index_step, session_step]).await?)
             .map_err(|err| PortError::unavailable(BACKEND, err))?;
+        self.forget([token_hash]);
         if answer < 0 {
             self.discard_corrupt(token_hash).await?;
         }
@@ -534,8 +570,20 @@ impl SessionStore for RedisSessionStore {
 impl SessionCache for RedisSessionStore {
     async fn lookup(&self, token_hash: &SessionTokenHash) -> Result<Cached, PortError> {
         let now = self.clock.now();
+        if let Some(session) = self.local.as_ref().and_then(|local| local.get(token_hash)) {
+            if session.is_live_at(now) {
+                return Ok(Cached::Live { session, durable: true });
+            }
+        }
+        let version = self.local.as_ref().and_then(|local| local.version());
         Ok(match self.read(token_hash).await? {
             Cached::Live { session, .. } if !session.is_live_at(now) => Cached::Missing,
+            Cached::Live { session, durable: true } => {
+                if let (Some(local), Some(version)) = (&self.local, version) {
+                    local.put(&session, version);
+                }
+                Cached::Live { session, durable: true }
+            }
             other => other,
         })
     }
@@ -557,6 +605,7 @@ impl SessionCache for RedisSessionStore {
             .arg(codec::encode(session, true));
         let answer: i64 = redis::from_redis_value(self.write(vec![index_step, session_step]).await?)
             .map_err(|err| PortError::unavailable(BACKEND, err))?;
+        self.forget([&session.token_hash]);
         Ok(answer == 1)
     }
 
@@ -565,6 +614,7 @@ impl SessionCache for RedisSessionStore {
         let mut command = redis::cmd("EVAL");
         command.arg(MARK_DURABLE_SCRIPT).arg(1).arg(self.session_key(token_hash)).arg(now);
         let answer: i64 = self.query(&command).await?;
+        self.forget([token_hash]);
         Ok(answer == 1)
     }
 
@@ -577,7 +627,9 @@ impl SessionCache for RedisSessionStore {
         let millis = i64::try_from(lifetime.as_millis()).unwrap_or(i64::MAX).max(1);
         let mut step = redis::pipe();
         step.cmd("DEL").arg(&key).cmd("HSET").arg(&key).arg(codec::ENDED).arg(1).cmd("PEXPIRE").arg(&key).arg(millis);
-        self.write(vec![step]).await.map(drop)
+        self.write(vec![step]).await?;
+        self.forget([token_hash]);
+        Ok(())
     }
 }
 

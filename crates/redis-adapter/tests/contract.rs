@@ -62,6 +62,27 @@ mod standalone {
     }
 }
 
+/// The contract once more, with the local session cache on.
+mod local_cache {
+    use super::*;
+
+    async fn fresh_store(clock: ManualClock) -> Arc<RedisSessionStore> {
+        let mut settings = standalone_settings();
+        settings.local_cache_sessions = 1_000;
+        let store = connect(settings, clock, "TEST_REDIS_URL").await;
+        let cache = store.local_cache().expect("on");
+        let started = std::time::Instant::now();
+        while !cache.is_tracking() {
+            assert!(started.elapsed() < std::time::Duration::from_secs(5), "tracking did not start");
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        store
+    }
+
+    sesame_ports::session_store_contract!(|clock| async { fresh_store(clock).await as Arc<dyn SessionStore> });
+    sesame_ports::session_cache_contract!(|clock| async { fresh_store(clock).await as Arc<dyn SessionCache> });
+}
+
 mod cluster {
     use super::*;
 

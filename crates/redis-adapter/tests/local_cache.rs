@@ -1,0 +1,88 @@
+//! The local session cache (`RedisSettings::local_cache_sessions`) on a
+//! throw-away Redis of the test's own: what another client changes reaches it
+//! through Redis's invalidations, and when the invalidation connection drops
+//! it empties itself instead of serving what it can no longer hear about.
+
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use secrecy::SecretString;
+use sesame_ports::{Cached, Clock, ManualClock, SessionCache, testkit::SessionBuilder};
+use sesame_redis::{LOCAL_CACHE_CONNECTION_NAME, RedisSessionStore, RedisSettings};
+use sesame_testbed::Redis;
+
+/// How long these tests allow an invalidation to arrive: it takes about one
+/// network hop; the allowance is for a loaded, shared machine.
+const BOUND: Duration = Duration::from_secs(1);
+
+async fn store(redis: &Redis, clock: &ManualClock, cached: usize) -> RedisSessionStore {
+    let mut settings = RedisSettings::new(SecretString::from(redis.url()));
+    settings.local_cache_sessions = cached;
+    let store = RedisSessionStore::connect(&settings, Arc::new(clock.clone())).await.expect("the test's Redis");
+    if let Some(cache) = store.local_cache() {
+        eventually("tracking to be on", Duration::from_secs(5), || cache.is_tracking()).await;
+    }
+    store
+}
+
+async fn eventually(what: &str, deadline: Duration, mut done: impl FnMut() -> bool) -> Duration {
+    let started = Instant::now();
+    while !done() {
+        assert!(started.elapsed() < deadline, "{what} did not happen within {deadline:?}");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    started.elapsed()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_ended_by_another_instance_is_refused_once_redis_says_so() {
+    let redis = Redis::start();
+    let clock = ManualClock::default();
+    let (here, elsewhere) = (store(&redis, &clock, 100).await, store(&redis, &clock, 0).await);
+    let session = SessionBuilder::opened_at(clock.now()).build();
+    elsewhere.put(&session).await.unwrap();
+
+    assert!(matches!(here.lookup(&session.token_hash).await.unwrap(), Cached::Live { .. }));
+    let cache = here.local_cache().expect("on");
+    assert_eq!(cache.len(), 1, "a durable live session is cached once read");
+    redis.cli(&["CONFIG", "RESETSTAT"]);
+    assert!(matches!(here.lookup(&session.token_hash).await.unwrap(), Cached::Live { .. }));
+    assert!(!redis.cli(&["INFO", "commandstats"]).contains("cmdstat_hmget"), "the second read asks Redis nothing");
+
+    elsewhere.end(std::slice::from_ref(&session)).await.unwrap();
+    eventually("the invalidation to arrive", BOUND, || cache.is_empty()).await;
+    assert_eq!(here.lookup(&session.token_hash).await.unwrap(), Cached::Ended);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn when_its_invalidation_connection_drops_the_cache_empties_itself_and_refills_once_back() {
+    let redis = Redis::start();
+    let clock = ManualClock::default();
+    let (here, elsewhere) = (store(&redis, &clock, 100).await, store(&redis, &clock, 0).await);
+    let session = SessionBuilder::opened_at(clock.now()).build();
+    elsewhere.put(&session).await.unwrap();
+    here.lookup(&session.token_hash).await.unwrap();
+    let cache = here.local_cache().expect("on");
+    assert_eq!(cache.len(), 1);
+
+    let clients = redis.cli(&["CLIENT", "LIST"]);
+    let id = clients
+        .lines()
+        .find(|line| line.contains(&format!("name={LOCAL_CACHE_CONNECTION_NAME} ")))
+        .and_then(|line| line.split_whitespace().find_map(|field| field.strip_prefix("id=")))
+        .unwrap_or_else(|| panic!("no invalidation connection in:\n{clients}"))
+        .to_owned();
+    redis.cli(&["CLIENT", "KILL", "ID", &id]);
+    eventually("the cache to empty itself", BOUND, || cache.is_empty()).await;
+    // Ended while nobody could tell this instance: it must not answer from memory.
+    elsewhere.end(std::slice::from_ref(&session)).await.unwrap();
+    assert_eq!(here.lookup(&session.token_hash).await.unwrap(), Cached::Ended);
+
+    eventually("tracking to be back", Duration::from_secs(5), || cache.is_tracking()).await;
+    let again = SessionBuilder::opened_at(clock.now()).build();
+    elsewhere.put(&again).await.unwrap();
+    here.lookup(&again.token_hash).await.unwrap();
+    assert_eq!(cache.len(), 1, "caching resumes once invalidations flow again");
+}
