@@ -128,6 +128,12 @@ impl Health {
                 }
             }
         }
+        for (store, health) in [("users", next.users), ("sessions", next.sessions)] {
+            let up = if health.status == StoreStatus::Down { 0.0 } else { 1.0 };
+            let degraded = if health.status == StoreStatus::Degraded { 1.0 } else { 0.0 };
+            metrics::gauge!("sesame_store_up", "store" => store).set(up);
+            metrics::gauge!("sesame_store_degraded", "store" => store).set(degraded);
+        }
         *report = next;
     }
 }

@@ -327,8 +327,10 @@ impl Service<Request> for Dispatch {
 fn app(config: &AppConfig, adapters: Adapters, lifecycle: Arc<Lifecycle>) -> Router {
     let hasher = PasswordHasher::new(config.max_concurrent_hashes, config.max_waiting_hashes);
     let auth = AuthService::new(adapters.users, adapters.sessions, adapters.clock, hasher, config.policy);
+    let auth = Arc::new(auth);
+    tokio::spawn(report_hashing_queue(Arc::downgrade(&auth)));
     let state = AppState {
-        auth: Arc::new(auth),
+        auth,
         cookie: Arc::clone(&config.cookie),
         health: adapters.health,
         lifecycle,
@@ -337,6 +339,17 @@ fn app(config: &AppConfig, adapters: Adapters, lifecycle: Arc<Lifecycle>) -> Rou
     };
     let routed = Routed { origins: Arc::clone(&config.origins), cookie: Arc::clone(&config.cookie) };
     routes::router(state, config.public_metrics).route_layer(routed)
+}
+
+/// Sets `sesame_password_hashes_waiting` every second, for as long as the
+/// app lives.
+async fn report_hashing_queue(auth: std::sync::Weak<AuthService>) {
+    while let Some(auth) = auth.upgrade() {
+        let waiting = auth.hasher().stats().waiting;
+        drop(auth);
+        ::metrics::gauge!("sesame_password_hashes_waiting").set(waiting as f64);
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM.

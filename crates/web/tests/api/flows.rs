@@ -196,5 +196,12 @@ async fn probes_answer_and_every_response_carries_a_request_id() {
     assert_eq!(traced.headers()["x-request-id"], "trace-me-42", "a client's request id is propagated");
 
     let metrics = app.get(&client, "/metrics").await.text().await.unwrap();
-    assert!(metrics.contains("sesame_http_requests_total"), "{metrics}");
+    for series in [
+        "sesame_http_requests_total",
+        "sesame_http_request_duration_seconds_bucket",
+        "sesame_store_up{store=\"sessions\"} 1",
+        "sesame_password_hashes_waiting 0",
+    ] {
+        assert!(metrics.contains(series), "no {series} in:\n{metrics}");
+    }
 }
