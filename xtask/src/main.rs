@@ -16,8 +16,8 @@
 //!   throughput`); the full run writes docs/performance/throughput.{md,svg}.
 //! - `bench storm`: the login-storm benchmark (`sesame-bench`) against the
 //!   release build; its figures are in docs/security.md.
-//! - `ci`: what `.ci/run` runs: formatting, lints, the compose file check, `test`,
-//!   `faults --quick`.
+//! - `ci`: what `.ci/run` runs: formatting, lints, the compose file check, the
+//!   alert rules (`promtool`), `test`, `faults --quick`.
 //! - `tidy`: the architecture checks of docs/architecture.md.
 //!
 //! Every child command's exit status is checked; the first failure stops the task.
@@ -77,7 +77,7 @@ tasks:
                     docs/performance/throughput.md and .svg, --quick a 1-minute smoke run
   bench storm       200 concurrent logins against the release build: peak and settled
                     memory, /me latency during the storm (docs/security.md)
-  ci                formatting, lints, compose file check, tests and the quick fault
+  ci                formatting, lints, compose file and alert rule checks, tests and the quick fault
                     suite, as .ci/run does
   tidy              the architecture checks";
 
@@ -184,6 +184,7 @@ fn ci() -> Result<(), String> {
     run(&mut cargo_command(&["fmt", "--all", "--check"]))?;
     run(&mut cargo_command(&["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
     check_compose_files()?;
+    run(Command::new("promtool").args(["check", "rules", "docs/operations/alerts.yml"]).current_dir(project_root()))?;
     test(&[])?;
     faults(&["--quick"])
 }
@@ -237,10 +238,34 @@ fn bench_throughput(quick: bool) -> Result<(), String> {
     if quick {
         command.arg("--quick");
     }
+    // The targets decide the exit status; the figures are written either way.
     let result = run(&mut command);
     eprintln!("bench: the table and chart are in {}", out.display());
+    if !quick {
+        let table = std::fs::read_to_string(out.join("throughput.md")).map_err(|err| format!("no table: {err}"))?;
+        let cpu = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+        let model = cpu
+            .lines()
+            .find_map(|line| line.strip_prefix("model name"))
+            .map_or("?", |rest| rest.trim_start_matches([' ', '\t', ':']));
+        let cores = std::thread::available_parallelism().map_or(0, usize::from);
+        let how = format!(
+            "`cargo xtask bench` (release build, {cores} cores of an {model}, shared with wrk, PostgreSQL and Redis)"
+        );
+        write_between_markers(
+            "docs/performance.md",
+            BENCH_BEGIN,
+            BENCH_END,
+            &how,
+            &format!("{table}\n![req/s and p99 per endpoint and mode](performance/throughput.svg)\n"),
+        )?;
+    }
     result
 }
+
+/// The lines of docs/performance.md between which the full bench's table goes.
+const BENCH_BEGIN: &str = "<!-- cargo xtask bench: begin -->";
+const BENCH_END: &str = "<!-- cargo xtask bench: end -->";
 
 /// Installs wrk from Debian's packages when it is missing.
 fn ensure_wrk() -> Result<(), String> {
@@ -252,21 +277,24 @@ fn ensure_wrk() -> Result<(), String> {
 }
 
 fn write_faults_table(table: &str) -> Result<(), String> {
-    let path = project_root().join("docs/reliability.md");
+    let cores = std::thread::available_parallelism().map_or(0, usize::from);
+    let heading = format!("`cargo xtask faults` (debug build, {cores} cores, PostgreSQL and Redis on loopback)");
+    write_between_markers("docs/reliability.md", FAULTS_BEGIN, FAULTS_END, &heading, table)
+}
+
+/// Replaces what `path` (from the project root) holds between `begin` and
+/// `end` with `table`, introduced as measured today with `how`.
+fn write_between_markers(path: &str, begin: &str, end: &str, how: &str, table: &str) -> Result<(), String> {
+    let path = project_root().join(path);
     let doc = std::fs::read_to_string(&path).map_err(|err| format!("cannot read {}: {err}", path.display()))?;
-    let (Some(begin), Some(end)) = (doc.find(FAULTS_BEGIN), doc.find(FAULTS_END)) else {
-        return Err(format!("{} lacks the {FAULTS_BEGIN} … {FAULTS_END} markers", path.display()));
+    let (Some(at_begin), Some(at_end)) = (doc.find(begin), doc.find(end)) else {
+        return Err(format!("{} lacks the {begin} … {end} markers", path.display()));
     };
     let date = Command::new("date").arg("-u").arg("+%Y-%m-%d").output().map_err(|err| err.to_string())?;
     let date = String::from_utf8_lossy(&date.stdout).trim().to_owned();
-    let cores = std::thread::available_parallelism().map_or(0, usize::from);
-    let updated = format!(
-        "{}{FAULTS_BEGIN}\nMeasured {date} with `cargo xtask faults` (debug build, {cores} cores, PostgreSQL and Redis on loopback):\n\n{table}\n{}",
-        &doc[..begin],
-        &doc[end..]
-    );
+    let updated = format!("{}{begin}\nMeasured {date} with {how}:\n\n{table}\n{}", &doc[..at_begin], &doc[at_end..]);
     std::fs::write(&path, updated).map_err(|err| format!("cannot write {}: {err}", path.display()))?;
-    eprintln!("faults: the table is in {}", path.display());
+    eprintln!("the table is in {}", path.display());
     Ok(())
 }
 

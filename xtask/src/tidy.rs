@@ -1,7 +1,8 @@
 //! The architecture rules a machine can check (docs/architecture.md lists them all):
 //! which workspace crate may depend on which, what the domain must not pull in,
-//! a `//!` doc atop every Rust file, no ignored test without a reason, and every
-//! crate that implements a port running that port's contract kit.
+//! a `//!` doc atop every Rust file, no ignored test without a reason, every
+//! crate that implements a port running that port's contract kit, and every
+//! metric documented in docs/operations.md.
 //!
 //! They run as tests, so `cargo test --workspace` enforces them, and as
 //! `cargo xtask tidy`.
@@ -64,6 +65,7 @@ pub(crate) fn check_all(root: &Path) -> Result<(), String> {
     violations.extend(missing_module_docs(root));
     violations.extend(ignores_without_reason(root));
     violations.extend(ports_without_their_kit(root));
+    violations.extend(undocumented_metrics(root));
     if violations.is_empty() {
         Ok(())
     } else {
@@ -189,6 +191,58 @@ fn missing_module_docs(root: &Path) -> Vec<String> {
         .collect()
 }
 
+/// The metric names in `text`: `sesame_…` tokens, histogram series
+/// (`_bucket`, `_count`, `_sum`) under their metric's name. When `in_macro`,
+/// only string literals that open a metrics macro's arguments count.
+fn metric_names(text: &str, in_macro: bool) -> Vec<String> {
+    let mut names = Vec::new();
+    for (at, _) in text.match_indices("sesame_") {
+        let before = text[..at].trim_end_matches(|c: char| c.is_whitespace() || c == '"');
+        if in_macro && !(text[..at].ends_with('"') && before.ends_with("!(")) {
+            continue;
+        }
+        if !in_macro && text[..at].ends_with(|c: char| c.is_ascii_alphanumeric() || c == '_') {
+            continue;
+        }
+        let name: String = text[at..].chars().take_while(|c| c.is_ascii_lowercase() || *c == '_').collect();
+        let name = ["_bucket", "_count", "_sum"].iter().find_map(|suffix| name.strip_suffix(suffix)).unwrap_or(&name);
+        names.push(name.to_owned());
+    }
+    names
+}
+
+/// Every metric the code emits, and every one the example alerts and the
+/// dashboard use, is listed in docs/operations.md; the dashboard is JSON.
+fn undocumented_metrics(root: &Path) -> Vec<String> {
+    let read = |path: &str| fs::read_to_string(root.join(path)).unwrap_or_default();
+    let documented = read("docs/operations.md");
+    let mut violations = Vec::new();
+    let dashboard = read("docs/operations/grafana-dashboard.json");
+    if let Err(err) = serde_json::from_str::<Value>(&dashboard) {
+        violations.push(format!("docs/operations/grafana-dashboard.json is not JSON: {err}"));
+    }
+    let mut used: Vec<(String, String)> = rust_files(root)
+        .into_iter()
+        .filter(|path| path.components().any(|part| part.as_os_str() == "src"))
+        .flat_map(|path| {
+            let text = fs::read_to_string(&path).unwrap_or_default();
+            let place = relative(root, &path);
+            metric_names(&text, true).into_iter().map(move |name| (name, place.clone()))
+        })
+        .collect();
+    for file in ["docs/operations/alerts.yml", "docs/operations/grafana-dashboard.json"] {
+        used.extend(metric_names(&read(file), false).into_iter().map(|name| (name, file.to_owned())));
+    }
+    used.sort();
+    used.dedup_by(|a, b| a.0 == b.0);
+    for (name, place) in used {
+        if !documented.contains(&format!("`{name}`")) {
+            violations.push(format!("{name} (in {place}) is not listed in docs/operations.md"));
+        }
+    }
+    violations
+}
+
 fn ignores_without_reason(root: &Path) -> Vec<String> {
     // Spelled in two halves so that this file does not match its own check.
     let bare = concat!("#[", "ignore]");
@@ -257,6 +311,14 @@ mod tests {
     #[test]
     fn the_workspace_follows_the_architecture_rules() {
         check_all(&crate::project_root()).unwrap_or_else(|violations| panic!("{violations}"));
+    }
+
+    #[test]
+    fn metric_names_are_read_from_macros_and_from_queries() {
+        let code = "metrics::counter!(\"sesame_a_total\").increment(1);\nmetrics::histogram!(\n    \"sesame_b_seconds\", \"k\" => v);\nlet schema = \"sesame_test_1\";";
+        assert_eq!(metric_names(code, true), ["sesame_a_total", "sesame_b_seconds"]);
+        let query = "histogram_quantile(0.99, rate(sesame_b_seconds_bucket[5m])) / my_sesame_x";
+        assert_eq!(metric_names(query, false), ["sesame_b_seconds"]);
     }
 
     #[test]
