@@ -9,7 +9,7 @@ use std::{
 };
 
 use secrecy::SecretString;
-use sesame_ports::{Cached, Clock, ManualClock, SessionCache, testkit::SessionBuilder};
+use sesame_ports::{Cached, Clock, ManualClock, Session, SessionCache, testkit::SessionBuilder};
 use sesame_redis::{LOCAL_CACHE_CONNECTION_NAME, RedisSessionStore, RedisSettings};
 use sesame_testbed::Redis;
 
@@ -29,7 +29,7 @@ async fn store(redis: &Redis, clock: &ManualClock, cached: usize) -> RedisSessio
 
 /// Reads `session` through `store` until its cache holds it: a read that an
 /// invalidation overtook (the put's own, say) is rightly not cached.
-async fn read_into_cache(store: &RedisSessionStore, session: &sesame_ports::Session) {
+async fn read_into_cache(store: &RedisSessionStore, session: &Session) {
     let cache = store.local_cache().expect("on");
     let started = Instant::now();
     while cache.is_empty() {
@@ -37,6 +37,18 @@ async fn read_into_cache(store: &RedisSessionStore, session: &sesame_ports::Sess
         assert!(started.elapsed() < BOUND, "a read of a live session was never cached");
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
+}
+
+/// A throw-away Redis, two stores over it (`here` with the cache on,
+/// `elsewhere` without), and a session `elsewhere` wrote and `here` has cached.
+async fn cached_elsewhere_made_session() -> (Redis, ManualClock, RedisSessionStore, RedisSessionStore, Session) {
+    let redis = Redis::start();
+    let clock = ManualClock::default();
+    let (here, elsewhere) = (store(&redis, &clock, 100).await, store(&redis, &clock, 0).await);
+    let session = SessionBuilder::opened_at(clock.now()).build();
+    elsewhere.put(&session).await.unwrap();
+    read_into_cache(&here, &session).await;
+    (redis, clock, here, elsewhere, session)
 }
 
 async fn eventually(what: &str, deadline: Duration, mut done: impl FnMut() -> bool) -> Duration {
@@ -50,13 +62,7 @@ async fn eventually(what: &str, deadline: Duration, mut done: impl FnMut() -> bo
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_session_ended_by_another_instance_is_refused_once_redis_says_so() {
-    let redis = Redis::start();
-    let clock = ManualClock::default();
-    let (here, elsewhere) = (store(&redis, &clock, 100).await, store(&redis, &clock, 0).await);
-    let session = SessionBuilder::opened_at(clock.now()).build();
-    elsewhere.put(&session).await.unwrap();
-
-    read_into_cache(&here, &session).await;
+    let (redis, _, here, elsewhere, session) = cached_elsewhere_made_session().await;
     let cache = here.local_cache().expect("on");
     redis.cli(&["CONFIG", "RESETSTAT"]);
     assert!(matches!(here.lookup(&session.token_hash).await.unwrap(), Cached::Live { .. }));
@@ -69,12 +75,7 @@ async fn a_session_ended_by_another_instance_is_refused_once_redis_says_so() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn when_its_invalidation_connection_drops_the_cache_empties_itself_and_refills_once_back() {
-    let redis = Redis::start();
-    let clock = ManualClock::default();
-    let (here, elsewhere) = (store(&redis, &clock, 100).await, store(&redis, &clock, 0).await);
-    let session = SessionBuilder::opened_at(clock.now()).build();
-    elsewhere.put(&session).await.unwrap();
-    read_into_cache(&here, &session).await;
+    let (redis, clock, here, elsewhere, session) = cached_elsewhere_made_session().await;
     let cache = here.local_cache().expect("on");
 
     let clients = redis.cli(&["CLIENT", "LIST"]);
