@@ -86,14 +86,20 @@ pub async fn observe(mut request: Request<Body>, next: Next) -> axum::response::
 }
 
 /// A request id unique across instances without a system call: a UUID made of
-/// a random number drawn once per process and a counter.
+/// a random number drawn once per process and a counter, scrambled by a
+/// bijection (an odd multiplier and a random mask) so that ids do not show
+/// how many requests the process has served.
 fn made_up_request_id() -> HeaderValue {
-    static PROCESS: LazyLock<u64> = LazyLock::new(|| uuid::Uuid::new_v4().as_u64_pair().0);
+    static PROCESS: LazyLock<(u64, u64)> = LazyLock::new(|| uuid::Uuid::new_v4().as_u64_pair());
     static NEXT: AtomicU64 = AtomicU64::new(0);
+    let (process, mask) = *PROCESS;
     let count = NEXT.fetch_add(1, Ordering::Relaxed);
     let mut bytes = [0u8; 16];
-    bytes[..8].copy_from_slice(&PROCESS.to_be_bytes());
-    bytes[8..].copy_from_slice(&count.to_be_bytes());
+    bytes[..8].copy_from_slice(&process.to_be_bytes());
+    // The low 56 bits of count × odd are a bijection of the count's low 56
+    // bits; the top byte stays 0 for the UUID's variant bits to land on.
+    let scrambled = (count.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ mask) & 0x00FF_FFFF_FFFF_FFFF;
+    bytes[8..].copy_from_slice(&scrambled.to_be_bytes());
     let id = uuid::Builder::from_random_bytes(bytes).into_uuid();
     let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
     HeaderValue::from_str(id.hyphenated().encode_lower(&mut text)).expect("a UUID is a valid header value")
@@ -115,6 +121,17 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
+
+    #[test]
+    fn made_up_request_ids_are_unique_uuids_that_do_not_count_requests() {
+        let ids: Vec<String> = (0..10_000).map(|_| made_up_request_id().to_str().unwrap().to_owned()).collect();
+        let unique: std::collections::HashSet<&String> = ids.iter().collect();
+        assert_eq!(unique.len(), ids.len());
+        for id in &ids[..2] {
+            assert_eq!(uuid::Uuid::parse_str(id).unwrap().get_version_num(), 4, "{id}");
+        }
+        assert_ne!(ids[0][24..34], ids[1][24..34], "consecutive ids differ beyond their last digits");
+    }
 
     proptest! {
         #[test]
