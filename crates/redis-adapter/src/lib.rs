@@ -6,7 +6,9 @@
 //! its two expiries; each user has a sorted set `{prefix}user:{id}:sessions` of
 //! their token hashes scored by expiry, which serves listing and revoke-all.
 //! [`RedisSessionStore::check_data`] notices when Redis lost its data (and tells
-//! it from eviction). Depends on `sesame-ports` only.
+//! it from eviction). With [`RedisSettings::local_cache_sessions`] set, a
+//! [`LocalCache`] keeps sessions this instance read, kept true by Redis's
+//! invalidations. Depends on `sesame-ports` only.
 //!
 //! Writes that touch both keys are one `MULTI` transaction on a standalone server.
 //! On a Cluster the two keys live in different slots, so the same writes are an
