@@ -27,7 +27,7 @@
 use std::{
     collections::HashMap,
     sync::{
-        Arc, Mutex, PoisonError,
+        Arc, Mutex, PoisonError, Weak,
         atomic::{AtomicBool, Ordering},
     },
     time::Duration,
@@ -181,18 +181,21 @@ impl LocalCache {
     }
 }
 
-/// Hands Redis's pushes to the cache, on the connection's own task.
-struct Invalidations(Arc<LocalCache>);
+/// Hands Redis's pushes to the cache, on the connection's own task. It holds
+/// the cache weakly: the connection must not keep alive the cache whose
+/// owners' going away ends [`track`].
+struct Invalidations(Weak<LocalCache>);
 
 impl AsyncPushSender for Invalidations {
     fn send(&self, info: PushInfo) -> Result<(), redis::aio::SendError> {
+        let Some(cache) = self.0.upgrade() else { return Ok(()) };
         match info.kind {
             PushKind::Invalidate => match info.data.first() {
-                Some(Value::Array(keys)) => self.0.invalidate(Some(keys)),
+                Some(Value::Array(keys)) => cache.invalidate(Some(keys)),
                 // Redis sends a null after FLUSHALL / FLUSHDB.
-                _ => self.0.invalidate(None),
+                _ => cache.invalidate(None),
             },
-            PushKind::Disconnection => self.0.set_tracking(false),
+            PushKind::Disconnection => cache.set_tracking(false),
             _ => {}
         }
         Ok(())
@@ -244,7 +247,7 @@ async fn tracked_connection(
     let config = AsyncConnectionConfig::new()
         .set_connection_timeout(Some(timeout))
         .set_response_timeout(Some(timeout))
-        .set_push_sender(Invalidations(Arc::clone(cache)));
+        .set_push_sender(Invalidations(Arc::downgrade(cache)));
     let mut connection = client.get_multiplexed_async_connection_with_config(&config).await?;
     redis::cmd("CLIENT").arg("SETNAME").arg(CONNECTION_NAME).query_async::<()>(&mut connection).await?;
     redis::cmd("CLIENT")

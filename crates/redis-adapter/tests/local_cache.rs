@@ -97,3 +97,18 @@ async fn when_its_invalidation_connection_drops_the_cache_empties_itself_and_ref
     // Caching resumes once invalidations flow again.
     read_into_cache(&here, &again).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_store_closes_its_invalidation_connection() {
+    let redis = Redis::start();
+    let store = store(&redis, &ManualClock::default(), 100).await;
+    let tracking = || redis.cli(&["CLIENT", "LIST"]).contains(&format!("name={LOCAL_CACHE_CONNECTION_NAME} "));
+    assert!(tracking(), "the cache has its invalidation connection");
+    drop(store);
+    // The tracking task notices within a heartbeat (1 s) and lets the connection go.
+    let started = Instant::now();
+    while tracking() {
+        assert!(started.elapsed() < Duration::from_secs(5), "the invalidation connection outlived its store");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
