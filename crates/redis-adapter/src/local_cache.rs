@@ -33,6 +33,7 @@ use std::{
     time::Duration,
 };
 
+use metrics::Counter;
 use redis::{
     AsyncConnectionConfig, IntoConnectionInfo, ProtocolVersion, PushInfo, PushKind, Value, aio::AsyncPushSender,
 };
@@ -69,6 +70,9 @@ pub struct LocalCache {
     tracking: AtomicBool,
     /// The prefix of session keys (`<key prefix>session:`).
     key_prefix: String,
+    /// Registered once: a lookup then records without building a key.
+    hits: Counter,
+    misses: Counter,
 }
 
 impl LocalCache {
@@ -80,6 +84,8 @@ impl LocalCache {
             capacity: capacity.max(1),
             tracking: AtomicBool::new(false),
             key_prefix: format!("{key_prefix}session:"),
+            hits: metrics::counter!("sesame_local_cache_hits_total"),
+            misses: metrics::counter!("sesame_local_cache_misses_total"),
         })
     }
 
@@ -95,7 +101,7 @@ impl LocalCache {
         let mut entries = self.lock();
         let entry = entries.map.get(token_hash)?;
         if entry.read_at.elapsed() < MAX_AGE {
-            metrics::counter!("sesame_local_cache_hits_total").increment(1);
+            self.hits.increment(1);
             return Some(entry.session.clone());
         }
         entries.map.remove(token_hash);
@@ -105,7 +111,7 @@ impl LocalCache {
     /// The version to hand to [`put`](Self::put) after a read sent now;
     /// `None` while tracking is off (nothing read now may be cached).
     pub(crate) fn version(&self) -> Option<u64> {
-        metrics::counter!("sesame_local_cache_misses_total").increment(1);
+        self.misses.increment(1);
         self.tracking.load(Ordering::Acquire).then(|| self.lock().version)
     }
 
@@ -127,27 +133,26 @@ impl LocalCache {
 
     /// Drops the entries of these session keys (`None`: every entry).
     fn invalidate(&self, keys: Option<&[Value]>) {
-        let mut entries = self.lock();
-        entries.version += 1;
         let Some(keys) = keys else {
+            let mut entries = self.lock();
+            entries.version += 1;
             entries.map.clear();
             return;
         };
-        for key in keys {
-            let hash = match key {
+        let hashes: Vec<SessionTokenHash> = keys
+            .iter()
+            .filter_map(|key| match key {
                 Value::BulkString(bytes) => std::str::from_utf8(bytes).ok(),
                 Value::SimpleString(text) => Some(text.as_str()),
                 _ => None,
-            }
-            .and_then(|key| key.strip_prefix(&self.key_prefix))
-            .and_then(crate::store::parse_hex);
-            if let Some(hash) = hash {
-                entries.map.remove(&hash);
-            }
-        }
+            })
+            .filter_map(|key| crate::store::parse_hex(key.strip_prefix(&self.key_prefix)?))
+            .collect();
+        self.forget(&hashes);
     }
 
-    /// Drops these sessions: this instance just changed them in Redis.
+    /// Drops these sessions: this instance just changed them in Redis, or
+    /// Redis said someone did.
     pub(crate) fn forget<'a>(&self, token_hashes: impl IntoIterator<Item = &'a SessionTokenHash>) {
         let mut entries = self.lock();
         entries.version += 1;
