@@ -102,7 +102,8 @@ impl RedisSessionStore {
     /// Returns at once and connects in the background, trying again (with
     /// pauses doubling up to 10 s) until Redis answers; until then every call
     /// fails with `PortError::Unavailable`. For a tiered store, whose sessions
-    /// are served from its durable tier meanwhile. Errors only for a malformed URL.
+    /// are served from its durable tier meanwhile. Errors only for a malformed URL,
+    /// or a local cache asked for over a Cluster.
     pub fn connect_lazily(settings: &RedisSettings, clock: Arc<dyn Clock>) -> Result<Self, RedisError> {
         Connection::check_urls(settings)?;
         let store = Self::unconnected(settings, clock)?;

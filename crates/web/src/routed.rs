@@ -74,12 +74,12 @@ where
                 return Box::pin(std::future::ready(Ok(refused)));
             }
         };
-        let renamed = self.routed.cookie.watch_renamed(&mut request);
-        let cookie = renamed.is_some().then(|| Arc::clone(&self.routed.cookie));
+        let cookie = &self.routed.cookie;
+        let renamed = cookie.watch_renamed(&mut request).map(|renamed| (renamed, Arc::clone(cookie)));
         let answer = self.inner.call(request);
         Box::pin(async move {
             let mut response = answer.await?;
-            if let (Some(renamed), Some(cookie)) = (renamed, cookie) {
+            if let Some((renamed, cookie)) = renamed {
                 cookie.carry_over(&renamed, &mut response);
             }
             record(&response);
