@@ -72,14 +72,13 @@ impl OriginPolicy {
             .allowed
             .iter()
             .map(|origin| HeaderValue::from_str(origin.as_str()).expect("an origin is a valid header value"));
-        let request_id = HeaderName::from_static(REQUEST_ID_HEADER);
         Some(
             CorsLayer::new()
                 .allow_origin(AllowOrigin::list(origins))
                 .allow_credentials(true)
                 .allow_methods([Method::GET, Method::POST, Method::DELETE])
-                .allow_headers([header::CONTENT_TYPE, request_id.clone()])
-                .expose_headers([request_id, header::RETRY_AFTER])
+                .allow_headers([header::CONTENT_TYPE, REQUEST_ID_HEADER])
+                .expose_headers([REQUEST_ID_HEADER, header::RETRY_AFTER])
                 .max_age(Duration::from_secs(600)),
         )
     }

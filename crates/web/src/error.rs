@@ -160,7 +160,7 @@ impl IntoResponse for ApiError {
         let (status, code) = self.status_and_code();
         match &self {
             Self::StoreUnavailable(cause) => tracing::debug!(code, cause = %cause, "store unavailable"),
-            // Logged with the request's id by `telemetry::observe`.
+            // Logged with the request's id by `telemetry::Observed::finish`.
             Self::Internal(_) => {}
             _ => tracing::debug!(code, "request refused"),
         }

@@ -5,7 +5,7 @@ use std::net::IpAddr;
 
 use axum::{
     extract::{FromRequest, FromRequestParts, Request},
-    http::{header, request::Parts},
+    http::{HeaderName, header, request::Parts},
 };
 use serde::de::DeserializeOwned;
 use sesame_core::{AuthError, SessionToken, ports::Session, ports::SessionMetadata};
@@ -38,11 +38,11 @@ pub struct Caller {
 impl Caller {
     /// Reads `parts` through `proxies`.
     pub fn of(proxies: &Proxies, parts: &Parts) -> Self {
-        let text = |name: &str| parts.headers.get(name).and_then(|value| value.to_str().ok()).map(str::to_owned);
+        let text = |name: HeaderName| parts.headers.get(name).and_then(|value| value.to_str().ok()).map(str::to_owned);
         Self {
             ip: Proxies::peer(parts).map(|peer| proxies.client_ip(peer, &parts.headers)),
             request_id: text(REQUEST_ID_HEADER),
-            user_agent: text(header::USER_AGENT.as_str()),
+            user_agent: text(header::USER_AGENT),
         }
     }
 

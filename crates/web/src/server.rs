@@ -1,9 +1,9 @@
 //! The HTTP/1.1 server loop: hyper with the limits that `axum::serve` does not
 //! set — a deadline for each request head (which also closes idle keep-alive
 //! connections: hyper starts it when it waits for the next request), a
-//! deadline for each request body, a deadline on response writes that make
-//! no progress (a client that stops reading), and a cap on open connections — and a
-//! graceful shutdown that stops accepting, lets in-flight requests finish and
+//! deadline and a size limit ([`MAX_BODY_BYTES`]) for each request body, a
+//! deadline on response writes that make no progress (a client that stops
+//! reading), and a cap on open connections — and a graceful shutdown that stops accepting, lets in-flight requests finish and
 //! closes idle connections.
 //!
 //! HTTP/2 is not served: TLS and HTTP/2 end at the proxy in front.
@@ -19,6 +19,7 @@ use std::{
 };
 
 use axum::{body::Body, extract::ConnectInfo, http::Request, response::Response};
+use http_body_util::Limited;
 use hyper::{
     body::{Body as _, Incoming},
     server::conn::http1,
@@ -36,6 +37,8 @@ use tokio::{
 };
 use tower::{Service, ServiceExt as _};
 use tower_http::timeout::DeadlineBody;
+
+use crate::routes::MAX_BODY_BYTES;
 
 /// The most a connection's read buffer holds (hyper's default is ~400 KiB).
 const READ_BUFFER_BYTES: usize = 32 * 1024;
@@ -105,11 +108,11 @@ where
         let _ = stream.set_nodelay(true);
         let service = app.clone().map_request(move |request: Request<Incoming>| {
             let mut request = request.map(|body| {
-                // A request without a body has nothing to wait for.
+                // A request without a body has nothing to wait for or count.
                 if body.is_end_stream() {
                     Body::new(body)
                 } else {
-                    Body::new(DeadlineBody::new(limits.body_timeout, body))
+                    Body::new(Limited::new(DeadlineBody::new(limits.body_timeout, body), MAX_BODY_BYTES))
                 }
             });
             request.extensions_mut().insert(ConnectInfo(peer));

@@ -23,7 +23,6 @@ use std::{
 use axum::{
     Router,
     extract::Request,
-    middleware,
     response::{IntoResponse, Response},
 };
 use sesame_core::{AuthService, PasswordHasher, SessionPolicy};
@@ -36,14 +35,13 @@ use crate::{
     client::Proxies,
     cookies::SessionCookie,
     csrf::OriginPolicy,
-    envelope::{self, Envelope},
+    envelope::Envelope,
     lifecycle::Lifecycle,
     limits::Limits,
     metrics,
     routed::Routed,
     routes,
     server::{self, ConnectionLimits},
-    telemetry,
 };
 
 /// The longest in-flight requests get to finish once the drain delay is over.
@@ -246,8 +244,7 @@ impl Application {
         let starting = routes::starting(Arc::clone(&lifecycle), config.public_metrics);
         // Outside the routers, so that no router clones these per route and request.
         let service = ServiceBuilder::new()
-            .layer(middleware::from_fn_with_state(envelope, envelope::envelope))
-            .layer(middleware::from_fn(telemetry::observe))
+            .layer_fn(|inner| envelope.around(inner))
             .option_layer(config.origins.cors())
             .service(Dispatch { ready: Arc::clone(&ready), starting })
             .map_response(IntoResponse::into_response);

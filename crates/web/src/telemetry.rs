@@ -1,5 +1,5 @@
-//! Logging: tracing subscribers, and per request — in one middleware,
-//! [`observe`] — its request id, a debug-level span, the access line (on its
+//! Logging: tracing subscribers, and per request — [`Observed`], which the
+//! envelope runs around every request — its request id, a debug-level span, the access line (on its
 //! own target, off by default in production) and one error line when it failed
 //! inside (a 500 with its cause).
 //!
@@ -18,16 +18,16 @@ use std::{
 
 use axum::{
     body::Body,
-    http::{HeaderValue, Request},
-    middleware::Next,
+    http::{HeaderName, HeaderValue, Method, Request, Uri},
+    response::Response,
 };
 use sesame_factory::{LogFormat, LogSettings};
-use tracing::Instrument as _;
+use tracing::Span;
 use tracing_subscriber::{EnvFilter, fmt, prelude::*};
 
-/// The header that carries the request id, set by [`observe`] when the
+/// The header that carries the request id, set by [`Observed::start`] when the
 /// client sent none (or one that could forge a log line).
-pub const REQUEST_ID_HEADER: &str = "x-request-id";
+pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Installs the global subscriber: `RUST_LOG` if set, else the configured filter;
 /// JSON lines or text as configured. Calling it twice is harmless.
@@ -44,45 +44,71 @@ pub fn init(settings: &LogSettings) {
 const REQUEST_ID_MAX_LEN: usize = 64;
 
 /// The cause of a failure that is the service's own fault (a 500), carried on
-/// the response from where it was answered to [`observe`], which logs it with
+/// the response from where it was answered to [`Observed::finish`], which logs it with
 /// the request's id.
 #[derive(Debug, Clone)]
 pub struct Failure(pub String);
 
-/// Middleware: what is observed of every request (see the module docs).
-///
-/// A client's `x-request-id` is kept when it is short and made of letters,
-/// digits, `.`, `_` and `-` (it reaches every log line, and must not forge
-/// one); otherwise the request gets a made-up one. Either way the request
-/// carries it on to the handlers, and the response back to the client.
-pub async fn observe(mut request: Request<Body>, next: Next) -> axum::response::Response {
-    let headers = request.headers();
-    let mut sent = headers.get_all(REQUEST_ID_HEADER).iter();
-    let id = match (sent.next(), sent.next()) {
-        (Some(id), None) if is_safe_request_id(id.as_bytes()) => id.clone(),
-        _ => made_up_request_id(),
-    };
-    request.headers_mut().insert(REQUEST_ID_HEADER, id.clone());
-    let (method, uri) = (request.method().clone(), request.uri().clone());
-    let request_id = id.to_str().unwrap_or("-");
-    let span = tracing::debug_span!("request", %method, path = uri.path(), request_id);
-    let started = Instant::now();
-    let mut response = next.run(request).instrument(span).await;
-    let status = response.status().as_u16();
-    if let Some(Failure(cause)) = response.extensions_mut().remove::<Failure>() {
-        tracing::error!(%method, path = uri.path(), status, request_id, cause, "internal error");
+/// What is observed of one request from its arrival to its answer (see the
+/// module docs): started by [`Observed::start`], finished by
+/// [`Observed::finish`].
+pub struct Observed {
+    method: Method,
+    uri: Uri,
+    id: HeaderValue,
+    started: Instant,
+}
+
+impl Observed {
+    /// Gives `request` its id and opens its span.
+    ///
+    /// A client's `x-request-id` is kept when it is short and made of letters,
+    /// digits, `.`, `_` and `-` (it reaches every log line, and must not forge
+    /// one); otherwise the request gets a made-up one. Either way the request
+    /// carries it on to the handlers, and the response back to the client.
+    pub fn start(request: &mut Request<Body>) -> (Self, Span) {
+        let headers = request.headers();
+        let mut sent = headers.get_all(REQUEST_ID_HEADER).iter();
+        let id = match (sent.next(), sent.next()) {
+            (Some(id), None) if is_safe_request_id(id.as_bytes()) => id.clone(),
+            _ => made_up_request_id(),
+        };
+        request.headers_mut().insert(REQUEST_ID_HEADER, id.clone());
+        let observed =
+            Self { method: request.method().clone(), uri: request.uri().clone(), id, started: Instant::now() };
+        let span = tracing::debug_span!(
+            "request",
+            method = %observed.method,
+            path = observed.uri.path(),
+            request_id = observed.request_id()
+        );
+        (observed, span)
     }
-    tracing::info!(
-        target: ACCESS_TARGET,
-        %method,
-        path = uri.path(),
-        status,
-        latency_ms = started.elapsed().as_millis(),
-        request_id,
-        "served"
-    );
-    response.headers_mut().insert(REQUEST_ID_HEADER, id);
-    response
+
+    /// Logs the request's end (the error line of a failure, the access line)
+    /// and hands its id back to the client.
+    pub fn finish(self, response: &mut Response) {
+        let Self { method, uri, id, started } = self;
+        let request_id = id.to_str().unwrap_or("-");
+        let status = response.status().as_u16();
+        if let Some(Failure(cause)) = response.extensions_mut().remove::<Failure>() {
+            tracing::error!(%method, path = uri.path(), status, request_id, cause, "internal error");
+        }
+        tracing::info!(
+            target: ACCESS_TARGET,
+            %method,
+            path = uri.path(),
+            status,
+            latency_ms = started.elapsed().as_millis(),
+            request_id,
+            "served"
+        );
+        response.headers_mut().insert(REQUEST_ID_HEADER, id);
+    }
+
+    fn request_id(&self) -> &str {
+        self.id.to_str().unwrap_or("-")
+    }
 }
 
 /// A request id unique across instances without a system call: a UUID made of

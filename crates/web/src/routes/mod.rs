@@ -5,11 +5,12 @@ mod health;
 
 use std::sync::Arc;
 
-use axum::{Router, extract::DefaultBodyLimit};
+use axum::Router;
 
 use crate::{AppState, error::ApiError, lifecycle::Lifecycle};
 
-/// The largest request body accepted; larger ones get 413.
+/// The largest request body accepted; larger ones get 413 (the envelope
+/// refuses a larger `Content-Length`, the server cuts off a body without one).
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
 
 /// Every route, with problem answers for unknown routes and methods;
@@ -20,7 +21,6 @@ pub fn router(state: AppState, serve_metrics: bool) -> Router {
         .merge(health::router(serve_metrics))
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
 }
 

@@ -106,6 +106,23 @@ async fn an_oversize_length_is_refused_before_the_body_is_sent_even_when_it_asks
 }
 
 #[tokio::test]
+async fn a_body_without_a_length_is_cut_off_at_the_limit() {
+    let app = spawn_app_with(&[]).await;
+    for (size, expected) in [(17 * 1024, "HTTP/1.1 413"), (1024, "HTTP/1.1 422")] {
+        let mut stream = connect(&app).await;
+        let head = "POST /api/auth/register HTTP/1.1\r\nHost: sesame\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n";
+        let body = format!("{{\"email\": \"{}@example.com\", \"password\": 1}}", "a".repeat(size));
+        stream.write_all(head.as_bytes()).await.unwrap();
+        stream.write_all(format!("{:x}\r\n{body}\r\n0\r\n\r\n", body.len()).as_bytes()).await.unwrap();
+        let answer = read_until_closed(&mut stream, Duration::from_secs(10)).await.expect("answered and closed");
+        assert!(answer.starts_with(expected), "{size} bytes: {answer}");
+        if size > 16 * 1024 {
+            assert!(answer.contains("payload_too_large"), "{answer}");
+        }
+    }
+}
+
+#[tokio::test]
 async fn connections_beyond_the_cap_wait_until_one_closes() {
     let app = spawn_app_with(&[("SESAME__HTTP__MAX_CONNECTIONS", "2")]).await;
     let first = connect(&app).await;
