@@ -128,13 +128,22 @@ impl Health {
                 }
             }
         }
-        for (store, health) in [("users", next.users), ("sessions", next.sessions)] {
+        *report = next;
+        drop(report);
+        self.publish();
+    }
+
+    /// Sets `sesame_store_up` and `sesame_store_degraded` from the last report:
+    /// after every probe, and once by whoever installs the metrics recorder
+    /// after the first probe ran (start-up probes before serving).
+    pub fn publish(&self) {
+        let report = self.report();
+        for (store, health) in [("users", report.users), ("sessions", report.sessions)] {
             let up = if health.status == StoreStatus::Down { 0.0 } else { 1.0 };
             let degraded = if health.status == StoreStatus::Degraded { 1.0 } else { 0.0 };
             metrics::gauge!("sesame_store_up", "store" => store).set(up);
             metrics::gauge!("sesame_store_degraded", "store" => store).set(degraded);
         }
-        *report = next;
     }
 }
 

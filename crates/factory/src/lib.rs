@@ -18,6 +18,9 @@ pub use environment::{Environment, EnvironmentError};
 pub use health::{Health, HealthReport, StoreHealth, StoreStatus};
 pub use ipnet::IpNet;
 pub use origin::Origin;
+/// The guard around every store the factory builds (timeout, breaker, retry,
+/// per-call metrics), for ports composed elsewhere.
+pub use sesame_tiered::{Guard, GuardSettings};
 pub use settings::{
     CookieSettings, HttpSettings, LogFormat, LogSettings, PasswordSettings, PostgresTuning, RateLimitSettings,
     RedisTuning, SessionBackend, SessionSettings, Settings, SettingsError, StoreSettings, UserBackend,

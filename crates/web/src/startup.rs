@@ -293,6 +293,8 @@ impl Application {
 /// Serves the app over `adapters` from now on; their upkeep.
 fn install(ready: &OnceLock<Router>, config: &AppConfig, lifecycle: &Arc<Lifecycle>, adapters: Adapters) -> Upkeep {
     let upkeep = adapters.upkeep.clone();
+    // The start-up probe ran before the metrics recorder was installed.
+    adapters.health.publish();
     tracing::info!(users = adapters.backends.0, sessions = adapters.backends.1, "stores ready; serving");
     let _ = ready.set(app(config, adapters, Arc::clone(lifecycle)));
     upkeep

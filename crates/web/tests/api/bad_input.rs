@@ -28,8 +28,8 @@ async fn refused_register(
     assert!(set_cookie(&response).is_none(), "{code}: a refused request sets no cookie");
     let problem = assert_problem(response, status, code).await;
     assert!(!app.user_exists(EMAIL).await, "{code}: no user was created");
-    assert_eq!(app.users_created(), 0, "{code}: no user was created");
-    assert_eq!(app.sessions_created(), 0, "{code}: no session was created");
+    assert_eq!(app.users_created().await, 0, "{code}: no user was created");
+    assert_eq!(app.sessions_created().await, 0, "{code}: no session was created");
     problem
 }
 
@@ -152,6 +152,26 @@ async fn passwords_of_7_and_129_characters_are_422() {
 }
 
 #[tokio::test]
+async fn every_invalid_field_is_listed() {
+    let app = spawn_app().await;
+    let problem = refused_register(
+        &app,
+        "application/json",
+        credentials("not-an-email", "short"),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
+    let listed: Vec<(&str, &str)> = problem["errors"]
+        .as_array()
+        .expect("errors")
+        .iter()
+        .map(|error| (error["field"].as_str().unwrap(), error["code"].as_str().unwrap()))
+        .collect();
+    assert_eq!(listed, [("email", "email_malformed"), ("password", "password_too_short")], "{problem}");
+}
+
+#[tokio::test]
 async fn an_unknown_route_is_404_and_a_wrong_method_is_405() {
     let app = spawn_app().await;
     assert_problem(app.get(&app.raw(), "/api/auth/nothing-here").await, StatusCode::NOT_FOUND, "not_found").await;
@@ -163,7 +183,7 @@ async fn an_unknown_route_is_404_and_a_wrong_method_is_405() {
 async fn garbage_truncated_or_oversized_session_cookies_are_401_and_never_5xx() {
     let app = spawn_app().await;
     let (_, token) = app.signed_up("cookie-owner@example.com").await;
-    let created = app.sessions_created();
+    let created = app.sessions_created().await;
     let cookies = [
         "garbage".to_owned(),
         token[..token.len() - 1].to_owned(),
@@ -193,6 +213,6 @@ async fn garbage_truncated_or_oversized_session_cookies_are_401_and_never_5xx() 
             .unwrap();
         assert_eq!(logout.status(), StatusCode::NO_CONTENT);
     }
-    assert_eq!(app.sessions_created(), created, "no session was created");
+    assert_eq!(app.sessions_created().await, created, "no session was created");
     assert_eq!(app.me_with_token(&token).await.status(), StatusCode::OK, "the real session is untouched");
 }

@@ -73,7 +73,7 @@ async fn login_issues_a_new_token_and_the_presented_one_stops_working() {
 async fn wrong_password_and_unknown_email_get_the_same_answer() {
     let app = spawn_app().await;
     app.signed_up("known@example.com").await;
-    let sessions_before = app.sessions_created();
+    let sessions_before = app.sessions_created().await;
 
     let wrong = app.login(&app.browser(), "known@example.com", "not the password").await;
     assert!(set_cookie(&wrong).is_none());
@@ -81,18 +81,18 @@ async fn wrong_password_and_unknown_email_get_the_same_answer() {
     let unknown = app.login(&app.browser(), "unknown@example.com", PASSWORD).await;
     let unknown = assert_problem(unknown, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
     assert_eq!(wrong, unknown);
-    assert_eq!(app.sessions_created(), sessions_before);
+    assert_eq!(app.sessions_created().await, sessions_before);
 }
 
 #[tokio::test]
 async fn registering_a_taken_email_in_another_case_is_a_conflict() {
     let app = spawn_app().await;
     app.signed_up("taken@example.com").await;
-    let sessions_before = app.sessions_created();
+    let sessions_before = app.sessions_created().await;
     let again = app.register(&app.browser(), "Taken@Example.com", "another fine passphrase").await;
     assert!(set_cookie(&again).is_none());
     assert_problem(again, StatusCode::CONFLICT, "email_taken").await;
-    assert_eq!(app.sessions_created(), sessions_before);
+    assert_eq!(app.sessions_created().await, sessions_before);
 }
 
 #[tokio::test]

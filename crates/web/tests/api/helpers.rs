@@ -6,22 +6,12 @@
 //! Redis key prefix on the servers at `TEST_DATABASE_URL` and `TEST_REDIS_URL`
 //! (defaults: the local ones). `cargo xtask test` runs the flows in both.
 
-use std::{
-    collections::HashMap,
-    sync::{
-        Arc,
-        atomic::{AtomicUsize, Ordering},
-    },
-};
+use std::{collections::HashMap, sync::Arc, time::Duration};
 
-use async_trait::async_trait;
 use reqwest::{Client, Response, StatusCode, header};
 use serde_json::{Value, json};
-use sesame_core::ports::{
-    Email, ManualClock, NewUser, PortError, Session, SessionId, SessionStore, SessionTokenHash, User, UserChanges,
-    UserId, UserRepository,
-};
-use sesame_factory::{Environment, Settings};
+use sesame_core::ports::{Email, ManualClock, UserRepository};
+use sesame_factory::{Environment, Guard, GuardSettings, Settings};
 use sesame_web::Application;
 use time::OffsetDateTime;
 
@@ -38,8 +28,15 @@ pub(crate) struct TestApp {
     pub(crate) settings: Settings,
     pub(crate) clock: ManualClock,
     pub(crate) users: Arc<dyn UserRepository>,
-    users_created: Arc<AtomicUsize>,
-    sessions: Arc<CountingSessions>,
+}
+
+/// The backend names under which the test app's stores count their calls.
+const COUNTED_USERS: &str = "counted-users";
+const COUNTED_SESSIONS: &str = "counted-sessions";
+
+/// A guard that only counts: no breaker, and a timeout no test reaches.
+fn counted(backend: &'static str) -> Arc<Guard> {
+    Guard::new(GuardSettings { failures_to_open: u32::MAX, ..GuardSettings::new(backend, Duration::from_secs(600)) })
 }
 
 /// Spawns the app on the mock environment with default settings.
@@ -85,17 +82,16 @@ pub(crate) async fn spawn_app_in(environment: Environment, vars: &[(&str, &str)]
     let mut adapters = sesame_factory::build(&settings, Arc::new(clock.clone())).await.unwrap_or_else(|err| {
         panic!("{err}. The {environment} environment needs PostgreSQL and Redis: start them (`cargo xtask services up`) or set TEST_DATABASE_URL and TEST_REDIS_URL")
     });
-    let sessions = Arc::new(CountingSessions { inner: Arc::clone(&adapters.sessions), created: AtomicUsize::new(0) });
-    adapters.sessions = Arc::clone(&sessions) as Arc<dyn SessionStore>;
-    let users_created = Arc::new(AtomicUsize::new(0));
-    adapters.users =
-        Arc::new(CountingUsers { inner: Arc::clone(&adapters.users), created: Arc::clone(&users_created) });
+    // The guard every production store goes through counts the calls
+    // (`sesame_store_call_duration_seconds_count`) under these backend names.
+    adapters.users = Arc::new(counted(COUNTED_USERS).wrap(Arc::clone(&adapters.users)));
+    adapters.sessions = Arc::new(counted(COUNTED_SESSIONS).wrap(Arc::clone(&adapters.sessions)));
     let users = Arc::clone(&adapters.users);
     let app = Application::build(&settings, adapters).await.expect("bind");
     let base = format!("http://{}", app.address());
     let metrics_base = app.metrics_address().map(|address| format!("http://{address}"));
     tokio::spawn(app.run_until(std::future::pending()));
-    TestApp { base, metrics_base, settings, clock, users, users_created, sessions }
+    TestApp { base, metrics_base, settings, clock, users }
 }
 
 impl TestApp {
@@ -152,14 +148,26 @@ impl TestApp {
         (client, token)
     }
 
-    /// How many sessions the app has created so far.
-    pub(crate) fn sessions_created(&self) -> usize {
-        self.sessions.created.load(Ordering::SeqCst)
+    /// How many sessions the app has been asked to create so far.
+    pub(crate) async fn sessions_created(&self) -> usize {
+        self.creations(COUNTED_SESSIONS).await
     }
 
-    /// How many users the app has created so far.
-    pub(crate) fn users_created(&self) -> usize {
-        self.users_created.load(Ordering::SeqCst)
+    /// How many users the app has been asked to create so far.
+    pub(crate) async fn users_created(&self) -> usize {
+        self.creations(COUNTED_USERS).await
+    }
+
+    /// The `create` calls counted on the store `backend`, read from `/metrics`.
+    async fn creations(&self, backend: &str) -> usize {
+        let base = self.metrics_base.as_deref().unwrap_or(&self.base);
+        let metrics = self.raw().get(format!("{base}/metrics")).send().await.expect("/metrics");
+        let metrics = metrics.text().await.expect("/metrics text");
+        let series = format!("sesame_store_call_duration_seconds_count{{backend=\"{backend}\",operation=\"create\"}}");
+        metrics
+            .lines()
+            .find_map(|line| line.strip_prefix(series.as_str()))
+            .map_or(0, |count| count.trim().parse().unwrap_or_else(|_| panic!("a count: {count:?}")))
     }
 
     pub(crate) async fn user_exists(&self, email: &str) -> bool {
@@ -196,72 +204,4 @@ pub(crate) async fn assert_problem(response: Response, status: StatusCode, code:
     assert_eq!(body["code"], code, "{body}");
     assert_eq!(body["status"], status.as_u16());
     body
-}
-
-/// The app's user repository, counting the users it stores.
-struct CountingUsers {
-    inner: Arc<dyn UserRepository>,
-    created: Arc<AtomicUsize>,
-}
-
-#[async_trait]
-impl UserRepository for CountingUsers {
-    async fn create(&self, user: NewUser) -> Result<User, PortError> {
-        let created = self.inner.create(user).await?;
-        self.created.fetch_add(1, Ordering::SeqCst);
-        Ok(created)
-    }
-    async fn find_by_id(&self, id: UserId) -> Result<Option<User>, PortError> {
-        self.inner.find_by_id(id).await
-    }
-    async fn find_by_email(&self, email: &Email) -> Result<Option<User>, PortError> {
-        self.inner.find_by_email(email).await
-    }
-    async fn update(&self, id: UserId, changes: UserChanges) -> Result<User, PortError> {
-        self.inner.update(id, changes).await
-    }
-    async fn delete(&self, id: UserId) -> Result<bool, PortError> {
-        self.inner.delete(id).await
-    }
-    async fn ping(&self) -> Result<(), PortError> {
-        self.inner.ping().await
-    }
-}
-
-/// The app's session store, counting the sessions it is asked to create.
-struct CountingSessions {
-    inner: Arc<dyn SessionStore>,
-    created: AtomicUsize,
-}
-
-#[async_trait]
-impl SessionStore for CountingSessions {
-    async fn create(&self, session: &Session) -> Result<(), PortError> {
-        self.created.fetch_add(1, Ordering::SeqCst);
-        self.inner.create(session).await
-    }
-    async fn get(&self, hash: &SessionTokenHash) -> Result<Option<Session>, PortError> {
-        self.inner.get(hash).await
-    }
-    async fn touch(&self, session: &Session, seen: OffsetDateTime, idle: OffsetDateTime) -> Result<bool, PortError> {
-        self.inner.touch(session, seen, idle).await
-    }
-    async fn delete(&self, hash: &SessionTokenHash) -> Result<Option<Session>, PortError> {
-        self.inner.delete(hash).await
-    }
-    async fn list_for_user(&self, user_id: UserId) -> Result<Vec<Session>, PortError> {
-        self.inner.list_for_user(user_id).await
-    }
-    async fn revoke(&self, user_id: UserId, id: SessionId) -> Result<Option<Session>, PortError> {
-        self.inner.revoke(user_id, id).await
-    }
-    async fn revoke_all(&self, user_id: UserId) -> Result<Vec<Session>, PortError> {
-        self.inner.revoke_all(user_id).await
-    }
-    async fn purge_expired(&self, limit: u32) -> Result<u64, PortError> {
-        self.inner.purge_expired(limit).await
-    }
-    async fn ping(&self) -> Result<(), PortError> {
-        self.inner.ping().await
-    }
 }

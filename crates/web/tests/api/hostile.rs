@@ -321,7 +321,7 @@ async fn every_hostile_request_gets_its_4xx_and_changes_nothing() {
         spawn_app_with(&[("SESAME__HTTP__BODY_TIMEOUT_SECONDS", "1"), ("SESAME__HTTP__HEADER_TIMEOUT_SECONDS", "2")])
             .await;
     let (_, victim) = app.signed_up(VICTIM).await;
-    let (users, sessions) = (app.users_created(), app.sessions_created());
+    let (users, sessions) = (app.users_created().await, app.sessions_created().await);
     let port = app.base.rsplit(':').next().unwrap().to_owned();
     let cookie = format!("sessionId={victim}");
 
@@ -416,8 +416,8 @@ async fn every_hostile_request_gets_its_4xx_and_changes_nothing() {
         failures.join("\n")
     );
     assert!(cases.len() + raw_cases.len() >= 150, "{} cases", cases.len() + raw_cases.len());
-    assert_eq!(app.users_created(), users, "a hostile request created a user");
-    assert_eq!(app.sessions_created(), sessions, "a hostile request created a session");
+    assert_eq!(app.users_created().await, users, "a hostile request created a user");
+    assert_eq!(app.sessions_created().await, sessions, "a hostile request created a session");
     assert_eq!(app.me_with_token(&victim).await.status(), StatusCode::OK, "the victim's session is untouched");
     assert_eq!(
         app.login(&app.raw(), VICTIM, PASSWORD).await.status(),

@@ -83,9 +83,9 @@ async fn registrations_per_ip_are_limited_and_a_refused_one_creates_nothing() {
     let app = spawn_app_with(&[("SESAME__RATE_LIMIT__REGISTER_PER_IP", "2/1h")]).await;
     app.signed_up("first@example.com").await;
     app.signed_up("second@example.com").await;
-    let users = app.users_created();
+    let users = app.users_created().await;
     assert_limited(app.register(&app.raw(), "third@example.com", PASSWORD).await).await;
-    assert_eq!(app.users_created(), users);
+    assert_eq!(app.users_created().await, users);
     assert!(!app.user_exists("third@example.com").await);
 }
 
