@@ -16,8 +16,8 @@
 //!   throughput`); the full run writes docs/performance/throughput.{md,svg}.
 //! - `bench storm`: the login-storm benchmark (`sesame-bench`) against the
 //!   release build; its figures are in docs/security.md.
-//! - `ci`: what `.ci/run` runs: formatting, lints, the compose file check, the
-//!   alert rules (`promtool`), `test`, `faults --quick`.
+//! - `ci`: runs `.ci/run` (formatting, lints, the compose file check, the
+//!   alert rules, `test`, `faults --quick`; it installs what it needs).
 //! - `tidy`: the architecture checks of docs/architecture.md.
 //!
 //! Every child command's exit status is checked; the first failure stops the task.
@@ -77,8 +77,8 @@ tasks:
                     docs/performance/throughput.md and .svg, --quick a 1-minute smoke run
   bench storm       200 concurrent logins against the release build: peak and settled
                     memory, /me latency during the storm (docs/security.md)
-  ci                formatting, lints, compose file and alert rule checks, tests and the quick fault
-                    suite, as .ci/run does
+  ci                runs .ci/run: formatting, lints, compose file and alert rule checks, tests and
+                    the quick fault suite (it installs docker-compose and promtool when missing)
   tidy              the architecture checks";
 
 /// The development database, as .env.development names it.
@@ -140,10 +140,7 @@ fn ensure_database(name: &str) -> Result<(), String> {
 }
 
 fn migrate() -> Result<(), String> {
-    let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut command = Command::new(cargo);
-    command.args(["run", "-q", "-p", "sesame-web", "--", "migrate"]).env("SESSION_ENVIRONMENT", "development");
-    run(command.current_dir(project_root()))
+    run(cargo_command(&["run", "-q", "-p", "sesame-web", "--", "migrate"]).env("SESSION_ENVIRONMENT", "development"))
 }
 
 fn reset_database() -> Result<(), String> {
@@ -180,13 +177,11 @@ fn test(extra: &[&str]) -> Result<(), String> {
     run(&mut flows)
 }
 
+/// `.ci/run`, so that the two cannot drift apart.
 fn ci() -> Result<(), String> {
-    run(&mut cargo_command(&["fmt", "--all", "--check"]))?;
-    run(&mut cargo_command(&["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
-    check_compose_files()?;
-    run(Command::new("promtool").args(["check", "rules", "docs/operations/alerts.yml"]).current_dir(project_root()))?;
-    test(&[])?;
-    faults(&["--quick"])
+    let root = project_root();
+    let mut command = Command::new(root.join(".ci/run"));
+    run(without_cargo_run_variables(command.current_dir(root)))
 }
 
 /// Where cargo puts what it builds.
@@ -298,23 +293,32 @@ fn write_between_markers(path: &str, begin: &str, end: &str, how: &str, table: &
     Ok(())
 }
 
-/// `docker-compose config -q` on both compose files (the production one with
-/// placeholder secrets, since it refuses to render without them).
-fn check_compose_files() -> Result<(), String> {
-    let root = project_root();
-    run(Command::new("docker-compose").args(["-f", "docker/docker-compose.yml", "config", "-q"]).current_dir(&root))?;
-    run(Command::new("docker-compose")
-        .args(["-f", "docker/docker-compose.prod.yml", "config", "-q"])
-        .env("POSTGRES_PASSWORD", "placeholder")
-        .env("REDIS_PASSWORD", "placeholder")
-        .current_dir(&root))
+/// `cargo args…` in the project root, without the variables that `cargo run`
+/// set for xtask itself: build scripts watch some of them (`ring`'s watches
+/// `CARGO_MANIFEST_DIR`), so inheriting them would make every switch between
+/// `cargo xtask …` and a plain `cargo build` rebuild a dozen crates.
+pub(crate) fn cargo_command(args: &[&str]) -> Command {
+    let mut command = Command::new(env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    without_cargo_run_variables(command.args(args).current_dir(project_root()));
+    command
 }
 
-/// `cargo args…` in the project root.
-fn cargo_command(args: &[&str]) -> Command {
-    let mut command = Command::new(env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-    command.args(args).current_dir(project_root());
+/// `command` without the variables that `cargo run` set for xtask.
+fn without_cargo_run_variables(command: &mut Command) -> &mut Command {
+    for (name, _) in env::vars_os() {
+        if is_set_by_cargo_run(&name.to_string_lossy()) {
+            command.env_remove(name);
+        }
+    }
     command
+}
+
+/// Whether `cargo run` sets `name` for the program it runs (as opposed to a
+/// setting such as `CARGO_TARGET_DIR` or `CARGO_HOME` that a user set).
+fn is_set_by_cargo_run(name: &str) -> bool {
+    const EXACT: [&str; 5] =
+        ["CARGO_MANIFEST_DIR", "CARGO_MANIFEST_PATH", "CARGO_CRATE_NAME", "CARGO_BIN_NAME", "CARGO_PRIMARY_PACKAGE"];
+    EXACT.contains(&name) || name.starts_with("CARGO_PKG_")
 }
 
 /// Runs `command`; an error unless it exits 0.
@@ -327,4 +331,23 @@ pub(crate) fn run(command: &mut Command) -> Result<(), String> {
     eprintln!("$ {shown}");
     let status = command.status().map_err(|err| format!("cannot run `{shown}`: {err}"))?;
     if status.success() { Ok(()) } else { Err(format!("`{shown}` failed ({status})")) }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_cargo_that_xtask_starts_does_not_inherit_what_cargo_run_set_for_xtask() {
+        // The test harness runs under cargo too, which sets these for it.
+        assert!(std::env::var_os("CARGO_MANIFEST_DIR").is_some());
+        let command = super::cargo_command(&["build"]);
+        let removed: Vec<String> = command
+            .get_envs()
+            .filter(|(_, value)| value.is_none())
+            .map(|(name, _)| name.to_string_lossy().into_owned())
+            .collect();
+        for name in ["CARGO_MANIFEST_DIR", "CARGO_PKG_NAME"] {
+            assert!(removed.iter().any(|removed| removed == name), "{name} is passed on: {removed:?}");
+        }
+        assert!(!removed.iter().any(|name| name == "CARGO_TARGET_DIR" || name == "CARGO_HOME"), "{removed:?}");
+    }
 }

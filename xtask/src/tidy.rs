@@ -11,7 +11,6 @@ use std::{
     collections::BTreeMap,
     fs,
     path::{Path, PathBuf},
-    process::Command,
 };
 
 use serde_json::Value;
@@ -89,9 +88,7 @@ struct Dependency {
 }
 
 fn workspace_packages(root: &Path) -> Result<Vec<Package>, String> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let output = Command::new(cargo)
-        .args(["metadata", "--format-version", "1", "--no-deps", "--offline"])
+    let output = crate::cargo_command(&["metadata", "--format-version", "1", "--no-deps", "--offline"])
         .current_dir(root)
         .output()
         .map_err(|err| format!("cannot run cargo metadata: {err}"))?;

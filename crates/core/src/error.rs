@@ -16,6 +16,9 @@ pub enum AuthError {
     /// The password breaks a rule.
     #[error(transparent)]
     WeakPassword(#[from] PasswordError),
+    /// Both the email and the password of a registration break the rules.
+    #[error("{0}; {1}")]
+    InvalidEmailAndPassword(EmailError, PasswordError),
     /// Registration with an address that already has a user.
     #[error("email address is already taken")]
     EmailTaken,

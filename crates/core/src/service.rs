@@ -58,7 +58,8 @@ impl AuthService {
 
     /// Creates a user and logs them in.
     ///
-    /// Errors: `InvalidEmail`, `WeakPassword` (checked before anything is stored),
+    /// Errors: `InvalidEmail`, `WeakPassword` or, when both are wrong,
+    /// `InvalidEmailAndPassword` (checked before anything is stored),
     /// `EmailTaken` (also when a concurrent registration wins the race).
     pub async fn register(
         &self,
@@ -67,8 +68,12 @@ impl AuthService {
         presented: &[SessionToken],
         metadata: SessionMetadata,
     ) -> Result<LoggedIn, AuthError> {
-        let email = Email::parse(email)?;
-        let password = Password::parse(password)?;
+        let (email, password) = match (Email::parse(email), Password::parse(password)) {
+            (Ok(email), Ok(password)) => (email, password),
+            (Err(email), Err(password)) => return Err(AuthError::InvalidEmailAndPassword(email, password)),
+            (Err(email), Ok(_)) => return Err(email.into()),
+            (Ok(_), Err(password)) => return Err(password.into()),
+        };
         // Cheap early answer for the common duplicate; the store's unique index
         // still decides races.
         if self.users.find_by_email(&email).await?.is_some() {

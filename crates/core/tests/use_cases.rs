@@ -78,6 +78,10 @@ async fn register_refuses_bad_input_before_touching_a_store() {
     assert!(matches!(service.register("not-an-email", PASSWORD, &[], meta()).await, Err(AuthError::InvalidEmail(_))));
     assert!(matches!(service.register("a@example.com", "short", &[], meta()).await, Err(AuthError::WeakPassword(_))));
     assert!(matches!(
+        service.register("not-an-email", "short", &[], meta()).await,
+        Err(AuthError::InvalidEmailAndPassword(_, _))
+    ));
+    assert!(matches!(
         service.register("a@example.com", "password123", &[], meta()).await,
         Err(AuthError::WeakPassword(_))
     ));

@@ -193,6 +193,17 @@ pub enum FactoryError {
         /// The last error.
         reason: String,
     },
+    /// A store answered with an error that trying again would not mend (a
+    /// database that does not exist, a malformed URL).
+    #[error("cannot use {backend} at {url}: {reason}")]
+    Refused {
+        /// The store.
+        backend: &'static str,
+        /// Its URL, password redacted.
+        url: String,
+        /// Why.
+        reason: String,
+    },
     /// A store's configuration is unsafe for the mode it serves.
     #[error("{0}")]
     Unsafe(String),
@@ -422,7 +433,14 @@ where
     for attempt in 1..=attempts {
         match connect().await {
             Ok(connected) => return Ok(connected),
-            Err(err) if attempt == attempts || !is_transient(&err) => {
+            Err(err) if !is_transient(&err) => {
+                return Err(FactoryError::Refused {
+                    backend,
+                    url: redact_url(url.expose_secret()),
+                    reason: err.to_string(),
+                });
+            }
+            Err(err) if attempt == attempts => {
                 return Err(FactoryError::Unreachable {
                     backend,
                     url: redact_url(url.expose_secret()),

@@ -291,16 +291,23 @@ const SEED_NAMES: [(&str, &str); 3] = [
 
 impl Settings {
     /// Loads the settings for the environment `SESSION_ENVIRONMENT` names, reading
-    /// `.env.{environment}` from `dir` and the process environment.
+    /// `.env.{environment}` from `dir` (or the nearest directory above it that
+    /// has one) and the process environment.
     pub fn from_process_env(dir: &Path) -> Result<Self, crate::FactoryError> {
         let environment = Environment::from_variable(std::env::var(Environment::VARIABLE).ok().as_deref())?;
         Ok(Self::load(environment, dir, std::env::vars().collect())?)
     }
 
     /// Loads the settings for `environment` from `.env.{environment}` in `dir`
-    /// (if present), overridden by `vars` (the process environment, or a test's map).
+    /// or the nearest directory above it that has one (so that a command run
+    /// from a crate's directory finds the workspace's file), if any, overridden
+    /// by `vars` (the process environment, or a test's map).
     pub fn load(environment: Environment, dir: &Path, vars: HashMap<String, String>) -> Result<Self, SettingsError> {
-        let mut merged = read_env_file(&dir.join(format!(".env.{environment}")))?;
+        let name = format!(".env.{environment}");
+        let mut merged = match dir.ancestors().map(|dir| dir.join(&name)).find(|file| file.exists()) {
+            Some(file) => read_env_file(&file)?,
+            None => HashMap::new(),
+        };
         merged.extend(vars);
         Self::from_vars(environment, merged)
     }
@@ -613,6 +620,17 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
         assert_eq!(settings.session.max_age_seconds, 900, "from the file");
         assert_eq!(settings.http.addr.port(), 5000, "the process variable wins");
+    }
+
+    #[test]
+    fn the_env_file_is_found_from_a_directory_below_it() {
+        let dir = std::env::temp_dir().join(format!("sesame-settings-above-{}", std::process::id()));
+        let below = dir.join("crates").join("web");
+        std::fs::create_dir_all(&below).unwrap();
+        std::fs::write(dir.join(".env.mock"), "SESSION_MAX_AGE_SECONDS=900\n").unwrap();
+        let settings = Settings::load(Environment::Mock, &below, HashMap::new());
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(settings.unwrap().session.max_age_seconds, 900);
     }
 
     #[test]

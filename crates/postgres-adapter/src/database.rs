@@ -45,7 +45,11 @@ impl Database {
         let first = tokio::time::timeout(settings.acquire_timeout, PgConnection::connect_with(&options))
             .await
             .map_err(|_| PostgresError::TimedOut(settings.acquire_timeout))?
-            .map_err(PostgresError::Connect)?;
+            .map_err(|err| match err.as_database_error().and_then(|err| err.code()).as_deref() {
+                // invalid_catalog_name: the server answers, the database is not there.
+                Some("3D000") => PostgresError::MissingDatabase(options.get_database().unwrap_or("?").to_owned()),
+                _ => PostgresError::Connect(err),
+            })?;
         let _ = first.close().await;
         let pool = PgPoolOptions::new()
             .max_connections(settings.max_connections)

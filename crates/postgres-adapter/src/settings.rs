@@ -77,6 +77,13 @@ pub enum PostgresError {
     /// The server cannot be reached or refused the connection.
     #[error("cannot connect: {0}")]
     Connect(#[source] sqlx::Error),
+    /// The server answers, but the database named in the URL does not exist:
+    /// not worth retrying.
+    #[error(
+        "the server answers, but database \"{0}\" does not exist: create it (`createdb {0}`; \
+         for the development database, `cargo xtask setup`)"
+    )]
+    MissingDatabase(String),
     /// The server did not answer in time.
     #[error("cannot connect: no answer within {0:?}")]
     TimedOut(std::time::Duration),

@@ -206,6 +206,9 @@ impl From<AuthError> for ApiError {
         match err {
             AuthError::InvalidEmail(reason) => Self::Validation(vec![email_error(reason)]),
             AuthError::WeakPassword(reason) => Self::Validation(vec![password_error(reason)]),
+            AuthError::InvalidEmailAndPassword(email, password) => {
+                Self::Validation(vec![email_error(email), password_error(password)])
+            }
             AuthError::EmailTaken => Self::EmailTaken,
             AuthError::InvalidCredentials => Self::InvalidCredentials,
             AuthError::WrongPassword => Self::WrongPassword,

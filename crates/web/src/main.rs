@@ -1,6 +1,6 @@
 //! The `sesame` binary: `sesame serve` (the default) runs the HTTP service.
 
-use std::{path::Path, process::ExitCode, sync::Arc};
+use std::{path::PathBuf, process::ExitCode, sync::Arc};
 
 use clap::{Parser, Subcommand};
 use sesame_core::ports::SystemClock;
@@ -29,7 +29,8 @@ enum Command {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    let settings = match Settings::from_process_env(Path::new(".")) {
+    let here = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    let settings = match Settings::from_process_env(&here) {
         Ok(settings) => settings,
         Err(err) => {
             eprintln!("sesame: {err}");

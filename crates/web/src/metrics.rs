@@ -117,7 +117,9 @@ pub(crate) fn record_auth_outcome<T>(action: &'static str, result: &Result<T, Au
         Ok(_) => "success",
         Err(AuthError::InvalidCredentials) => "invalid_credentials",
         Err(AuthError::EmailTaken) => "email_taken",
-        Err(AuthError::InvalidEmail(_) | AuthError::WeakPassword(_)) => "invalid_input",
+        Err(AuthError::InvalidEmail(_) | AuthError::WeakPassword(_) | AuthError::InvalidEmailAndPassword(..)) => {
+            "invalid_input"
+        }
         Err(_) => "error",
     };
     metrics::counter!("sesame_auth_outcomes_total", "action" => action, "outcome" => outcome).increment(1);

@@ -139,6 +139,30 @@ fn an_unreachable_database_is_named_without_its_password() {
     assert!(!stderr.contains("hunter2"), "{stderr}");
 }
 
+#[test]
+fn a_missing_database_is_called_missing_at_once_with_what_to_run() {
+    let server =
+        std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let (server, _) = server.rsplit_once('/').expect("a database URL ends in /NAME");
+    let output = sesame()
+        .arg("migrate")
+        .env("SESSION_ENVIRONMENT", "development")
+        .env("DATABASE_URL", format!("{server}/sesame_no_such_database"))
+        .env("SESAME__STORE__CONNECT_ATTEMPTS", "5")
+        .output()
+        .expect("run sesame migrate");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("database \"sesame_no_such_database\" does not exist")
+            && stderr.contains("createdb sesame_no_such_database"),
+        "(is PostgreSQL at TEST_DATABASE_URL up?) {stderr}"
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(!stderr.contains("cannot reach"), "{stderr}");
+    assert!(!stdout.contains("retrying") && !stderr.contains("retrying"), "not retried: {stdout}{stderr}");
+}
+
 #[tokio::test]
 async fn outside_production_each_request_gets_an_access_line_with_its_request_id() {
     let service = sesame_testbed::Service::start(
