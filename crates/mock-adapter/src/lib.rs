@@ -5,6 +5,7 @@
 //! use (the factory refuses it there). Depends on `sesame-ports` only.
 
 mod limits;
+mod paging;
 mod sessions;
 mod users;
 

@@ -6,7 +6,9 @@ use std::{
 };
 
 use async_trait::async_trait;
-use sesame_ports::{Clock, PortError, Session, SessionId, SessionStore, SessionTokenHash, UserId};
+use sesame_ports::{
+    Clock, ExportCursor, ExportPage, Imported, PortError, Session, SessionId, SessionStore, SessionTokenHash, UserId,
+};
 use time::{Duration, OffsetDateTime};
 
 /// Sessions in a map keyed by token hash, with a per-user index for listing and
@@ -171,6 +173,39 @@ impl SessionStore for InMemorySessionStore {
 
     async fn ping(&self) -> Result<(), PortError> {
         Ok(())
+    }
+
+    async fn export(&self, cursor: ExportCursor, limit: u32) -> Result<ExportPage<Session>, PortError> {
+        let after =
+            crate::paging::after(&cursor, |text| SessionTokenHash::from_hex(text).map(|hash| *hash.as_bytes()))?;
+        let now = self.clock.now();
+        let sessions = self.state.read().unwrap_or_else(PoisonError::into_inner);
+        let live = sessions.by_hash.values().filter(|session| session.is_live_at(now));
+        let keyed = live.map(|session| (*session.token_hash.as_bytes(), session));
+        let page = crate::paging::page(keyed, after, limit, |hash| SessionTokenHash::from_bytes(hash).to_hex());
+        Ok(ExportPage { records: page.records.into_iter().cloned().collect(), next: page.next })
+    }
+
+    async fn import(&self, session: &Session) -> Result<Imported, PortError> {
+        let now = self.clock.now();
+        if !session.is_live_at(now) {
+            return Ok(Imported::Skipped);
+        }
+        let mut sessions = self.state.write().unwrap_or_else(PoisonError::into_inner);
+        sessions.purge_if_due(now);
+        match sessions.by_hash.get_mut(&session.token_hash).filter(|stored| stored.is_live_at(now)) {
+            Some(stored) if stored.last_seen_at >= session.last_seen_at => Ok(Imported::Skipped),
+            Some(stored) => {
+                stored.last_seen_at = session.last_seen_at;
+                stored.idle_expires_at = session.idle_expires_at;
+                Ok(Imported::Updated)
+            }
+            None => {
+                sessions.remove(&session.token_hash);
+                sessions.insert(session.clone());
+                Ok(Imported::Created)
+            }
+        }
     }
 }
 

@@ -6,7 +6,9 @@ use std::{
 };
 
 use async_trait::async_trait;
-use sesame_ports::{Email, NewUser, PortError, User, UserChanges, UserId, UserRepository};
+use sesame_ports::{
+    Email, ExportCursor, ExportPage, Imported, NewUser, PortError, User, UserChanges, UserId, UserRepository,
+};
 
 /// Users in a map, with an email index kept under the same lock so that the
 /// uniqueness check and the insert are one step.
@@ -75,5 +77,26 @@ impl UserRepository for InMemoryUserRepository {
 
     async fn ping(&self) -> Result<(), PortError> {
         Ok(())
+    }
+
+    async fn export(&self, cursor: ExportCursor, limit: u32) -> Result<ExportPage<User>, PortError> {
+        let after = crate::paging::after(&cursor, |text| UserId::parse(text).ok())?;
+        let users = self.state.read().unwrap_or_else(PoisonError::into_inner);
+        let page =
+            crate::paging::page(users.by_id.iter().map(|(id, user)| (*id, user)), after, limit, |id| id.to_string());
+        Ok(ExportPage { records: page.records.into_iter().cloned().collect(), next: page.next })
+    }
+
+    async fn import(&self, user: &User) -> Result<Imported, PortError> {
+        let mut users = self.state.write().unwrap_or_else(PoisonError::into_inner);
+        if users.by_id.contains_key(&user.id) {
+            return Ok(Imported::Skipped);
+        }
+        if users.id_by_email.contains_key(&user.email) {
+            return Err(PortError::EmailTaken);
+        }
+        users.id_by_email.insert(user.email.clone(), user.id);
+        users.by_id.insert(user.id, user.clone());
+        Ok(Imported::Created)
     }
 }

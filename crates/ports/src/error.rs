@@ -16,6 +16,9 @@ pub enum PortError {
     /// The record to change does not exist.
     #[error("record not found")]
     NotFound,
+    /// The call's arguments cannot be used (a malformed export cursor).
+    #[error("invalid request: {0}")]
+    Invalid(String),
     /// The store could not be reached or failed to answer; nothing was changed
     /// unless the method's contract says otherwise.
     #[error("{backend} store is unavailable")]

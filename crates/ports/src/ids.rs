@@ -86,6 +86,27 @@ impl SessionTokenHash {
         hex
     }
 
+    /// Reads 64 hex digits (either case), as [`to_hex`](Self::to_hex) writes them.
+    pub fn from_hex(hex: &str) -> Option<Self> {
+        fn digit(byte: u8) -> Option<u8> {
+            match byte {
+                b'0'..=b'9' => Some(byte - b'0'),
+                b'a'..=b'f' => Some(byte - b'a' + 10),
+                b'A'..=b'F' => Some(byte - b'A' + 10),
+                _ => None,
+            }
+        }
+        let hex = hex.as_bytes();
+        if hex.len() != 64 {
+            return None;
+        }
+        let mut bytes = [0u8; 32];
+        for (byte, pair) in bytes.iter_mut().zip(hex.chunks_exact(2)) {
+            *byte = digit(pair[0])? << 4 | digit(pair[1])?;
+        }
+        Some(Self(bytes))
+    }
+
     /// The first 8 hex digits: enough to tell sessions apart in a log line, far too
     /// few to look one up.
     pub fn short(&self) -> String {
@@ -102,6 +123,16 @@ impl fmt::Debug for SessionTokenHash {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn token_hashes_round_trip_through_hex() {
+        let hash = SessionTokenHash::from_bytes([0xa5; 32]);
+        assert_eq!(SessionTokenHash::from_hex(&hash.to_hex()), Some(hash));
+        assert_eq!(SessionTokenHash::from_hex(&hash.to_hex().to_uppercase()), Some(hash));
+        assert_eq!(SessionTokenHash::from_hex("zz"), None);
+        assert_eq!(SessionTokenHash::from_hex(&"g".repeat(64)), None);
+        assert_eq!(SessionTokenHash::from_hex(&"+f".repeat(32)), None);
+    }
 
     #[test]
     fn ids_round_trip_through_their_display_form() {

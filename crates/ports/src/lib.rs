@@ -5,7 +5,11 @@
 //! [`Session`] — and the traits every adapter implements: [`UserRepository`],
 //! [`SessionStore`], [`RateLimiter`] and [`Clock`], plus the two that a tiered session store needs
 //! from its tiers, [`DurableSessionStore`] and [`SessionCache`]. It depends on no other
-//! workspace crate, so an adapter team needs nothing but this crate.
+//! workspace crate, so an adapter team needs nothing but this crate. Every
+//! store can also be read whole and written from another's export
+//! ([`SessionStore::export`], [`SessionStore::import`] and the same on
+//! [`UserRepository`]), in one portable format ([`PortableRecord`]: JSON Lines,
+//! versioned).
 //!
 //! Features:
 //! - `mock`: [`mockall`](https://docs.rs/mockall) mocks of every port
@@ -17,7 +21,9 @@
 mod clock;
 mod email;
 mod error;
+mod export;
 mod ids;
+mod portable;
 mod rate_limiter;
 mod records;
 mod session_store;
@@ -30,7 +36,9 @@ pub mod testkit;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use email::{Email, EmailError};
 pub use error::{BoxError, PortError};
+pub use export::{ExportCursor, ExportPage, Imported};
 pub use ids::{ParseIdError, SessionId, SessionTokenHash, UserId};
+pub use portable::{FORMAT_VERSION, PortableError, PortableRecord, PortableSession, PortableSnapshot, PortableUser};
 pub use rate_limiter::{RateLimit, RateLimiter, Verdict};
 pub use records::{NewUser, PasswordHash, Session, SessionMetadata, User, UserChanges, UserSnapshot};
 pub use session_store::SessionStore;

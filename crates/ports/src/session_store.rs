@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
-use crate::{PortError, Session, SessionId, SessionTokenHash, UserId};
+use crate::{ExportCursor, ExportPage, Imported, PortError, Session, SessionId, SessionTokenHash, UserId};
 
 /// Stores sessions, keyed by the SHA-256 of their token.
 ///
@@ -64,4 +64,23 @@ pub trait SessionStore: Send + Sync + 'static {
 
     /// Answers `Ok` when the store is reachable; used by readiness checks.
     async fn ping(&self) -> Result<(), PortError>;
+
+    /// Up to about `limit` live sessions from where `cursor` left off
+    /// ([`ExportCursor::start`] first), in an order of the store's choosing,
+    /// and where the next page starts (`None` when every session was read). A
+    /// session live throughout an export is in exactly one page; one created,
+    /// ended or expiring meanwhile may or may not be. Reads only: an export
+    /// never extends or ends a session. A cursor from another store, or a
+    /// malformed one, is [`PortError::Invalid`].
+    async fn export(&self, cursor: ExportCursor, limit: u32) -> Result<ExportPage<Session>, PortError>;
+
+    /// Stores `session` as another store exported it — keeping its token
+    /// hash, id, timestamps and expiries, so it lives exactly as long as it
+    /// would have there — unless that would lose something:
+    /// [`Imported::Skipped`], changing nothing, when the session is not live,
+    /// when this store holds it last used as late or later, or when this store
+    /// ended it; [`Imported::Updated`] when it held it last used earlier (its
+    /// use and idle expiry are taken); [`Imported::Created`] otherwise.
+    /// Importing the same session twice changes nothing the second time.
+    async fn import(&self, session: &Session) -> Result<Imported, PortError>;
 }

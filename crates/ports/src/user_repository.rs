@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 
-use crate::{Email, NewUser, PortError, User, UserChanges, UserId};
+use crate::{Email, ExportCursor, ExportPage, Imported, NewUser, PortError, User, UserChanges, UserId};
 
 /// Stores users. Emails are unique: two users never share a normalised [`Email`].
 ///
@@ -36,4 +36,21 @@ pub trait UserRepository: Send + Sync + 'static {
 
     /// Answers `Ok` when the store is reachable; used by readiness checks.
     async fn ping(&self) -> Result<(), PortError>;
+
+    /// Up to about `limit` users from where `cursor` left off
+    /// ([`ExportCursor::start`] first), in an order of the store's choosing,
+    /// and where the next page starts (`None` when every user was read). A
+    /// user present throughout an export is in exactly one page. A cursor from
+    /// another store, or a malformed one, is [`PortError::Invalid`].
+    async fn export(&self, cursor: ExportCursor, limit: u32) -> Result<ExportPage<User>, PortError>;
+
+    /// Stores `user` as another store exported it — id, email, password hash,
+    /// verification and registration time kept — and answers
+    /// [`Imported::Created`]; [`Imported::Skipped`], changing nothing, when a
+    /// user with this id exists (users carry no time of change to tell which
+    /// is newer, so the one here wins). Importing the same user twice changes
+    /// nothing the second time.
+    ///
+    /// Errors: [`PortError::EmailTaken`] when another user has this email.
+    async fn import(&self, user: &User) -> Result<Imported, PortError>;
 }

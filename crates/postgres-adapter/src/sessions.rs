@@ -5,8 +5,8 @@ use std::{net::IpAddr, sync::Arc};
 
 use async_trait::async_trait;
 use sesame_ports::{
-    Clock, DurableSessionStore, Email, PortError, Session, SessionId, SessionMetadata, SessionStore, SessionTokenHash,
-    Touch, UserId, UserSnapshot,
+    Clock, DurableSessionStore, Email, ExportCursor, ExportPage, Imported, PortError, Session, SessionId,
+    SessionMetadata, SessionStore, SessionTokenHash, Touch, UserId, UserSnapshot,
 };
 use sqlx::{AssertSqlSafe, PgPool, Row as _, postgres::PgRow};
 use time::OffsetDateTime;
@@ -240,6 +240,60 @@ impl SessionStore for PostgresSessionStore {
     async fn ping(&self) -> Result<(), PortError> {
         sqlx::query("SELECT 1").execute(&self.pool).await.map_err(store_error)?;
         Ok(())
+    }
+
+    async fn export(&self, cursor: ExportCursor, limit: u32) -> Result<ExportPage<Session>, PortError> {
+        let after = match cursor.position() {
+            None => Vec::new(),
+            Some(position) => SessionTokenHash::from_hex(position)
+                .ok_or_else(|| {
+                    PortError::Invalid(format!("{position:?} is not a cursor of the PostgreSQL session store"))
+                })?
+                .as_bytes()
+                .to_vec(),
+        };
+        let limit = limit.max(1);
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM sessions WHERE token_hash > $1 AND ended_at IS NULL AND expires_at > $2 \
+             ORDER BY token_hash LIMIT $3"
+        )))
+        .bind(after)
+        .bind(self.clock.now())
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(store_error)?;
+        // From the last row read, whether or not it decodes.
+        let next = match rows.last().filter(|_| rows.len() == usize::try_from(limit).unwrap_or(usize::MAX)) {
+            Some(last) => match decode(last)? {
+                Ok(session) => Some(ExportCursor::at(session.token_hash.to_hex())),
+                Err(token_hash) => Some(ExportCursor::at(token_hash.to_hex())),
+            },
+            None => None,
+        };
+        Ok(ExportPage { records: self.decode_all(rows).await?, next })
+    }
+
+    async fn import(&self, session: &Session) -> Result<Imported, PortError> {
+        if !session.is_live_at(self.clock.now()) {
+            return Ok(Imported::Skipped);
+        }
+        // A row comes back when one was inserted or updated; xmax is 0 only on
+        // a row this statement inserted. An ended row is never updated.
+        let row = insert(
+            session,
+            "DO UPDATE SET last_seen_at = EXCLUDED.last_seen_at, idle_expires_at = EXCLUDED.idle_expires_at \
+             WHERE sessions.ended_at IS NULL AND sessions.last_seen_at < EXCLUDED.last_seen_at \
+             RETURNING xmax = 0 AS inserted",
+        )
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(store_error)?;
+        Ok(match row {
+            None => Imported::Skipped,
+            Some(row) if row.try_get::<bool, _>("inserted").map_err(store_error)? => Imported::Created,
+            Some(_) => Imported::Updated,
+        })
     }
 }
 

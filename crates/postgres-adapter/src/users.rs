@@ -1,7 +1,10 @@
 //! [`UserRepository`] on PostgreSQL.
 
 use async_trait::async_trait;
-use sesame_ports::{Email, NewUser, PasswordHash, PortError, User, UserChanges, UserId, UserRepository};
+use sesame_ports::{
+    Email, ExportCursor, ExportPage, Imported, NewUser, PasswordHash, PortError, User, UserChanges, UserId,
+    UserRepository,
+};
 use sqlx::{AssertSqlSafe, PgPool, postgres::PgRow};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -97,5 +100,43 @@ impl UserRepository for PostgresUserRepository {
     async fn ping(&self) -> Result<(), PortError> {
         sqlx::query("SELECT 1").execute(&self.pool).await.map_err(store_error)?;
         Ok(())
+    }
+
+    async fn export(&self, cursor: ExportCursor, limit: u32) -> Result<ExportPage<User>, PortError> {
+        let after = match cursor.position() {
+            None => None,
+            Some(position) => Some(UserId::parse(position).map_err(|_| {
+                PortError::Invalid(format!("{position:?} is not a cursor of the PostgreSQL user store"))
+            })?),
+        };
+        let limit = limit.max(1);
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM users WHERE $1::uuid IS NULL OR id > $1 ORDER BY id LIMIT $2"
+        )))
+        .bind(after.map(|id| id.as_uuid()))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(store_error)?;
+        let records = rows.iter().map(user_from_row).collect::<Result<Vec<_>, _>>()?;
+        let full = records.len() == usize::try_from(limit).unwrap_or(usize::MAX);
+        let next = records.last().filter(|_| full).map(|user| ExportCursor::at(user.id.to_string()));
+        Ok(ExportPage { records, next })
+    }
+
+    async fn import(&self, user: &User) -> Result<Imported, PortError> {
+        let done = sqlx::query(
+            "INSERT INTO users (id, email, password_hash, is_verified, created_at) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(user.id.as_uuid())
+        .bind(user.email.as_str())
+        .bind(user.password_hash.expose())
+        .bind(user.is_verified)
+        .bind(user.created_at)
+        .execute(&self.pool)
+        .await
+        .map_err(store_error)?;
+        Ok(if done.rows_affected() == 1 { Imported::Created } else { Imported::Skipped })
     }
 }

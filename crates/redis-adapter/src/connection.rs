@@ -3,10 +3,11 @@
 use std::time::Duration;
 
 use redis::{
-    Cmd, Pipeline, RedisFuture, Value,
+    Cmd, Pipeline, RedisFuture, RedisResult, Value,
     aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig},
     cluster::ClusterClient,
     cluster_async::ClusterConnection,
+    cluster_routing::{RoutingInfo, SingleNodeRoutingInfo},
 };
 use secrecy::{ExposeSecret, SecretString};
 
@@ -112,6 +113,69 @@ impl Connection {
     }
 }
 
+/// A server to `SCAN`: the one server of a standalone deployment, or one
+/// master of a Cluster by address.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum ScanNode {
+    Standalone,
+    Master { host: String, port: u16 },
+}
+
+impl Connection {
+    /// The servers whose keys together are every key: the one server, or the
+    /// Cluster's masters as `CLUSTER NODES` lists them, sorted by address so
+    /// that an export's cursor names the same node from page to page.
+    pub(crate) async fn scan_nodes(&mut self) -> RedisResult<Vec<ScanNode>> {
+        let Self::Cluster(cluster) = self else { return Ok(vec![ScanNode::Standalone]) };
+        let listing = cluster
+            .route_command(
+                redis::cmd("CLUSTER").arg("NODES").clone(),
+                RoutingInfo::SingleNode(SingleNodeRoutingInfo::Random),
+            )
+            .await?;
+        let listing: String = redis::from_redis_value(listing)?;
+        let mut masters: Vec<ScanNode> = listing.lines().filter_map(master_address).collect();
+        masters.sort();
+        masters.dedup();
+        Ok(masters)
+    }
+
+    /// One `SCAN` step on `node`: the next cursor (0 when the node is done) and
+    /// the keys matching `pattern`.
+    pub(crate) async fn scan(
+        &mut self,
+        node: &ScanNode,
+        cursor: u64,
+        pattern: &str,
+        count: u32,
+    ) -> RedisResult<(u64, Vec<String>)> {
+        let mut command = redis::cmd("SCAN");
+        command.arg(cursor).arg("MATCH").arg(pattern).arg("COUNT").arg(count);
+        match (self, node) {
+            (Self::Cluster(cluster), ScanNode::Master { host, port }) => {
+                let routing = SingleNodeRoutingInfo::ByAddress { host: host.clone(), port: *port };
+                Ok(redis::from_redis_value(cluster.route_command(command, RoutingInfo::SingleNode(routing)).await?)?)
+            }
+            (connection, _) => command.query_async(connection).await,
+        }
+    }
+}
+
+/// The address of a master that serves, from a line of `CLUSTER NODES`
+/// (`<id> <ip:port@cport[,hostname]> <flags> …`).
+fn master_address(line: &str) -> Option<ScanNode> {
+    let mut fields = line.split_whitespace();
+    let (_, address, flags) = (fields.next()?, fields.next()?, fields.next()?);
+    let flags: Vec<&str> = flags.split(',').collect();
+    if !flags.contains(&"master") || flags.iter().any(|flag| matches!(*flag, "fail" | "fail?" | "noaddr" | "handshake"))
+    {
+        return None;
+    }
+    let address = address.split(['@', ',']).next()?;
+    let (host, port) = address.rsplit_once(':')?;
+    Some(ScanNode::Master { host: host.to_owned(), port: port.parse().ok()? })
+}
+
 impl ConnectionLike for Connection {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
         match self {
@@ -137,5 +201,28 @@ impl ConnectionLike for Connection {
             Self::Standalone(connection) => connection.get_db(),
             Self::Cluster(connection) => connection.get_db(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masters_that_serve_are_read_from_cluster_nodes() {
+        let listing = "\
+07c37dfeb235213a872192d90877d0cd55635b91 127.0.0.1:30004@31004,node-4 slave e7d1eecce10fd6bb5eb35b9f99a514335d9ba9ca 0 1426238317239 4 connected
+67ed2db8d677e59ec4a4cefb06858cf2a1a89fa1 127.0.0.1:30002@31002 master - 0 1426238316232 2 connected 5461-10922
+292f8b365bb7edb5e285caf0b7e6ddc7265d2f4f 127.0.0.1:30003@31003 master,fail - 0 1426238318243 3 connected 10923-16383
+e7d1eecce10fd6bb5eb35b9f99a514335d9ba9ca 127.0.0.1:30001@31001 myself,master - 0 0 1 connected 0-5460
+";
+        let masters: Vec<ScanNode> = listing.lines().filter_map(master_address).collect();
+        assert_eq!(
+            masters,
+            [
+                ScanNode::Master { host: "127.0.0.1".into(), port: 30002 },
+                ScanNode::Master { host: "127.0.0.1".into(), port: 30001 },
+            ]
+        );
     }
 }

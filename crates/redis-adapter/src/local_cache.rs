@@ -146,7 +146,7 @@ impl LocalCache {
                 Value::SimpleString(text) => Some(text.as_str()),
                 _ => None,
             })
-            .filter_map(|key| crate::store::parse_hex(key.strip_prefix(&self.key_prefix)?))
+            .filter_map(|key| SessionTokenHash::from_hex(key.strip_prefix(&self.key_prefix)?))
             .collect();
         self.forget(&hashes);
     }

@@ -12,7 +12,8 @@ use std::{
 use async_trait::async_trait;
 use redis::{FromRedisValue, Pipeline, Value};
 use sesame_ports::{
-    Cached, Clock, PortError, Session, SessionCache, SessionId, SessionStore, SessionTokenHash, UserId,
+    Cached, Clock, ExportCursor, ExportPage, Imported, PortError, Session, SessionCache, SessionId, SessionStore,
+    SessionTokenHash, UserId,
 };
 use time::OffsetDateTime;
 
@@ -55,6 +56,27 @@ local expiry = redis.call('HMGET', KEYS[1], 'idle', 'absolute')
 local idle, absolute, now = tonumber(expiry[1]), tonumber(expiry[2]), tonumber(ARGV[1])
 if not idle or not absolute or now >= idle or now >= absolute then return 0 end
 redis.call('HSET', KEYS[1], 'd', '1')
+return 1
+";
+
+/// Imports a session exported elsewhere, unless the key holds an ended marker
+/// or the session used as late or later. ARGV: now, the session's last use,
+/// idle expiry, TTL in milliseconds, then field, value pairs of its whole
+/// record. Answers 1 when it wrote the record, 2 when it took the later use
+/// into a live record, 0 when it changed nothing.
+const IMPORT_SCRIPT: &str = r"
+local stored = redis.call('HMGET', KEYS[1], 'ended', 'seen', 'idle', 'absolute')
+if stored[1] then return 0 end
+local seen, idle, absolute, now = tonumber(stored[2]), tonumber(stored[3]), tonumber(stored[4]), tonumber(ARGV[1])
+if seen and idle and absolute and now < idle and now < absolute then
+  if seen >= tonumber(ARGV[2]) then return 0 end
+  redis.call('HSET', KEYS[1], 'seen', ARGV[2], 'idle', ARGV[3])
+  redis.call('PEXPIRE', KEYS[1], ARGV[4])
+  return 2
+end
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], unpack(ARGV, 5))
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
 return 1
 ";
 
@@ -447,7 +469,7 @@ impl RedisSessionStore {
         let mut stale = Vec::new();
         let mut listed = Vec::with_capacity(entries.len());
         for (member, score) in entries {
-            match parse_hex(&member) {
+            match SessionTokenHash::from_hex(&member) {
                 Some(hash) => listed.push((hash, member, score)),
                 None => stale.push(member),
             }
@@ -468,17 +490,6 @@ impl RedisSessionStore {
         }
         Ok(sessions)
     }
-}
-
-pub(crate) fn parse_hex(hex: &str) -> Option<SessionTokenHash> {
-    if hex.len() != 64 {
-        return None;
-    }
-    let mut bytes = [0u8; 32];
-    for (byte, pair) in bytes.iter_mut().zip(hex.as_bytes().chunks(2)) {
-        *byte = u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok()?;
-    }
-    Some(SessionTokenHash::from_bytes(bytes))
 }
 
 #[async_trait]
@@ -565,6 +576,88 @@ impl SessionStore for RedisSessionStore {
     async fn ping(&self) -> Result<(), PortError> {
         self.query::<String>(&redis::cmd("PING")).await.map(drop)
     }
+
+    /// `SCAN` of the session keys, node after node on a Cluster; the cursor is
+    /// `node:scan-cursor`. `SCAN` may return a key twice (while Redis resizes
+    /// its table): importing is idempotent, so a repeat does no harm.
+    async fn export(&self, cursor: ExportCursor, limit: u32) -> Result<ExportPage<Session>, PortError> {
+        let invalid = |position: &str| PortError::Invalid(format!("{position:?} is not a cursor of this Redis store"));
+        let (node, scan_cursor) = match cursor.position() {
+            None => (0, 0),
+            Some(position) => position
+                .split_once(':')
+                .and_then(|(node, cursor)| Some((node.parse::<usize>().ok()?, cursor.parse::<u64>().ok()?)))
+                .ok_or_else(|| invalid(position))?,
+        };
+        let mut connection = self.connection()?;
+        let nodes = connection.scan_nodes().await.map_err(store_error)?;
+        let scanned = nodes.get(node).ok_or_else(|| invalid(cursor.position().unwrap_or_default()))?;
+        let keys_of = format!("{}session:", self.prefix);
+        let (next_cursor, keys) = connection
+            .scan(scanned, scan_cursor, &format!("{}*", glob_escape(&keys_of)), limit.max(1))
+            .await
+            .map_err(store_error)?;
+        let hashes: Vec<SessionTokenHash> =
+            keys.iter().filter_map(|key| SessionTokenHash::from_hex(key.strip_prefix(&keys_of)?)).collect();
+        let now = self.clock.now();
+        let records = self
+            .read_many(&hashes)
+            .await?
+            .into_iter()
+            .filter_map(|record| match record {
+                Cached::Live { session, .. } if session.is_live_at(now) => Some(session),
+                _ => None,
+            })
+            .collect();
+        let next = match (next_cursor, node + 1 < nodes.len()) {
+            (0, false) => None,
+            (0, true) => Some(ExportCursor::at(format!("{}:0", node + 1))),
+            (next, _) => Some(ExportCursor::at(format!("{node}:{next}"))),
+        };
+        Ok(ExportPage { records, next })
+    }
+
+    async fn import(&self, session: &Session) -> Result<Imported, PortError> {
+        let now = self.clock.now();
+        if !session.is_live_at(now) {
+            return Ok(Imported::Skipped);
+        }
+        let mut session_step = redis::pipe();
+        session_step
+            .cmd("EVAL")
+            .arg(IMPORT_SCRIPT)
+            .arg(1)
+            .arg(self.session_key(&session.token_hash))
+            .arg(micros(now))
+            .arg(micros(session.last_seen_at))
+            .arg(micros(session.idle_expires_at))
+            .arg(ttl_millis(now, session.expires_at()));
+        for (field, value) in codec::encode(session, false) {
+            session_step.arg(field).arg(value);
+        }
+        // Indexed first, as for every write (a skipped import's entry is pruned
+        // at the next listing).
+        let answer: i64 = redis::from_redis_value(self.write(vec![self.index_step(session), session_step]).await?)
+            .map_err(|err| PortError::unavailable(BACKEND, err))?;
+        self.forget([&session.token_hash]);
+        Ok(match answer {
+            1 => Imported::Created,
+            2 => Imported::Updated,
+            _ => Imported::Skipped,
+        })
+    }
+}
+
+/// `text` with the characters `SCAN`'s `MATCH` treats as a pattern escaped.
+fn glob_escape(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for character in text.chars() {
+        if matches!(character, '*' | '?' | '[' | ']' | '\\') {
+            escaped.push('\\');
+        }
+        escaped.push(character);
+    }
+    escaped
 }
 
 #[async_trait]
@@ -631,18 +724,5 @@ impl SessionCache for RedisSessionStore {
         self.write(vec![step]).await?;
         self.forget([token_hash]);
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn token_hashes_round_trip_through_hex() {
-        let hash = SessionTokenHash::from_bytes([0xa5; 32]);
-        assert_eq!(parse_hex(&hash.to_hex()), Some(hash));
-        assert_eq!(parse_hex("zz"), None);
-        assert_eq!(parse_hex(&"g".repeat(64)), None);
     }
 }

@@ -22,8 +22,9 @@ use std::{
 use async_trait::async_trait;
 use metrics::{Counter, Histogram};
 use sesame_ports::{
-    Cached, DurableSessionStore, Email, NewUser, PortError, RateLimit, RateLimiter, Session, SessionCache, SessionId,
-    SessionStore, SessionTokenHash, Touch, User, UserChanges, UserId, UserRepository, Verdict,
+    Cached, DurableSessionStore, Email, ExportCursor, ExportPage, Imported, NewUser, PortError, RateLimit, RateLimiter,
+    Session, SessionCache, SessionId, SessionStore, SessionTokenHash, Touch, User, UserChanges, UserId, UserRepository,
+    Verdict,
 };
 use time::OffsetDateTime;
 use tokio::time::Instant;
@@ -388,6 +389,15 @@ impl<T: SessionStore + ?Sized> SessionStore for Guarded<T> {
     async fn ping(&self) -> Result<(), PortError> {
         self.guard.call("ping", Retry::Once, || self.inner.ping()).await
     }
+
+    async fn export(&self, cursor: ExportCursor, limit: u32) -> Result<ExportPage<Session>, PortError> {
+        self.guard.call("export", Retry::Once, || self.inner.export(cursor.clone(), limit)).await
+    }
+
+    async fn import(&self, session: &Session) -> Result<Imported, PortError> {
+        // Idempotent: a second try finds what the first wrote and skips it.
+        self.guard.call("import", Retry::Once, || self.inner.import(session)).await
+    }
 }
 
 #[async_trait]
@@ -477,5 +487,13 @@ impl<T: UserRepository + ?Sized> UserRepository for Guarded<T> {
 
     async fn ping(&self) -> Result<(), PortError> {
         self.guard.call("ping", Retry::Once, || self.inner.ping()).await
+    }
+
+    async fn export(&self, cursor: ExportCursor, limit: u32) -> Result<ExportPage<User>, PortError> {
+        self.guard.call("export_users", Retry::Once, || self.inner.export(cursor.clone(), limit)).await
+    }
+
+    async fn import(&self, user: &User) -> Result<Imported, PortError> {
+        self.guard.call("import_user", Retry::Once, || self.inner.import(user)).await
     }
 }

@@ -11,8 +11,8 @@ use std::{
 
 use async_trait::async_trait;
 use sesame_ports::{
-    Cached, Clock, DurableSessionStore, PortError, Session, SessionCache, SessionId, SessionStore, SessionTokenHash,
-    Touch, UserId,
+    Cached, Clock, DurableSessionStore, ExportCursor, ExportPage, Imported, PortError, Session, SessionCache,
+    SessionId, SessionStore, SessionTokenHash, Touch, UserId,
 };
 use time::OffsetDateTime;
 
@@ -458,5 +458,26 @@ impl SessionStore for TieredSessionStore {
 
     async fn ping(&self) -> Result<(), PortError> {
         self.durable.ping().await
+    }
+
+    /// The durable tier's sessions. Sessions only the cache holds (written
+    /// before the tiered store, not used since) are not in it: they are copied
+    /// forward at their first use.
+    async fn export(&self, cursor: ExportCursor, limit: u32) -> Result<ExportPage<Session>, PortError> {
+        self.durable.export(cursor, limit).await
+    }
+
+    /// Into the durable tier, which decides (it remembers ends); then into the
+    /// cache as [`create`](Self::create) writes, so that the cache does not
+    /// serve an older copy.
+    async fn import(&self, session: &Session) -> Result<Imported, PortError> {
+        let imported = self.durable.import(session).await?;
+        if imported != Imported::Skipped {
+            self.negative.remove(&session.token_hash);
+            if let Err(err) = self.cache.put(session).await {
+                self.distrust_cache(&err);
+            }
+        }
+        Ok(imported)
     }
 }

@@ -14,8 +14,8 @@ use async_trait::async_trait;
 use secrecy::SecretString;
 use sesame_mock::{InMemoryRateLimiter, InMemorySessionStore, InMemoryUserRepository};
 use sesame_ports::{
-    DurableSessionStore, Email, ManualClock, MockSessionStore, NewUser, PortError, RateLimiter, SessionCache,
-    SessionStore, User, UserChanges, UserId, UserRepository,
+    DurableSessionStore, Email, ExportCursor, ExportPage, Imported, ManualClock, MockSessionStore, NewUser, PortError,
+    RateLimiter, SessionCache, SessionStore, User, UserChanges, UserId, UserRepository,
 };
 use sesame_tiered::{BreakerState, Guard, GuardSettings};
 
@@ -171,6 +171,12 @@ impl UserRepository for Hanging {
     }
     async fn ping(&self) -> Result<(), PortError> {
         Ok(())
+    }
+    async fn export(&self, _: ExportCursor, _: u32) -> Result<ExportPage<User>, PortError> {
+        unreachable!("not called")
+    }
+    async fn import(&self, _: &User) -> Result<Imported, PortError> {
+        unreachable!("not called")
     }
 }
 

@@ -14,8 +14,8 @@ use std::sync::{
 use async_trait::async_trait;
 use secrecy::SecretString;
 use sesame_ports::{
-    Cached, Clock, DurableSessionStore, ManualClock, PortError, Session, SessionCache, SessionId, SessionStore,
-    SessionTokenHash, Touch, UserId, testkit::SessionBuilder,
+    Cached, Clock, DurableSessionStore, ExportCursor, ExportPage, Imported, ManualClock, PortError, Session,
+    SessionCache, SessionId, SessionStore, SessionTokenHash, Touch, UserId, testkit::SessionBuilder,
 };
 use sesame_postgres::{Database, PostgresSessionStore, PostgresSettings};
 use sesame_redis::{RedisSessionStore, RedisSettings};
@@ -156,6 +156,14 @@ impl<T: SessionStore + ?Sized> SessionStore for Flaky<T> {
     async fn ping(&self) -> Result<(), PortError> {
         self.check()?;
         self.inner.ping().await
+    }
+    async fn export(&self, cursor: ExportCursor, limit: u32) -> Result<ExportPage<Session>, PortError> {
+        self.check()?;
+        self.inner.export(cursor, limit).await
+    }
+    async fn import(&self, session: &Session) -> Result<Imported, PortError> {
+        self.check()?;
+        self.inner.import(session).await
     }
 }
 

@@ -22,6 +22,7 @@ pub mod server;
 pub mod startup;
 pub mod state;
 pub mod telemetry;
+pub mod transfer;
 
 pub use startup::Application;
 pub use state::AppState;

@@ -1,11 +1,12 @@
-//! The `sesame` binary: `sesame serve` (the default) runs the HTTP service.
+//! The `sesame` binary: `sesame serve` (the default) runs the HTTP service;
+//! `migrate`, `check-config`, `users …` and `sessions …` are for operators.
 
 use std::{path::PathBuf, process::ExitCode, sync::Arc};
 
 use clap::{Parser, Subcommand};
 use sesame_core::ports::SystemClock;
 use sesame_factory::Settings;
-use sesame_web::{Application, startup::shutdown_signal, telemetry};
+use sesame_web::{Application, startup::shutdown_signal, telemetry, transfer};
 
 /// Session management and authentication service.
 #[derive(Parser)]
@@ -24,6 +25,16 @@ enum Command {
     Migrate,
     /// Load and check the settings, print them (secrets redacted), and exit.
     CheckConfig,
+    /// The configured user store's users: export, import.
+    Users {
+        #[command(subcommand)]
+        command: transfer::Command,
+    },
+    /// The configured session store's sessions: export, import.
+    Sessions {
+        #[command(subcommand)]
+        command: transfer::Command,
+    },
 }
 
 #[tokio::main]
@@ -37,8 +48,10 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    telemetry::init(&settings.log);
-    match cli.command.unwrap_or(Command::Serve) {
+    let command = cli.command.unwrap_or(Command::Serve);
+    // Commands other than the service may write records to standard output.
+    telemetry::init(&settings.log, matches!(command, Command::Serve));
+    match command {
         Command::Serve => serve(settings).await,
         Command::Migrate => match sesame_factory::migrate(&settings).await {
             Ok(()) => {
@@ -53,6 +66,25 @@ async fn main() -> ExitCode {
         Command::CheckConfig => {
             eprintln!("{settings:#?}");
             ExitCode::SUCCESS
+        }
+        Command::Users { command } => match stores(&settings).await {
+            Some(adapters) => transfer::run(transfer::Store::Users(adapters.users), command).await,
+            None => ExitCode::FAILURE,
+        },
+        Command::Sessions { command } => match stores(&settings).await {
+            Some(adapters) => transfer::run(transfer::Store::Sessions(adapters.sessions), command).await,
+            None => ExitCode::FAILURE,
+        },
+    }
+}
+
+/// The configured stores, or `None` after saying why not.
+async fn stores(settings: &Settings) -> Option<sesame_factory::Adapters> {
+    match sesame_factory::build(settings, Arc::new(SystemClock)).await {
+        Ok(adapters) => Some(adapters),
+        Err(err) => {
+            eprintln!("sesame: {err}");
+            None
         }
     }
 }

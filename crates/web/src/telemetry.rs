@@ -30,13 +30,26 @@ use tracing_subscriber::{EnvFilter, fmt, prelude::*};
 pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Installs the global subscriber: `RUST_LOG` if set, else the configured filter;
-/// JSON lines or text as configured. Calling it twice is harmless.
-pub fn init(settings: &LogSettings) {
+/// JSON lines or text as configured; on standard output for the service, on
+/// standard error for commands (whose output may be records). Calling it
+/// twice is harmless.
+pub fn init(settings: &LogSettings, to_stdout: bool) {
+    if to_stdout {
+        install(settings, std::io::stdout);
+    } else {
+        install(settings, std::io::stderr);
+    }
+}
+
+fn install<W>(settings: &LogSettings, writer: W)
+where
+    W: for<'a> fmt::MakeWriter<'a> + Send + Sync + 'static,
+{
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&settings.filter));
     let registry = tracing_subscriber::registry().with(filter);
     let _ = match settings.format {
-        LogFormat::Json => registry.with(fmt::layer().json().flatten_event(true)).try_init(),
-        LogFormat::Text => registry.with(fmt::layer()).try_init(),
+        LogFormat::Json => registry.with(fmt::layer().json().flatten_event(true).with_writer(writer)).try_init(),
+        LogFormat::Text => registry.with(fmt::layer().with_writer(writer)).try_init(),
     };
 }
 

@@ -143,3 +143,8 @@ pub async fn an_expired_session_is_missing(f: Fixture) {
     assert_eq!(f.lookup(&put).await, Cached::Missing);
     assert!(!f.cache.mark_durable(&created.token_hash).await.expect("mark"), "an expired session is not marked");
 }
+
+/// A session this cache ended stays ended whatever an import brings.
+pub async fn import_never_revives_an_ended_session(f: Fixture) {
+    super::sessions::import_never_revives_an_ended_session(f.cache, f.clock).await;
+}

@@ -158,3 +158,8 @@ pub async fn touch_many_records_uses_and_never_shortens_a_session(f: Fixture) {
     let stored = f.store.get(&later.token_hash).await.expect("get").expect("live");
     assert_eq!(stored.idle_expires_at, idle + Duration::minutes(5), "a late batch does not shorten a session");
 }
+
+/// A session this store ended stays ended whatever an import brings.
+pub async fn import_never_revives_an_ended_session(f: Fixture) {
+    super::sessions::import_never_revives_an_ended_session(f.store, f.clock).await;
+}

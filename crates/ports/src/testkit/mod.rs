@@ -53,6 +53,9 @@ macro_rules! user_repository_contract {
                 update_to_a_taken_email_is_refused,
                 update_of_unknown_user_is_not_found,
                 ping_answers,
+                export_pages_through_every_user_once,
+                import_creates_a_user_as_exported_then_skips_it,
+                import_of_a_taken_email_is_refused,
             }
             $make
         }
@@ -109,6 +112,10 @@ macro_rules! session_store_contract {
                 create_replaces_a_session_with_the_same_hash,
                 purge_removes_only_sessions_that_are_not_live,
                 ping_answers,
+                export_pages_through_every_live_session_once,
+                import_creates_a_session_as_exported_then_skips_it,
+                import_takes_a_later_use_and_never_an_earlier_one,
+                import_skips_an_expired_session,
             }
             $make
         }
@@ -136,6 +143,7 @@ macro_rules! session_cache_contract {
                 deletions_leave_ended_markers,
                 end_by_hash_leaves_a_marker_whatever_the_cache_held,
                 an_expired_session_is_missing,
+                import_never_revives_an_ended_session,
             }
             $make
         }
@@ -162,6 +170,7 @@ macro_rules! durable_session_store_contract {
                 ended_since_lists_recent_ends_whether_cleared_or_not,
                 ended_records_are_purged_at_their_expiry,
                 touch_many_records_uses_and_never_shortens_a_session,
+                import_never_revives_an_ended_session,
             }
             $make
         }

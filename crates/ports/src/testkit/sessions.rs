@@ -6,8 +6,8 @@ use std::{future::Future, net::IpAddr, sync::Arc};
 use time::{Duration, OffsetDateTime};
 
 use crate::{
-    Clock, Email, ManualClock, Session, SessionId, SessionMetadata, SessionStore, SessionTokenHash, UserId,
-    UserSnapshot,
+    Clock, Email, ExportCursor, Imported, ManualClock, PortError, Session, SessionId, SessionMetadata, SessionStore,
+    SessionTokenHash, UserId, UserSnapshot,
 };
 
 const IDLE: Duration = SessionBuilder::IDLE;
@@ -328,4 +328,98 @@ where
 /// A reachable store answers its ping.
 pub async fn ping_answers(f: Fixture) {
     f.store.ping().await.expect("ping");
+}
+
+/// Every live session: the whole store, page after page.
+async fn export_all(store: &dyn SessionStore, limit: u32) -> Vec<Session> {
+    let mut cursor = ExportCursor::start();
+    let mut sessions = Vec::new();
+    loop {
+        let page = store.export(cursor, limit).await.expect("export");
+        sessions.extend(page.records);
+        match page.next {
+            Some(next) => cursor = next,
+            None => return sessions,
+        }
+    }
+}
+
+/// An export pages through every live session, each once and whole, and
+/// leaves out the expired.
+pub async fn export_pages_through_every_live_session_once(f: Fixture) {
+    let expired = SessionBuilder::opened_at(f.clock.now()).idle_for(Duration::minutes(1)).build();
+    f.store.create(&expired).await.expect("create");
+    f.clock.advance(Duration::minutes(2));
+    let mut live = Vec::new();
+    for user in [UserId::random(), UserId::random(), UserId::random()] {
+        for _ in 0..8 {
+            live.push(f.create(user).await);
+        }
+    }
+    let exported = export_all(f.store.as_ref(), 5).await;
+    for session in &live {
+        let copies: Vec<&Session> =
+            exported.iter().filter(|exported| exported.token_hash == session.token_hash).collect();
+        assert_eq!(copies, [session], "exported once, as stored");
+    }
+    assert!(
+        !exported.iter().any(|session| session.token_hash == expired.token_hash),
+        "the expired session is left out"
+    );
+    assert!(exported.iter().all(|session| session.is_live_at(f.clock.now())));
+    let err = f.store.export(ExportCursor::at("not a cursor of this store!"), 5).await;
+    assert!(matches!(err, Err(PortError::Invalid(_))), "{err:?}");
+}
+
+/// An imported session is stored as exported and lives as long as it would
+/// have; importing it again changes nothing.
+pub async fn import_creates_a_session_as_exported_then_skips_it(f: Fixture) {
+    let session = f.session(UserId::random());
+    assert_eq!(f.store.import(&session).await.expect("import"), Imported::Created);
+    assert_eq!(f.store.get(&session.token_hash).await.expect("get").as_ref(), Some(&session));
+    assert_eq!(
+        f.store.list_for_user(session.user_id).await.expect("list"),
+        vec![session.clone()],
+        "listed as its user's"
+    );
+    assert_eq!(f.store.import(&session).await.expect("import again"), Imported::Skipped);
+    assert_eq!(f.store.get(&session.token_hash).await.expect("get").as_ref(), Some(&session));
+
+    f.clock.advance(IDLE + Duration::minutes(1));
+    assert!(!f.is_live(&session).await, "it ends when it would have ended where it came from");
+}
+
+/// An import takes a later use of a session, and never an earlier one.
+pub async fn import_takes_a_later_use_and_never_an_earlier_one(f: Fixture) {
+    let earlier = f.create(UserId::random()).await;
+    f.clock.advance(Duration::minutes(5));
+    let now = f.clock.now();
+    let later = Session { last_seen_at: now, idle_expires_at: now + IDLE, ..earlier.clone() };
+    assert_eq!(f.store.import(&later).await.expect("import"), Imported::Updated);
+    assert_eq!(f.store.get(&later.token_hash).await.expect("get").as_ref(), Some(&later));
+    assert_eq!(f.store.import(&earlier).await.expect("import"), Imported::Skipped, "an older copy never wins");
+    assert_eq!(f.store.get(&later.token_hash).await.expect("get").as_ref(), Some(&later));
+}
+
+/// A session that is no longer live is not imported.
+pub async fn import_skips_an_expired_session(f: Fixture) {
+    let session = SessionBuilder::opened_at(f.clock.now()).idle_for(Duration::minutes(1)).build();
+    f.clock.advance(Duration::minutes(2));
+    assert_eq!(f.store.import(&session).await.expect("import"), Imported::Skipped);
+    assert_eq!(f.store.get(&session.token_hash).await.expect("get"), None);
+    assert!(f.store.list_for_user(session.user_id).await.expect("list").is_empty());
+}
+
+/// A session this store ended is not brought back by an import, however
+/// recent its copy: for the stores that remember ends (the durable tier and
+/// the cache tier of a tiered store).
+pub async fn import_never_revives_an_ended_session(store: Arc<dyn SessionStore>, clock: ManualClock) {
+    let f = Fixture::new(store, clock);
+    let session = f.create(UserId::random()).await;
+    f.store.delete(&session.token_hash).await.expect("delete");
+    f.clock.advance(Duration::minutes(1));
+    let now = f.clock.now();
+    let later = Session { last_seen_at: now, idle_expires_at: now + IDLE, ..session.clone() };
+    assert_eq!(f.store.import(&later).await.expect("import"), Imported::Skipped);
+    assert_eq!(f.store.get(&session.token_hash).await.expect("get"), None, "it stays ended");
 }

@@ -151,3 +151,57 @@ pub async fn delete_removes_the_user_and_frees_the_email(f: Fixture) {
 pub async fn ping_answers(f: Fixture) {
     f.repo.ping().await.expect("ping");
 }
+
+/// Every user: the whole store, page after page (this store's cursors only).
+async fn export_all(f: &Fixture, limit: u32) -> Vec<crate::User> {
+    let mut cursor = crate::ExportCursor::start();
+    let mut users = Vec::new();
+    loop {
+        let page = f.repo.export(cursor, limit).await.expect("export");
+        users.extend(page.records);
+        match page.next {
+            Some(next) => cursor = next,
+            None => return users,
+        }
+    }
+}
+
+/// An export pages through every user, each once, as stored.
+pub async fn export_pages_through_every_user_once(f: Fixture) {
+    let mut created = Vec::new();
+    for i in 0..12 {
+        created.push(f.repo.create(new_user(unique_email(&format!("export-{i}")))).await.expect("create"));
+    }
+    let exported = export_all(&f, 5).await;
+    for user in &created {
+        let copies = exported.iter().filter(|exported| exported.id == user.id).count();
+        assert_eq!(copies, 1, "{:?} is exported once", user.id);
+        assert!(exported.contains(user), "exported as stored");
+    }
+    let err = f.repo.export(crate::ExportCursor::at("not a cursor of this store!"), 5).await;
+    assert!(matches!(err, Err(PortError::Invalid(_))), "{err:?}");
+}
+
+/// An imported user is stored as exported; importing it again changes nothing.
+pub async fn import_creates_a_user_as_exported_then_skips_it(f: Fixture) {
+    let mut user: crate::User = new_user(unique_email("imported")).into();
+    user.is_verified = true;
+    assert_eq!(f.repo.import(&user).await.expect("import"), crate::Imported::Created);
+    assert_eq!(f.repo.find_by_id(user.id).await.expect("find").as_ref(), Some(&user));
+    assert_eq!(f.repo.find_by_email(&user.email).await.expect("find").as_ref(), Some(&user));
+
+    let mut changed = user.clone();
+    changed.is_verified = false;
+    assert_eq!(f.repo.import(&changed).await.expect("import again"), crate::Imported::Skipped);
+    assert_eq!(f.repo.find_by_id(user.id).await.expect("find").as_ref(), Some(&user), "the one here wins");
+}
+
+/// A user whose email another user has is refused, and nothing is stored.
+pub async fn import_of_a_taken_email_is_refused(f: Fixture) {
+    let email = unique_email("taken-on-import");
+    f.repo.create(new_user(email.clone())).await.expect("create");
+    let other: crate::User = new_user(email).into();
+    let err = f.repo.import(&other).await.expect_err("the email is taken");
+    assert!(matches!(err, PortError::EmailTaken), "{err:?}");
+    assert_eq!(f.repo.find_by_id(other.id).await.expect("find"), None);
+}

@@ -28,13 +28,13 @@ pub(crate) struct TestApp {
     pub(crate) settings: Settings,
     pub(crate) clock: ManualClock,
     pub(crate) users: Arc<dyn UserRepository>,
+    /// The backend names under which this app's stores count their calls:
+    /// its own, since tests in one process share the metrics recorder.
+    counted: (&'static str, &'static str),
 }
 
-/// The backend names under which the test app's stores count their calls.
-const COUNTED_USERS: &str = "counted-users";
-const COUNTED_SESSIONS: &str = "counted-sessions";
-
-/// A guard that only counts: no breaker, and a timeout no test reaches.
+/// A guard that only counts, under `backend`: no breaker, and a timeout no
+/// test reaches.
 fn counted(backend: &'static str) -> Arc<Guard> {
     Guard::new(GuardSettings { failures_to_open: u32::MAX, ..GuardSettings::new(backend, Duration::from_secs(600)) })
 }
@@ -84,14 +84,18 @@ pub(crate) async fn spawn_app_in(environment: Environment, vars: &[(&str, &str)]
     });
     // The guard every production store goes through counts the calls
     // (`sesame_store_call_duration_seconds_count`) under these backend names.
-    adapters.users = Arc::new(counted(COUNTED_USERS).wrap(Arc::clone(&adapters.users)));
-    adapters.sessions = Arc::new(counted(COUNTED_SESSIONS).wrap(Arc::clone(&adapters.sessions)));
+    let unique = uuid::Uuid::new_v4().simple().to_string();
+    // Leaked: a few bytes per test app, for a label the guard keeps as 'static.
+    let counted_as = |store: &str| -> &'static str { Box::leak(format!("counted-{store}-{unique}").into_boxed_str()) };
+    let counted_names = (counted_as("users"), counted_as("sessions"));
+    adapters.users = Arc::new(counted(counted_names.0).wrap(Arc::clone(&adapters.users)));
+    adapters.sessions = Arc::new(counted(counted_names.1).wrap(Arc::clone(&adapters.sessions)));
     let users = Arc::clone(&adapters.users);
     let app = Application::build(&settings, adapters).await.expect("bind");
     let base = format!("http://{}", app.address());
     let metrics_base = app.metrics_address().map(|address| format!("http://{address}"));
     tokio::spawn(app.run_until(std::future::pending()));
-    TestApp { base, metrics_base, settings, clock, users }
+    TestApp { base, metrics_base, settings, clock, users, counted: counted_names }
 }
 
 impl TestApp {
@@ -150,12 +154,12 @@ impl TestApp {
 
     /// How many sessions the app has been asked to create so far.
     pub(crate) async fn sessions_created(&self) -> usize {
-        self.creations(COUNTED_SESSIONS).await
+        self.creations(self.counted.1).await
     }
 
     /// How many users the app has been asked to create so far.
     pub(crate) async fn users_created(&self) -> usize {
-        self.creations(COUNTED_USERS).await
+        self.creations(self.counted.0).await
     }
 
     /// The `create` calls counted on the store `backend`, read from `/metrics`.

@@ -1,0 +1,365 @@
+//! Moving users and sessions between stores: `sesame users|sessions
+//! export|import`, in the portable JSON Lines format
+//! ([`PortableRecord`]).
+//!
+//! Both directions stream: an export holds one page of records at a time, an
+//! import one line and a bounded number of writes in flight, so that memory
+//! stays flat however many records move. An import is idempotent (each store
+//! skips what it holds as new or newer), so a run that failed half-way is
+//! simply run again.
+
+use std::{
+    fmt,
+    io::{self, BufRead, Read, Write},
+    path::PathBuf,
+    process::ExitCode,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use sesame_core::ports::{
+    ExportCursor, ExportPage, Imported, PortError, PortableRecord, PortableSession, PortableUser, Session,
+    SessionStore, User, UserRepository,
+};
+use tokio::task::JoinSet;
+
+/// Records read from a store per export call.
+const PAGE: u32 = 1000;
+/// Imports in flight at once.
+const IN_FLIGHT: usize = 32;
+/// The longest line an import reads; a longer one is a failed record.
+const MAX_LINE_BYTES: u64 = 64 * 1024;
+/// Failed lines reported one by one; the rest are only counted.
+const FAILURES_SHOWN: u64 = 20;
+
+/// Where records go to, or come from.
+#[derive(Clone)]
+pub enum Store {
+    /// A user store.
+    Users(Arc<dyn UserRepository>),
+    /// A session store.
+    Sessions(Arc<dyn SessionStore>),
+}
+
+impl Store {
+    fn noun(&self) -> &'static str {
+        match self {
+            Self::Users(_) => "users",
+            Self::Sessions(_) => "sessions",
+        }
+    }
+}
+
+/// What an import did, record by record.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Tally {
+    /// Records the store did not hold, and now does.
+    pub created: u64,
+    /// Records the store held older, and now holds as imported.
+    pub updated: u64,
+    /// Records the store held as new or newer, or ended, or that had expired.
+    pub skipped: u64,
+    /// Records that could not be read or written.
+    pub failed: u64,
+    /// With `--dry-run`: records read and found valid, not written.
+    pub valid: u64,
+}
+
+impl Tally {
+    fn count(&mut self, imported: Imported) {
+        match imported {
+            Imported::Created => self.created += 1,
+            Imported::Updated => self.updated += 1,
+            Imported::Skipped => self.skipped += 1,
+        }
+    }
+
+    fn records(&self) -> u64 {
+        self.created + self.updated + self.skipped + self.failed + self.valid
+    }
+}
+
+impl fmt::Display for Tally {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.valid > 0 {
+            return write!(f, "{} valid, {} failed (dry run: nothing written)", self.valid, self.failed);
+        }
+        write!(
+            f,
+            "{} created, {} updated, {} skipped, {} failed",
+            self.created, self.updated, self.skipped, self.failed
+        )
+    }
+}
+
+/// Why a transfer stopped before its end.
+#[derive(Debug, thiserror::Error)]
+pub enum TransferError {
+    /// The store failed (after the guard's retry).
+    #[error("the store failed: {0}")]
+    Store(String),
+    /// Reading the input or writing the output failed.
+    #[error("{0}")]
+    Io(#[from] io::Error),
+}
+
+impl From<PortError> for TransferError {
+    fn from(err: PortError) -> Self {
+        Self::Store(err.cause_chain())
+    }
+}
+
+/// Progress on standard error: a line every few seconds, and one at the end.
+pub struct Progress {
+    what: String,
+    started: Instant,
+    last: Instant,
+    every: Duration,
+}
+
+impl Progress {
+    /// Progress of `what` (`sessions export`), a line at most every `every`.
+    pub fn new(what: impl Into<String>, every: Duration) -> Self {
+        let now = Instant::now();
+        Self { what: what.into(), started: now, last: now, every }
+    }
+
+    fn tick(&mut self, done: u64) {
+        if self.last.elapsed() >= self.every {
+            self.last = Instant::now();
+            eprintln!("{}: {done} records, {:.0?}", self.what, self.started.elapsed());
+        }
+    }
+}
+
+/// Writes every record of `store` to `out`, one JSON line each; how many.
+pub async fn export(store: &Store, out: &mut impl Write, progress: &mut Progress) -> Result<u64, TransferError> {
+    let mut cursor = ExportCursor::start();
+    let mut written = 0u64;
+    loop {
+        let next = match store {
+            Store::Users(users) => write_page(users.export(cursor, PAGE).await?, out, |user: &User| {
+                PortableRecord::User(PortableUser::from(user))
+            })?,
+            Store::Sessions(sessions) => write_page(sessions.export(cursor, PAGE).await?, out, |session: &Session| {
+                PortableRecord::Session(PortableSession::from(session))
+            })?,
+        };
+        written += next.0;
+        progress.tick(written);
+        match next.1 {
+            Some(next) => cursor = next,
+            None => break,
+        }
+    }
+    out.flush()?;
+    Ok(written)
+}
+
+/// Writes `page`'s records; how many, and where the next page starts.
+fn write_page<T>(
+    page: ExportPage<T>,
+    out: &mut impl Write,
+    record: impl Fn(&T) -> PortableRecord,
+) -> Result<(u64, Option<ExportCursor>), TransferError> {
+    for item in &page.records {
+        serde_json::to_writer(&mut *out, &record(item)).map_err(io::Error::from)?;
+        out.write_all(b"\n")?;
+    }
+    Ok((page.records.len() as u64, page.next))
+}
+
+/// Reads JSON lines from `input` into `store`; with `dry_run`, only checks
+/// them. A line that cannot be read or written is counted as failed and
+/// named on standard error (by line number, never by content); the import
+/// goes on.
+pub async fn import(
+    store: &Store,
+    input: &mut impl BufRead,
+    dry_run: bool,
+    progress: &mut Progress,
+) -> Result<Tally, TransferError> {
+    let mut tally = Tally::default();
+    let mut writes: JoinSet<Written> = JoinSet::new();
+    let mut line = Vec::new();
+    let mut number = 0u64;
+    loop {
+        line.clear();
+        let read = Read::take(&mut *input, MAX_LINE_BYTES + 1).read_until(b'\n', &mut line)?;
+        if read == 0 {
+            break;
+        }
+        number += 1;
+        if line.len() as u64 > MAX_LINE_BYTES {
+            fail(&mut tally, number, &format!("longer than {MAX_LINE_BYTES} bytes"));
+            skip_rest_of_line(input)?;
+            continue;
+        }
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let write = match record(store, &line) {
+            Err(reason) => {
+                fail(&mut tally, number, &reason);
+                continue;
+            }
+            Ok(_) if dry_run => {
+                tally.valid += 1;
+                continue;
+            }
+            Ok(write) => write,
+        };
+        if writes.len() >= IN_FLIGHT {
+            settle(writes.join_next().await, &mut tally);
+        }
+        writes.spawn(async move { (number, write.run().await) });
+        progress.tick(tally.records());
+    }
+    while let Some(done) = writes.join_next().await {
+        settle(Some(done), &mut tally);
+    }
+    Ok(tally)
+}
+
+/// `sesame users …` and `sesame sessions …`.
+#[derive(clap::Subcommand)]
+pub enum Command {
+    /// Write every record of the configured store to standard output (or
+    /// --output), one JSON line each, in sesame's portable format.
+    Export {
+        /// Write to this file (created with mode 0600: it is as secret as the store) instead.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+    /// Read records, one JSON line each, from standard input (or --input) into
+    /// the configured store. Idempotent: what the store holds as new or newer
+    /// is skipped. Exits 1 when any record failed.
+    Import {
+        /// Read this file instead.
+        #[arg(long, short)]
+        input: Option<PathBuf>,
+        /// Only check every record; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+/// Runs `command` on `store`; the exit code.
+pub async fn run(store: Store, command: Command) -> ExitCode {
+    let noun = store.noun();
+    let every = Duration::from_secs(2);
+    let outcome = match command {
+        Command::Export { output } => {
+            let mut progress = Progress::new(format!("{noun} export"), every);
+            let written = match output {
+                Some(path) => match private_file(&path) {
+                    Ok(file) => export(&store, &mut io::BufWriter::new(file), &mut progress).await,
+                    Err(err) => {
+                        Err(TransferError::Io(io::Error::new(err.kind(), format!("{}: {err}", path.display()))))
+                    }
+                },
+                None => export(&store, &mut io::BufWriter::new(io::stdout().lock()), &mut progress).await,
+            };
+            written.map(|written| {
+                eprintln!("{noun} export: {written} records written");
+                true
+            })
+        }
+        Command::Import { input, dry_run } => {
+            let mut progress = Progress::new(format!("{noun} import"), every);
+            let tally = match input {
+                Some(path) => match std::fs::File::open(&path) {
+                    Ok(file) => import(&store, &mut io::BufReader::new(file), dry_run, &mut progress).await,
+                    Err(err) => {
+                        Err(TransferError::Io(io::Error::new(err.kind(), format!("{}: {err}", path.display()))))
+                    }
+                },
+                None => import(&store, &mut io::stdin().lock(), dry_run, &mut progress).await,
+            };
+            tally.map(|tally| {
+                eprintln!("{noun} import: {tally}");
+                tally.failed == 0
+            })
+        }
+    };
+    match outcome {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(err) => {
+            eprintln!("sesame: {noun}: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `path`, created or emptied, readable by its owner only.
+fn private_file(path: &std::path::Path) -> io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)
+}
+
+/// One record, ready to be written to its store.
+enum Pending {
+    User(Arc<dyn UserRepository>, User),
+    Session(Arc<dyn SessionStore>, Session),
+}
+
+impl Pending {
+    async fn run(self) -> Result<Imported, String> {
+        let written = match &self {
+            Self::User(users, user) => users.import(user).await,
+            Self::Session(sessions, session) => sessions.import(session).await,
+        };
+        written.map_err(|err| match err {
+            PortError::EmailTaken => "another user has this email".to_owned(),
+            other => other.cause_chain(),
+        })
+    }
+}
+
+/// The record on `line`, for `store`; why not, when it is not one.
+fn record(store: &Store, line: &[u8]) -> Result<Pending, String> {
+    let record: PortableRecord = serde_json::from_slice(line).map_err(|err| format!("not a record: {err}"))?;
+    match (store, record) {
+        (Store::Users(users), PortableRecord::User(user)) => {
+            Ok(Pending::User(Arc::clone(users), User::try_from(user).map_err(|err| err.to_string())?))
+        }
+        (Store::Sessions(sessions), PortableRecord::Session(session)) => {
+            Ok(Pending::Session(Arc::clone(sessions), Session::try_from(session).map_err(|err| err.to_string())?))
+        }
+        (store, _) => Err(format!("not a record of {} (the other kind of export?)", store.noun())),
+    }
+}
+
+/// A write's line number and outcome.
+type Written = (u64, Result<Imported, String>);
+
+fn settle(done: Option<Result<Written, tokio::task::JoinError>>, tally: &mut Tally) {
+    match done {
+        Some(Ok((_, Ok(imported)))) => tally.count(imported),
+        Some(Ok((number, Err(reason)))) => fail(tally, number, &reason),
+        Some(Err(err)) => fail(tally, 0, &format!("the write panicked: {err}")),
+        None => {}
+    }
+}
+
+fn fail(tally: &mut Tally, number: u64, reason: &str) {
+    tally.failed += 1;
+    if tally.failed <= FAILURES_SHOWN {
+        eprintln!("line {number}: {reason}");
+    } else if tally.failed == FAILURES_SHOWN + 1 {
+        eprintln!("(further failed lines are counted, not shown)");
+    }
+}
+
+/// Reads on to the end of an over-long line.
+fn skip_rest_of_line(input: &mut impl BufRead) -> io::Result<()> {
+    let mut sink = Vec::new();
+    loop {
+        sink.clear();
+        let read = Read::take(&mut *input, MAX_LINE_BYTES).read_until(b'\n', &mut sink)?;
+        if read == 0 || sink.last() == Some(&b'\n') {
+            return Ok(());
+        }
+    }
+}

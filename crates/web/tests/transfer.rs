@@ -1,0 +1,181 @@
+//! `sesame users|sessions export|import` as an operator runs them: records
+//! moved from one deployment's stores (PostgreSQL users, tiered sessions) to
+//! another's (PostgreSQL users, Redis-only sessions) through files, against
+//! the local PostgreSQL (`TEST_DATABASE_URL`) and Redis (`TEST_REDIS_URL`).
+
+use std::{
+    collections::HashMap,
+    process::{Command, Output},
+    sync::Arc,
+};
+
+use sesame_core::ports::{
+    Email, PasswordHash, Session, SessionId, SessionMetadata, SessionTokenHash, SystemClock, User, UserId, UserSnapshot,
+};
+use sesame_factory::{Adapters, Environment, Settings};
+use time::{Duration, OffsetDateTime};
+
+/// A deployment of its own: a PostgreSQL schema and a Redis key prefix.
+struct Deployment {
+    vars: HashMap<String, String>,
+}
+
+impl Deployment {
+    fn new(sessions: &str) -> Self {
+        let unique = uuid::Uuid::new_v4().simple().to_string();
+        let vars = HashMap::from([
+            ("SESSION_ENVIRONMENT".to_owned(), "development".to_owned()),
+            (
+                "DATABASE_URL".to_owned(),
+                std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into()),
+            ),
+            (
+                "REDIS_URL".to_owned(),
+                std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into()),
+            ),
+            ("SESAME__POSTGRES__SCHEMA".to_owned(), format!("sesame_test_{unique}")),
+            ("SESAME__REDIS__KEY_PREFIX".to_owned(), format!("sesame-test:{unique}:")),
+            ("SESAME__STORE__SESSIONS".to_owned(), sessions.to_owned()),
+            ("SESAME__STORE__CONNECT_ATTEMPTS".to_owned(), "1".to_owned()),
+            ("RUST_LOG".to_owned(), "warn".to_owned()),
+        ]);
+        Self { vars }
+    }
+
+    async fn stores(&self) -> Adapters {
+        let settings = Settings::from_vars(Environment::Development, self.vars.clone()).expect("settings");
+        sesame_factory::build(&settings, Arc::new(SystemClock)).await.unwrap_or_else(|err| {
+            panic!("{err}: these tests need PostgreSQL and Redis; set TEST_DATABASE_URL and TEST_REDIS_URL")
+        })
+    }
+
+    /// `sesame args…` against this deployment, with `stdin` as its input.
+    fn sesame(&self, args: &[&str], stdin: &[u8]) -> Output {
+        use std::io::Write as _;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_sesame"))
+            .args(args)
+            .current_dir(std::env::temp_dir())
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .envs(&self.vars)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("run sesame");
+        child.stdin.take().expect("stdin").write_all(stdin).expect("write stdin");
+        child.wait_with_output().expect("sesame's output")
+    }
+}
+
+fn user(tag: &str) -> User {
+    User {
+        id: UserId::random(),
+        email: Email::parse(&format!("{tag}-{}@example.com", UserId::random())).unwrap(),
+        password_hash: PasswordHash::new("$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2g"),
+        is_verified: true,
+        created_at: OffsetDateTime::now_utc().replace_nanosecond(0).unwrap() - Duration::days(3),
+    }
+}
+
+fn session(user: &User, idle: Duration) -> Session {
+    let now = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap();
+    Session {
+        id: SessionId::random(),
+        token_hash: token_hash(),
+        user_id: user.id,
+        created_at: now - Duration::minutes(10),
+        last_seen_at: now - Duration::minutes(1),
+        idle_expires_at: now - Duration::minutes(1) + idle,
+        absolute_expires_at: now + Duration::hours(11),
+        metadata: SessionMetadata::new(Some("203.0.113.7".parse().unwrap()), Some("Firefox/140")),
+        user: Some(UserSnapshot { email: user.email.clone(), is_verified: true, created_at: user.created_at }),
+    }
+}
+
+/// 32 random bytes from two UUIDs: a token hash no other test uses.
+fn token_hash() -> SessionTokenHash {
+    let mut bytes = [0u8; 32];
+    bytes[..16].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
+    bytes[16..].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
+    SessionTokenHash::from_bytes(bytes)
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn users_and_sessions_move_to_another_deployment_and_a_second_run_changes_nothing() {
+    let from = Deployment::new("tiered");
+    let stores = from.stores().await;
+    let users = [user("moved"), user("moved")];
+    let mut live = Vec::new();
+    for user in &users {
+        stores.users.import(user).await.expect("seed a user");
+        for _ in 0..30 {
+            let session = session(user, Duration::minutes(30));
+            stores.sessions.create(&session).await.expect("seed a session");
+            live.push(session);
+        }
+    }
+    let expired = session(&users[0], Duration::seconds(30));
+    stores.sessions.create(&expired).await.expect("seed an expired session");
+
+    let exported_users = from.sesame(&["users", "export"], b"");
+    assert!(exported_users.status.success(), "{}", stderr(&exported_users));
+    let exported_sessions = from.sesame(&["sessions", "export"], b"");
+    assert!(exported_sessions.status.success(), "{}", stderr(&exported_sessions));
+    let lines = String::from_utf8(exported_sessions.stdout.clone()).unwrap();
+    assert_eq!(lines.lines().count(), live.len(), "every live session, and not the expired one");
+    assert!(stderr(&exported_sessions).contains("60 records written"), "{}", stderr(&exported_sessions));
+    for session in &live {
+        assert!(lines.contains(&session.token_hash.to_hex()));
+    }
+
+    let to = Deployment::new("redis");
+    let imported = to.sesame(&["users", "import"], &exported_users.stdout);
+    assert!(stderr(&imported).contains("2 created, 0 updated, 0 skipped, 0 failed"), "{}", stderr(&imported));
+    let imported = to.sesame(&["sessions", "import"], &exported_sessions.stdout);
+    assert!(imported.status.success(), "{}", stderr(&imported));
+    assert!(stderr(&imported).contains("60 created, 0 updated, 0 skipped, 0 failed"), "{}", stderr(&imported));
+
+    let again = to.sesame(&["sessions", "import"], &exported_sessions.stdout);
+    assert!(stderr(&again).contains("0 created, 0 updated, 60 skipped, 0 failed"), "{}", stderr(&again));
+
+    let moved = to.stores().await;
+    for user in &users {
+        assert_eq!(moved.users.find_by_id(user.id).await.unwrap().as_ref(), Some(user), "the user, hash and all");
+        assert_eq!(moved.sessions.list_for_user(user.id).await.unwrap().len(), 30, "listed as the user's");
+    }
+    for session in &live {
+        assert_eq!(moved.sessions.get(&session.token_hash).await.unwrap().as_ref(), Some(session));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_lines_fail_alone_named_by_number_and_the_exit_says_so() {
+    let to = Deployment::new("redis");
+    let secret = "hunter2-in-a-bad-line";
+    let good = serde_json::to_string(&sesame_core::ports::PortableRecord::User((&user("good")).into())).unwrap();
+    let input = format!("{{\"kind\":\"user\",\"password\":\"{secret}\"}}\n{good}\n\nnot json {secret}\n");
+
+    let checked = to.sesame(&["users", "import", "--dry-run"], input.as_bytes());
+    assert!(!checked.status.success());
+    assert!(stderr(&checked).contains("1 valid, 2 failed (dry run: nothing written)"), "{}", stderr(&checked));
+
+    let imported = to.sesame(&["users", "import"], input.as_bytes());
+    assert!(!imported.status.success(), "a failed record fails the run");
+    let said = stderr(&imported);
+    assert!(said.contains("line 1:") && said.contains("line 4:"), "{said}");
+    assert!(said.contains("1 created, 0 updated, 0 skipped, 2 failed"), "{said}");
+    assert!(!said.contains(secret), "a bad line is named by number, never shown: {said}");
+
+    let sessions = to.sesame(&["sessions", "import"], good.as_bytes());
+    assert!(
+        stderr(&sessions).contains("not a session") || stderr(&sessions).contains("line 1:"),
+        "{}",
+        stderr(&sessions)
+    );
+    assert!(!sessions.status.success());
+}
