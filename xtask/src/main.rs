@@ -16,6 +16,8 @@
 //!   throughput`); the full run writes docs/performance/throughput.{md,svg}.
 //! - `bench storm`: the login-storm benchmark (`sesame-bench`) against the
 //!   release build; its figures are in docs/security.md.
+//! - `bench transfer`: memory of `sesame sessions import|export` moving
+//!   1,000,000 sessions; its figures are in docs/operations.md.
 //! - `ci`: runs `.ci/run` (formatting, lints, the compose file check, the
 //!   alert rules, `test`, `faults --quick`; it installs what it needs).
 //! - `tidy`: the architecture checks of docs/architecture.md.
@@ -43,6 +45,7 @@ fn main() -> ExitCode {
         ["test", extra @ ..] => test(extra),
         ["faults", extra @ ..] => faults(extra),
         ["bench", "storm"] => bench_storm(),
+        ["bench", "transfer"] => bench_transfer(),
         ["bench"] => bench_throughput(false),
         ["bench", "--quick"] => bench_throughput(true),
         ["ci"] => ci(),
@@ -77,6 +80,8 @@ tasks:
                     docs/performance/throughput.md and .svg, --quick a 1-minute smoke run
   bench storm       200 concurrent logins against the release build: peak and settled
                     memory, /me latency during the storm (docs/security.md)
+  bench transfer    memory of `sesame sessions import|export` moving 1,000,000 sessions
+                    through a throw-away Redis (docs/operations.md)
   ci                runs .ci/run: formatting, lints, compose file and alert rule checks, tests and
                     the quick fault suite (it installs docker-compose and promtool when missing)
   tidy              the architecture checks";
@@ -221,6 +226,13 @@ fn release_binaries() -> Result<PathBuf, String> {
 fn bench_storm() -> Result<(), String> {
     let target = release_binaries()?;
     run(Command::new(target.join("sesame-bench")).arg("storm").arg("--sesame").arg(target.join("sesame")))
+}
+
+/// Builds the release binaries and measures `sesame sessions import|export`
+/// moving 1,000,000 sessions (docs/operations.md).
+fn bench_transfer() -> Result<(), String> {
+    let target = release_binaries()?;
+    run(Command::new(target.join("sesame-bench")).arg("transfer").arg("--sesame").arg(target.join("sesame")))
 }
 
 fn bench_throughput(quick: bool) -> Result<(), String> {

@@ -7,6 +7,8 @@
 //!   target does not hold.
 //! - `sesame-bench storm --sesame PATH`: the login storm (docs/security.md):
 //!   memory while 200 concurrent logins hash, and `/me` latency meanwhile.
+//! - `sesame-bench transfer --sesame PATH [--sessions N]`: resident memory of
+//!   `sesame sessions import` and `export` moving N (1,000,000) sessions.
 //! - `sesame-bench bare ADDR`: the bare route the throughput is quoted against.
 
 mod bare;
@@ -15,12 +17,14 @@ mod report;
 mod seed;
 mod storm;
 mod throughput;
+mod transfer;
 mod wrk;
 
 use std::{path::PathBuf, process::ExitCode};
 
 const USAGE: &str = "usage: sesame-bench throughput --sesame PATH --out DIR [--quick]
        sesame-bench storm --sesame PATH
+       sesame-bench transfer --sesame PATH [--sessions N]
        sesame-bench bare ADDR";
 
 #[allow(clippy::print_stdout)]
@@ -65,6 +69,20 @@ fn main() -> ExitCode {
                 }
             }
             if results.verdicts().iter().all(|(_, holds)| *holds) { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+        }
+        ["transfer", "--sesame", binary, rest @ ..] => {
+            let sessions = match rest {
+                [] => 1_000_000,
+                ["--sessions", count] => match count.parse() {
+                    Ok(count) => count,
+                    Err(_) => return usage(),
+                },
+                _ => return usage(),
+            };
+            let scratch = std::env::temp_dir().join("sesame-bench-transfer");
+            let report = transfer::run(&PathBuf::from(binary), sessions, &scratch);
+            println!("{}", report.table());
+            if report.holds() { ExitCode::SUCCESS } else { ExitCode::FAILURE }
         }
         _ => usage(),
     }

@@ -344,8 +344,13 @@ fn cpu_time(pid: u32) -> Duration {
 
 /// The resident set of process `pid`, in bytes.
 pub(crate) fn resident(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("the process's status");
-    let line = status.lines().find(|line| line.starts_with("VmRSS:")).expect("a VmRSS line");
-    let kib: u64 = line.split_whitespace().nth(1).and_then(|kib| kib.parse().ok()).expect("VmRSS in kB");
-    kib * 1024
+    resident_if_running(pid).expect("the process's VmRSS")
+}
+
+/// The resident set of process `pid`, in bytes; `None` once it has exited.
+pub(crate) fn resident_if_running(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|line| line.starts_with("VmRSS:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
 }
