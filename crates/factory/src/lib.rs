@@ -10,6 +10,7 @@
 mod build;
 mod environment;
 mod health;
+mod located;
 mod origin;
 mod settings;
 
@@ -17,6 +18,7 @@ pub use build::{Adapters, FactoryError, Upkeep, build, migrate, redact_url};
 pub use environment::{Environment, EnvironmentError};
 pub use health::{Health, HealthReport, StoreHealth, StoreStatus};
 pub use ipnet::IpNet;
+pub use located::StoreLocation;
 pub use origin::Origin;
 /// The guard around every store the factory builds (timeout, breaker, retry,
 /// per-call metrics), for ports composed elsewhere.

@@ -28,12 +28,12 @@ enum Command {
     /// The configured user store's users: export, import.
     Users {
         #[command(subcommand)]
-        command: transfer::Command,
+        command: transfer::UsersCommand,
     },
-    /// The configured session store's sessions: export, import.
+    /// Sessions: export and import with the configured store, copy between two.
     Sessions {
         #[command(subcommand)]
-        command: transfer::Command,
+        command: transfer::SessionsCommand,
     },
 }
 
@@ -68,13 +68,13 @@ async fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Users { command } => match stores(&settings).await {
-            Some(adapters) => transfer::run(transfer::Store::Users(adapters.users), command).await,
+            Some(adapters) => transfer::users(adapters.users, command).await,
             None => ExitCode::FAILURE,
         },
-        Command::Sessions { command } => match stores(&settings).await {
-            Some(adapters) => transfer::run(transfer::Store::Sessions(adapters.sessions), command).await,
-            None => ExitCode::FAILURE,
-        },
+        Command::Sessions { command } => {
+            let configured = async { stores(&settings).await.map(|adapters| adapters.sessions) };
+            transfer::sessions(configured, command).await
+        }
     }
 }
 

@@ -179,3 +179,73 @@ async fn bad_lines_fail_alone_named_by_number_and_the_exit_says_so() {
     );
     assert!(!sessions.status.success());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn copy_moves_sessions_from_redis_to_postgresql_to_a_cluster_and_a_second_run_changes_nothing() {
+    let cluster = std::env::var("TEST_REDIS_CLUSTER_URLS").unwrap_or_else(|_| {
+        panic!("a Redis Cluster is needed: set TEST_REDIS_CLUSTER_URLS to its node URLs, or run `cargo xtask test`")
+    });
+    let redis = Deployment::new("redis");
+    let mut postgres = Deployment::new("postgres");
+    let mut on_cluster = Deployment::new("redis");
+    on_cluster.vars.insert("REDIS_URL".into(), cluster.clone());
+    postgres.vars.insert("COPY_PASSWORDLESS_URL".into(), postgres.vars["DATABASE_URL"].clone());
+
+    let seeded = redis.stores().await;
+    let owner = user("copied");
+    let mut live = Vec::new();
+    for _ in 0..20 {
+        let session = session(&owner, Duration::minutes(30));
+        seeded.sessions.create(&session).await.expect("seed a session");
+        live.push(session);
+    }
+    seeded.sessions.create(&session(&owner, Duration::seconds(30))).await.expect("seed an expired session");
+    drop(postgres.stores().await); // migrates its schema
+
+    let var = |deployment: &Deployment, name: &str| deployment.vars[name].clone();
+    let to_postgres = [
+        "sessions",
+        "copy",
+        "--from",
+        &var(&redis, "REDIS_URL"),
+        "--from-prefix",
+        &var(&redis, "SESAME__REDIS__KEY_PREFIX"),
+        "--to",
+        "env:COPY_PASSWORDLESS_URL",
+        "--to-schema",
+        &var(&postgres, "SESAME__POSTGRES__SCHEMA"),
+    ];
+    let args: Vec<&str> = to_postgres.to_vec();
+    let dry = postgres.sesame(&[args.as_slice(), &["--dry-run"]].concat(), b"");
+    assert!(stderr(&dry).contains("20 valid, 0 failed (dry run: nothing written)"), "{}", stderr(&dry));
+    let copied = postgres.sesame(&args, b"");
+    assert!(copied.status.success(), "{}", stderr(&copied));
+    assert!(stderr(&copied).contains("20 created, 0 updated, 0 skipped, 0 failed"), "{}", stderr(&copied));
+    let again = postgres.sesame(&args, b"");
+    assert!(stderr(&again).contains("0 created, 0 updated, 20 skipped, 0 failed"), "{}", stderr(&again));
+
+    let to_cluster = [
+        "sessions",
+        "copy",
+        "--from",
+        "env:COPY_PASSWORDLESS_URL",
+        "--from-schema",
+        &var(&postgres, "SESAME__POSTGRES__SCHEMA"),
+        "--to",
+        &cluster,
+        "--to-prefix",
+        &var(&on_cluster, "SESAME__REDIS__KEY_PREFIX"),
+    ];
+    let copied = postgres.sesame(&to_cluster, b"");
+    assert!(stderr(&copied).contains("20 created, 0 updated, 0 skipped, 0 failed"), "{}", stderr(&copied));
+
+    let moved = on_cluster.stores().await;
+    for session in &live {
+        assert_eq!(moved.sessions.get(&session.token_hash).await.unwrap().as_ref(), Some(session));
+    }
+    assert_eq!(moved.sessions.list_for_user(owner.id).await.unwrap().len(), 20);
+
+    let unset = postgres.sesame(&["sessions", "copy", "--from", "env:NOT_SET_ANYWHERE", "--to", &cluster], b"");
+    assert!(!unset.status.success());
+    assert!(stderr(&unset).contains("NOT_SET_ANYWHERE is not set"), "{}", stderr(&unset));
+}
