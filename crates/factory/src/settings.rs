@@ -172,6 +172,10 @@ pub struct StoreSettings {
     /// `SESAME__STORE__MISS_LOOKUPS_PER_SECOND`: in tiered mode, PostgreSQL
     /// lookups a second for tokens Redis does not hold, default 200.
     pub miss_lookups_per_second: u32,
+    /// `SESAME__STORE__MEMORY_SNAPSHOT_DIR`: where the in-memory stores write
+    /// `users.jsonl` and `sessions.jsonl` when the service stops, and read them
+    /// back when it starts; unset (the default), they keep nothing.
+    pub memory_snapshot_dir: Option<std::path::PathBuf>,
 }
 
 /// PostgreSQL pool and migration settings (the URL is `DATABASE_URL`).
@@ -404,6 +408,14 @@ impl Settings {
         if self.store.connect_attempts == 0 {
             return refuse("SESAME__STORE__CONNECT_ATTEMPTS must be at least 1".into());
         }
+        let in_memory = self.store.users == UserBackend::Memory || self.store.sessions == SessionBackend::Memory;
+        if self.store.memory_snapshot_dir.is_some() && !in_memory {
+            return refuse(
+                "SESAME__STORE__MEMORY_SNAPSHOT_DIR is set, but no store is in memory: unset it, or use \
+                 `sesame users|sessions export` to move the stores' data"
+                    .into(),
+            );
+        }
         if self.store.purge_interval_seconds == 0 {
             return refuse("SESAME__STORE__PURGE_INTERVAL_SECONDS must be at least 1".into());
         }
@@ -620,6 +632,16 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
         assert_eq!(settings.session.max_age_seconds, 900, "from the file");
         assert_eq!(settings.http.addr.port(), 5000, "the process variable wins");
+    }
+
+    #[test]
+    fn a_snapshot_directory_needs_a_store_in_memory() {
+        let dir = ("SESAME__STORE__MEMORY_SNAPSHOT_DIR", "/var/lib/sesame");
+        let settings = Settings::from_vars(Environment::Mock, vars(&[dir])).unwrap();
+        assert_eq!(settings.store.memory_snapshot_dir.as_deref(), Some(std::path::Path::new("/var/lib/sesame")));
+        assert!(Settings::from_vars(Environment::Mock, vars(&[])).unwrap().store.memory_snapshot_dir.is_none());
+        let refused = refusal(Environment::Development, &[dir]);
+        assert!(refused.contains("SESAME__STORE__MEMORY_SNAPSHOT_DIR") && refused.contains("no store is in memory"));
     }
 
     #[test]

@@ -19,6 +19,7 @@ pub mod metrics;
 pub mod routed;
 pub mod routes;
 pub mod server;
+pub mod snapshot;
 pub mod startup;
 pub mod state;
 pub mod telemetry;

@@ -1,12 +1,16 @@
 //! The `sesame` binary: `sesame serve` (the default) runs the HTTP service;
 //! `migrate`, `check-config`, `users …` and `sessions …` are for operators.
 
-use std::{path::PathBuf, process::ExitCode, sync::Arc};
+use std::{
+    path::PathBuf,
+    process::ExitCode,
+    sync::{Arc, OnceLock},
+};
 
 use clap::{Parser, Subcommand};
 use sesame_core::ports::SystemClock;
-use sesame_factory::Settings;
-use sesame_web::{Application, startup::shutdown_signal, telemetry, transfer};
+use sesame_factory::{Settings, SettingsError};
+use sesame_web::{Application, snapshot, startup::shutdown_signal, telemetry, transfer};
 
 /// Session management and authentication service.
 #[derive(Parser)]
@@ -91,9 +95,23 @@ async fn stores(settings: &Settings) -> Option<sesame_factory::Adapters> {
 
 async fn serve(settings: Settings) -> ExitCode {
     let settings = Arc::new(settings);
+    let snapshot_dir = settings.store.memory_snapshot_dir.clone();
+    // The stores, once built: a snapshot is saved from them after the drain.
+    let built: Arc<OnceLock<snapshot::Stores>> = Arc::default();
     let building = {
-        let settings = Arc::clone(&settings);
-        async move { sesame_factory::build(&settings, Arc::new(SystemClock)).await }
+        let (settings, built, snapshot_dir) = (Arc::clone(&settings), Arc::clone(&built), snapshot_dir.clone());
+        async move {
+            let adapters = sesame_factory::build(&settings, Arc::new(SystemClock)).await?;
+            let stores =
+                snapshot::Stores { users: Arc::clone(&adapters.users), sessions: Arc::clone(&adapters.sessions) };
+            if let Some(dir) = &snapshot_dir {
+                snapshot::load(dir, &stores).await.map_err(|err| {
+                    SettingsError::Refused(format!("SESAME__STORE__MEMORY_SNAPSHOT_DIR cannot be read: {err}"))
+                })?;
+            }
+            let _ = built.set(stores);
+            Ok(adapters)
+        }
     };
     let app = match Application::bind(&settings, building).await {
         Ok(app) => app,
@@ -103,12 +121,17 @@ async fn serve(settings: Settings) -> ExitCode {
         }
     };
     tracing::info!(environment = %settings.environment, "starting; connecting the stores");
-    match app.run_until(shutdown_signal()).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            tracing::error!(error = %err, "stopped");
-            eprintln!("sesame: {err}");
-            ExitCode::FAILURE
+    if let Err(err) = app.run_until(shutdown_signal()).await {
+        tracing::error!(error = %err, "stopped");
+        eprintln!("sesame: {err}");
+        return ExitCode::FAILURE;
+    }
+    if let (Some(dir), Some(stores)) = (snapshot_dir, built.get()) {
+        if let Err(err) = snapshot::save(&dir, stores).await {
+            tracing::error!(error = %err, dir = %dir.display(), "the snapshot could not be saved");
+            eprintln!("sesame: the snapshot could not be saved in {}: {err}", dir.display());
+            return ExitCode::FAILURE;
         }
     }
+    ExitCode::SUCCESS
 }

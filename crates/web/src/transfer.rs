@@ -448,7 +448,7 @@ async fn run_import(store: Store, args: ImportArgs) -> ExitCode {
 }
 
 /// `path`, created or emptied, readable by its owner only.
-fn private_file(path: &std::path::Path) -> io::Result<std::fs::File> {
+pub(crate) fn private_file(path: &std::path::Path) -> io::Result<std::fs::File> {
     use std::os::unix::fs::OpenOptionsExt as _;
     std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)
 }

@@ -249,3 +249,98 @@ async fn copy_moves_sessions_from_redis_to_postgresql_to_a_cluster_and_a_second_
     assert!(!unset.status.success());
     assert!(stderr(&unset).contains("NOT_SET_ANYWHERE is not set"), "{}", stderr(&unset));
 }
+
+/// `sesame` serving on a free port with JSON logs and these variables only.
+fn service(vars: &HashMap<String, String>) -> sesame_testbed::Service {
+    sesame_testbed::Service::start(
+        Command::new(env!("CARGO_BIN_EXE_sesame"))
+            .current_dir(std::env::temp_dir())
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .envs(vars)
+            .env("RUST_LOG", "info")
+            .env("SESAME__HTTP__ADDR", "127.0.0.1:0")
+            .env("SESAME__LOG__FORMAT", "json"),
+    )
+}
+
+/// The base URL of `service` once it answers ready (its stores connected).
+async fn ready(service: &sesame_testbed::Service) -> String {
+    let base = service.listening_on(std::time::Duration::from_secs(30));
+    let started = std::time::Instant::now();
+    while !reqwest::get(format!("{base}/readyz")).await.is_ok_and(|answer| answer.status() == reqwest::StatusCode::OK) {
+        assert!(started.elapsed() < std::time::Duration::from_secs(30), "never ready:\n{}", service.logs());
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    base
+}
+
+async fn me(base: &str, token: &str) -> reqwest::Response {
+    reqwest::Client::new()
+        .get(format!("{base}/api/auth/me"))
+        .header("cookie", format!("sessionId={token}"))
+        .send()
+        .await
+        .unwrap()
+}
+
+fn stop(mut service: sesame_testbed::Service) {
+    service.terminate();
+    let status = service.wait_exit(std::time::Duration::from_secs(30)).expect("it stops on SIGTERM");
+    assert!(status.success(), "{status:?}:\n{}", service.logs());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_mock_default_keeps_its_sessions_over_a_restart_and_its_snapshot_moves_them_into_real_stores() {
+    let dir = std::env::temp_dir().join(format!("sesame-snapshot-{}", uuid::Uuid::new_v4().simple()));
+    let mock = HashMap::from([("SESAME__STORE__MEMORY_SNAPSHOT_DIR".to_owned(), dir.display().to_string())]);
+    let (email, password) = ("snapshot@example.com", "correct horse battery staple");
+
+    let first = service(&mock);
+    let base = ready(&first).await;
+    let registered = reqwest::Client::new()
+        .post(format!("{base}/api/auth/register"))
+        .json(&serde_json::json!({"email": email, "password": password}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(registered.status(), 201);
+    let cookie = registered.headers()["set-cookie"].to_str().unwrap().to_owned();
+    let token =
+        cookie.strip_prefix("sessionId=").and_then(|rest| rest.split(';').next()).expect("the cookie").to_owned();
+    stop(first);
+    let users_file = dir.join("users.jsonl");
+    let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&users_file).unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o600, "the users file holds password hashes");
+    assert!(!std::fs::read_to_string(dir.join("sessions.jsonl")).unwrap().contains(&token), "never the token");
+
+    let second = service(&mock);
+    let base = ready(&second).await;
+    let answer = me(&base, &token).await;
+    assert_eq!(answer.status(), 200, "the session outlived the restart");
+    stop(second);
+
+    // Into real stores: the team's move from the mock to production.
+    let real = Deployment::new("tiered");
+    drop(real.stores().await); // migrates its schema
+    let users = real.sesame(&["users", "import", "--input", &users_file.display().to_string()], b"");
+    assert!(stderr(&users).contains("1 created"), "{}", stderr(&users));
+    let sessions_file = dir.join("sessions.jsonl").display().to_string();
+    let sessions = real.sesame(&["sessions", "import", "--input", &sessions_file], b"");
+    assert!(stderr(&sessions).contains("1 created"), "{}", stderr(&sessions));
+    let served = service(&real.vars);
+    let base = ready(&served).await;
+    let answer = me(&base, &token).await;
+    assert_eq!(answer.status(), 200, "the mock's cookie works on the real stores");
+    let body: serde_json::Value = answer.json().await.unwrap();
+    assert_eq!(body["user"]["email"], email);
+    let login = reqwest::Client::new()
+        .post(format!("{base}/api/auth/login"))
+        .json(&serde_json::json!({"email": email, "password": password}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 200, "the password hash came along");
+    stop(served);
+    let _ = std::fs::remove_dir_all(&dir);
+}
