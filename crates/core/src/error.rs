@@ -25,6 +25,12 @@ pub enum AuthError {
     /// Unknown email or wrong password; which one is never said.
     #[error("invalid email or password")]
     InvalidCredentials,
+    /// The credentials are right, but an operator disabled the account.
+    #[error("the account is disabled")]
+    AccountDisabled,
+    /// No user has the email an operator named.
+    #[error("no such user")]
+    UserNotFound,
     /// The password given to confirm a change is not the user's.
     #[error("the password is not correct")]
     WrongPassword,

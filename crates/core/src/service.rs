@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use sesame_ports::{
-    Clock, Email, NewUser, Session, SessionId, SessionMetadata, SessionStore, User, UserChanges, UserId,
+    Clock, Email, NewUser, PortError, Session, SessionId, SessionMetadata, SessionStore, User, UserChanges, UserId,
     UserRepository, UserSnapshot,
 };
 
@@ -102,6 +102,8 @@ impl AuthService {
         let user = self.users.find_by_email(&email).await?;
         let verified = self.hasher.verify(password, user.as_ref().map(|user| &user.password_hash)).await?;
         match user {
+            // Said only to whoever knows the password.
+            Some(user) if verified && user.is_disabled => Err(AuthError::AccountDisabled),
             Some(user) if verified => {
                 let user = self.rehash_if_weaker(user, password).await;
                 self.open_session(user, presented, metadata).await
@@ -270,6 +272,45 @@ impl AuthService {
             Some(_) => Ok(()),
             None => Err(AuthError::SessionNotFound),
         }
+    }
+
+    /// The user with `email`, for an operator.
+    ///
+    /// Errors: `UserNotFound`.
+    pub async fn find_user(&self, email: &Email) -> Result<User, AuthError> {
+        self.users.find_by_email(email).await?.ok_or(AuthError::UserNotFound)
+    }
+
+    /// Disables (`disabled`) or enables the user with `email`, for an
+    /// operator; a disabled user's sessions are all ended, and it cannot log
+    /// in until enabled. Returns the user as stored and how many sessions
+    /// ended. Idempotent.
+    ///
+    /// Errors: `UserNotFound`.
+    pub async fn set_disabled(&self, email: &Email, disabled: bool) -> Result<(User, u64), AuthError> {
+        let user = self.find_user(email).await?;
+        let changes = UserChanges { is_disabled: Some(disabled), ..UserChanges::default() };
+        let user = self.users.update(user.id, changes).await.map_err(|err| match err {
+            PortError::NotFound => AuthError::UserNotFound,
+            other => other.into(),
+        })?;
+        // Ended after the flag is stored, so that a login racing with it
+        // cannot leave a session open.
+        let ended = if disabled { self.logout_everywhere(user.id).await? } else { 0 };
+        Ok((user, ended))
+    }
+
+    /// Deletes the user with `email`, for an operator, and ends every session
+    /// of theirs (before and after, as [`delete_account`](Self::delete_account)
+    /// does). Returns the user and how many sessions ended.
+    ///
+    /// Errors: `UserNotFound`.
+    pub async fn delete_user(&self, email: &Email) -> Result<(User, u64), AuthError> {
+        let user = self.find_user(email).await?;
+        let ended = self.logout_everywhere(user.id).await?;
+        self.users.delete(user.id).await?;
+        let late = self.logout_everywhere(user.id).await?;
+        Ok((user, ended + late))
     }
 
     /// Pings both stores at once: `(users, sessions)`.

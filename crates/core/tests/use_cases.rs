@@ -39,6 +39,7 @@ async fn stored_user(clock: &ManualClock) -> User {
         email: Email::parse("alice@example.com").unwrap(),
         password_hash: hash,
         is_verified: false,
+        is_disabled: false,
         created_at: clock.now(),
     }
 }

@@ -13,7 +13,7 @@
 //!
 //! ```json
 //! {"kind":"session","version":1,"tokenHash":"9f86…","id":"…","userId":"…","createdAt":"2026-11-30T16:42:24Z","lastSeenAt":"…","idleExpiresAt":"…","absoluteExpiresAt":"…","ip":"203.0.113.7","userAgent":"…","user":{"email":"ada@example.com","isVerified":false,"createdAt":"…"}}
-//! {"kind":"user","version":1,"id":"…","email":"ada@example.com","passwordHash":"$argon2id$…","isVerified":false,"createdAt":"…"}
+//! {"kind":"user","version":1,"id":"…","email":"ada@example.com","passwordHash":"$argon2id$…","isVerified":false,"isDisabled":false,"createdAt":"…"}
 //! ```
 
 use std::{fmt, net::IpAddr};
@@ -50,6 +50,9 @@ pub struct PortableUser {
     pub password_hash: String,
     /// Whether the user proved they own the address.
     pub is_verified: bool,
+    /// Whether an operator disabled the account; `false` when absent.
+    #[serde(default)]
+    pub is_disabled: bool,
     /// When the user registered.
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
@@ -135,6 +138,7 @@ impl From<&User> for PortableUser {
             email: user.email.as_ref().to_owned(),
             password_hash: user.password_hash.expose().to_owned(),
             is_verified: user.is_verified,
+            is_disabled: user.is_disabled,
             created_at: user.created_at,
         }
     }
@@ -153,6 +157,7 @@ impl TryFrom<PortableUser> for User {
             email: email("email", &user.email)?,
             password_hash: PasswordHash::new(user.password_hash),
             is_verified: user.is_verified,
+            is_disabled: user.is_disabled,
             created_at: user.created_at,
         })
     }
@@ -288,6 +293,7 @@ mod tests {
             email: Email::parse("ada@example.com").unwrap(),
             password_hash: PasswordHash::new("$2b$12$abcdefghijklmnopqrstuuABCDEFGHIJKLMNOPQRSTUVWXYZ01234"),
             is_verified: true,
+            is_disabled: false,
             created_at: datetime!(2026-11-29 10:00 UTC),
         };
         let text = line(&PortableRecord::User(PortableUser::from(&user)));

@@ -42,6 +42,8 @@ pub struct User {
     pub password_hash: PasswordHash,
     /// Whether the user proved they own the address.
     pub is_verified: bool,
+    /// Whether an operator disabled the account: it cannot log in.
+    pub is_disabled: bool,
     /// When the user registered.
     pub created_at: OffsetDateTime,
 }
@@ -88,6 +90,7 @@ impl From<NewUser> for User {
             email: new.email,
             password_hash: new.password_hash,
             is_verified: false,
+            is_disabled: false,
             created_at: new.created_at,
         }
     }
@@ -102,6 +105,8 @@ pub struct UserChanges {
     pub password_hash: Option<PasswordHash>,
     /// A new verification state.
     pub is_verified: Option<bool>,
+    /// Disables (`true`) or enables (`false`) the account.
+    pub is_disabled: Option<bool>,
 }
 
 impl UserChanges {
@@ -115,6 +120,9 @@ impl UserChanges {
         }
         if let Some(verified) = self.is_verified {
             user.is_verified = verified;
+        }
+        if let Some(disabled) = self.is_disabled {
+            user.is_disabled = disabled;
         }
     }
 }

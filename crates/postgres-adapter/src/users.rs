@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use crate::{BACKEND, Database, database::port_error as store_error};
 
-const COLUMNS: &str = "id, email, password_hash, is_verified, created_at";
+const COLUMNS: &str = "id, email, password_hash, is_verified, is_disabled, created_at";
 
 /// Users in PostgreSQL.
 #[derive(Debug, Clone)]
@@ -35,6 +35,7 @@ fn user_from_row(row: &PgRow) -> Result<User, PortError> {
         email: Email::parse(&email).map_err(|err| PortError::unavailable(BACKEND, format!("stored email: {err}")))?,
         password_hash: PasswordHash::new(row.try_get::<String, _>("password_hash").map_err(read)?),
         is_verified: row.try_get("is_verified").map_err(read)?,
+        is_disabled: row.try_get("is_disabled").map_err(read)?,
         created_at: row.try_get::<OffsetDateTime, _>("created_at").map_err(read)?,
     })
 }
@@ -76,12 +77,14 @@ impl UserRepository for PostgresUserRepository {
     async fn update(&self, id: UserId, changes: UserChanges) -> Result<User, PortError> {
         let row = sqlx::query(AssertSqlSafe(format!(
             "UPDATE users SET email = COALESCE($2, email), password_hash = COALESCE($3, password_hash), \
-             is_verified = COALESCE($4, is_verified), updated_at = now() WHERE id = $1 RETURNING {COLUMNS}"
+             is_verified = COALESCE($4, is_verified), is_disabled = COALESCE($5, is_disabled), updated_at = now() \
+             WHERE id = $1 RETURNING {COLUMNS}"
         )))
         .bind(id.as_uuid())
         .bind(changes.email.as_ref().map(Email::as_str))
         .bind(changes.password_hash.as_ref().map(PasswordHash::expose))
         .bind(changes.is_verified)
+        .bind(changes.is_disabled)
         .fetch_optional(&self.pool)
         .await
         .map_err(store_error)?;
@@ -126,13 +129,14 @@ impl UserRepository for PostgresUserRepository {
 
     async fn import(&self, user: &User) -> Result<Imported, PortError> {
         let done = sqlx::query(
-            "INSERT INTO users (id, email, password_hash, is_verified, created_at) VALUES ($1, $2, $3, $4, $5) \
-             ON CONFLICT (id) DO NOTHING",
+            "INSERT INTO users (id, email, password_hash, is_verified, is_disabled, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING",
         )
         .bind(user.id.as_uuid())
         .bind(user.email.as_str())
         .bind(user.password_hash.expose())
         .bind(user.is_verified)
+        .bind(user.is_disabled)
         .bind(user.created_at)
         .execute(&self.pool)
         .await

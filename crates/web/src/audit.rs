@@ -41,6 +41,18 @@ pub enum Event {
     RateLimited(&'static str),
     /// A state-changing request from a foreign origin.
     CsrfRejected,
+    /// Right credentials for an account an operator disabled.
+    LoginDisabled,
+    /// An operator disabled a user (and so ended their sessions).
+    UserDisabled,
+    /// An operator enabled a user.
+    UserEnabled,
+    /// An operator deleted a user (and their sessions).
+    UserDeleted,
+    /// An operator ended one session, or every session, of a user.
+    SessionsEndedByOperator,
+    /// An operator removed expired sessions.
+    SessionsPurged,
 }
 
 impl Event {
@@ -58,11 +70,24 @@ impl Event {
             Self::AccountDeleted => "account_deleted",
             Self::RateLimited(_) => "rate_limited",
             Self::CsrfRejected => "csrf_rejected",
+            Self::LoginDisabled => "login_disabled",
+            Self::UserDisabled => "user_disabled",
+            Self::UserEnabled => "user_enabled",
+            Self::UserDeleted => "user_deleted",
+            Self::SessionsEndedByOperator => "sessions_ended_by_operator",
+            Self::SessionsPurged => "sessions_purged",
         }
     }
 
     fn is_refusal(self) -> bool {
-        matches!(self, Self::LoginFailed | Self::ConfirmationFailed | Self::RateLimited(_) | Self::CsrfRejected)
+        matches!(
+            self,
+            Self::LoginFailed
+                | Self::ConfirmationFailed
+                | Self::RateLimited(_)
+                | Self::CsrfRejected
+                | Self::LoginDisabled
+        )
     }
 }
 
@@ -77,6 +102,14 @@ pub fn record(event: Event, caller: &Caller, user: Option<UserId>, session: Opti
     } else {
         tracing::info!(target: TARGET, event = event.name(), user_id, session_id, ip, request_id, "audit");
     }
+}
+
+/// Records `event`, done by an operator with the `sesame` command (`operator`
+/// names them: the login name the command ran under), about `user` and, when
+/// it was one, `session`; `sessions` is how many sessions it ended or removed.
+pub fn record_operator(event: Event, operator: &str, user: Option<UserId>, session: Option<SessionId>, sessions: u64) {
+    let (user_id, session_id) = (user.map(display), session.map(display));
+    tracing::info!(target: TARGET, event = event.name(), actor = "operator", operator, user_id, session_id, sessions, "audit");
 }
 
 /// Records a CSRF rejection of the request `parts`.

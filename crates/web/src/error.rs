@@ -47,6 +47,9 @@ pub enum ApiError {
     WrongPassword,
     /// 403 `csrf_rejected`: a state-changing request from a foreign origin.
     CsrfRejected,
+    /// 403 `account_disabled`: the credentials are right, but an operator
+    /// disabled the account.
+    AccountDisabled,
     /// 404 `not_found`: no such route.
     NotFound,
     /// 404 `session_not_found`: not one of the caller's sessions.
@@ -99,6 +102,7 @@ impl ApiError {
             Self::InvalidCredentials => (StatusCode::UNAUTHORIZED, "invalid_credentials"),
             Self::Unauthenticated => (StatusCode::UNAUTHORIZED, "unauthenticated"),
             Self::WrongPassword => (StatusCode::FORBIDDEN, "wrong_password"),
+            Self::AccountDisabled => (StatusCode::FORBIDDEN, "account_disabled"),
             Self::CsrfRejected => (StatusCode::FORBIDDEN, "csrf_rejected"),
             Self::NotFound => (StatusCode::NOT_FOUND, "not_found"),
             Self::SessionNotFound => (StatusCode::NOT_FOUND, "session_not_found"),
@@ -133,6 +137,7 @@ impl ApiError {
             Self::InvalidCredentials => "The email or password is incorrect.",
             Self::Unauthenticated => "This request needs a valid session.",
             Self::WrongPassword => "The password is not correct.",
+            Self::AccountDisabled => "This account is disabled. Ask the service's operators to enable it.",
             Self::CsrfRejected => {
                 "This request comes from a page on another origin, which may not change anything here."
             }
@@ -212,6 +217,9 @@ impl From<AuthError> for ApiError {
             AuthError::EmailTaken => Self::EmailTaken,
             AuthError::InvalidCredentials => Self::InvalidCredentials,
             AuthError::WrongPassword => Self::WrongPassword,
+            AuthError::AccountDisabled => Self::AccountDisabled,
+            // An operator's error; no request leads to it.
+            AuthError::UserNotFound => Self::Unauthenticated,
             AuthError::Unauthenticated => Self::Unauthenticated,
             AuthError::SessionNotFound => Self::SessionNotFound,
             AuthError::Store(cause) => Self::StoreUnavailable(cause.cause_chain()),

@@ -16,6 +16,7 @@ pub mod extract;
 pub mod lifecycle;
 pub mod limits;
 pub mod metrics;
+pub mod operator;
 pub mod routed;
 pub mod routes;
 pub mod server;

@@ -10,7 +10,11 @@ use std::{
 use clap::{Parser, Subcommand};
 use sesame_core::ports::SystemClock;
 use sesame_factory::{Settings, SettingsError};
-use sesame_web::{Application, snapshot, startup::shutdown_signal, telemetry, transfer};
+use sesame_web::{
+    Application, operator, snapshot,
+    startup::{self, shutdown_signal},
+    telemetry, transfer,
+};
 
 /// Session management and authentication service.
 #[derive(Parser)]
@@ -29,16 +33,34 @@ enum Command {
     Migrate,
     /// Load and check the settings, print them (secrets redacted), and exit.
     CheckConfig,
-    /// The configured user store's users: export, import.
+    /// The configured user store's users: list, show, disable, enable, delete,
+    /// export, import.
     Users {
         #[command(subcommand)]
-        command: transfer::UsersCommand,
+        command: UsersCommand,
     },
-    /// Sessions: export and import with the configured store, copy between two.
+    /// Sessions: list, revoke, stats, purge, export and import on the
+    /// configured store; copy between two stores named by URL.
     Sessions {
         #[command(subcommand)]
-        command: transfer::SessionsCommand,
+        command: SessionsCommand,
     },
+}
+
+#[derive(Subcommand)]
+enum UsersCommand {
+    #[command(flatten)]
+    Operate(operator::UsersCommand),
+    #[command(flatten)]
+    Transfer(transfer::UsersCommand),
+}
+
+#[derive(Subcommand)]
+enum SessionsCommand {
+    #[command(flatten)]
+    Operate(operator::SessionsCommand),
+    #[command(flatten)]
+    Transfer(transfer::SessionsCommand),
 }
 
 #[tokio::main]
@@ -71,14 +93,30 @@ async fn main() -> ExitCode {
             eprintln!("{settings:#?}");
             ExitCode::SUCCESS
         }
-        Command::Users { command } => match stores(&settings).await {
-            Some(adapters) => transfer::users(adapters.users, command).await,
-            None => ExitCode::FAILURE,
-        },
-        Command::Sessions { command } => {
+        Command::Users { command } => {
+            let Some(adapters) = stores(&settings).await else { return ExitCode::FAILURE };
+            match command {
+                UsersCommand::Operate(command) => operator(&settings, adapters).users(command).await,
+                UsersCommand::Transfer(command) => transfer::users(adapters.users, command).await,
+            }
+        }
+        Command::Sessions { command: SessionsCommand::Transfer(command) } => {
             let configured = async { stores(&settings).await.map(|adapters| adapters.sessions) };
             transfer::sessions(configured, command).await
         }
+        Command::Sessions { command: SessionsCommand::Operate(command) } => {
+            let Some(adapters) = stores(&settings).await else { return ExitCode::FAILURE };
+            operator(&settings, adapters).sessions(command).await
+        }
+    }
+}
+
+fn operator(settings: &Settings, adapters: sesame_factory::Adapters) -> operator::Operator {
+    operator::Operator {
+        auth: startup::use_cases(settings, &adapters),
+        users: adapters.users,
+        sessions: adapters.sessions,
+        clock: adapters.clock,
     }
 }
 

@@ -117,6 +117,7 @@ pub(crate) fn record_auth_outcome<T>(action: &'static str, result: &Result<T, Au
         Ok(_) => "success",
         Err(AuthError::InvalidCredentials) => "invalid_credentials",
         Err(AuthError::EmailTaken) => "email_taken",
+        Err(AuthError::AccountDisabled) => "account_disabled",
         Err(AuthError::InvalidEmail(_) | AuthError::WeakPassword(_) | AuthError::InvalidEmailAndPassword(..)) => {
             "invalid_input"
         }

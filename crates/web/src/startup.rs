@@ -290,6 +290,16 @@ impl Application {
     }
 }
 
+/// The use cases over `adapters` with the settings' session policy and
+/// hashing limits, as the service runs them: for the operator commands.
+pub fn use_cases(settings: &Settings, adapters: &Adapters) -> AuthService {
+    let config = AppConfig::new(settings);
+    let hasher = PasswordHasher::new(config.max_concurrent_hashes, config.max_waiting_hashes);
+    let (users, sessions, clock) =
+        (Arc::clone(&adapters.users), Arc::clone(&adapters.sessions), Arc::clone(&adapters.clock));
+    AuthService::new(users, sessions, clock, hasher, config.policy)
+}
+
 /// Serves the app over `adapters` from now on; their upkeep.
 fn install(ready: &OnceLock<Router>, config: &AppConfig, lifecycle: &Arc<Lifecycle>, adapters: Adapters) -> Upkeep {
     let upkeep = adapters.upkeep.clone();

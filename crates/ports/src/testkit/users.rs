@@ -103,8 +103,12 @@ pub async fn update_changes_only_the_given_fields(f: Fixture) {
 
     let new_hash = PasswordHash::new("$argon2id$v=19$m=19456,t=2,p=1$bmV3c2FsdA$bmV3aGFzaA");
     let new_email = unique_email("moved");
-    let changes =
-        UserChanges { email: Some(new_email.clone()), password_hash: Some(new_hash.clone()), is_verified: None };
+    let changes = UserChanges {
+        email: Some(new_email.clone()),
+        password_hash: Some(new_hash.clone()),
+        is_verified: None,
+        is_disabled: None,
+    };
     let moved = f.repo.update(created.id, changes).await.expect("update");
     assert_eq!(
         (moved.email.clone(), moved.password_hash.clone(), moved.is_verified),
@@ -113,6 +117,13 @@ pub async fn update_changes_only_the_given_fields(f: Fixture) {
     assert_eq!(f.repo.find_by_id(created.id).await.expect("find"), Some(moved.clone()));
     assert_eq!(f.repo.find_by_email(&new_email).await.expect("find"), Some(moved));
     assert!(f.repo.find_by_email(&new.email).await.expect("find").is_none(), "the old address is free");
+
+    let disabled = f.repo.update(created.id, UserChanges { is_disabled: Some(true), ..UserChanges::default() });
+    let disabled = disabled.await.expect("disable");
+    assert!(disabled.is_disabled && disabled.is_verified, "only the given field changes");
+    assert_eq!(f.repo.find_by_id(created.id).await.expect("find"), Some(disabled));
+    let enabled = f.repo.update(created.id, UserChanges { is_disabled: Some(false), ..UserChanges::default() });
+    assert!(!enabled.await.expect("enable").is_disabled);
 }
 
 /// Moving a user to another user's address fails with `EmailTaken` and changes nothing.

@@ -74,6 +74,7 @@ async fn login(
             audit::record(Event::LoginSucceeded, &caller, Some(logged_in.user.id), Some(logged_in.session.id));
         }
         Err(AuthError::InvalidCredentials) => audit::record(Event::LoginFailed, &caller, None, None),
+        Err(AuthError::AccountDisabled) => audit::record(Event::LoginDisabled, &caller, None, None),
         Err(_) => {}
     }
     Ok(issue_session(&state, StatusCode::OK, &result?))

@@ -1,7 +1,9 @@
-//! `sesame users|sessions export|import` as an operator runs them: records
-//! moved from one deployment's stores (PostgreSQL users, tiered sessions) to
-//! another's (PostgreSQL users, Redis-only sessions) through files, against
-//! the local PostgreSQL (`TEST_DATABASE_URL`) and Redis (`TEST_REDIS_URL`).
+//! The `sesame` operator commands as an operator runs them, against the
+//! local PostgreSQL (`TEST_DATABASE_URL`) and Redis (`TEST_REDIS_URL`): records
+//! moved between deployments and store kinds (`users|sessions
+//! export|import`, `sessions copy`, the in-memory snapshot), and users and
+//! sessions looked at and ended (`users list|show|disable|enable|delete`,
+//! `sessions list|revoke|stats|purge`).
 
 use std::{
     collections::HashMap,
@@ -74,6 +76,7 @@ fn user(tag: &str) -> User {
         email: Email::parse(&format!("{tag}-{}@example.com", UserId::random())).unwrap(),
         password_hash: PasswordHash::new("$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2g"),
         is_verified: true,
+        is_disabled: false,
         created_at: OffsetDateTime::now_utc().replace_nanosecond(0).unwrap() - Duration::days(3),
     }
 }
@@ -343,4 +346,99 @@ async fn the_mock_default_keeps_its_sessions_over_a_restart_and_its_snapshot_mov
     assert_eq!(login.status(), 200, "the password hash came along");
     stop(served);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `sesame args…` with the audit log on standard error; (exit code, stdout, stderr).
+fn operate(deployment: &Deployment, args: &[&str]) -> (i32, String, String) {
+    let mut audited = Deployment { vars: deployment.vars.clone() };
+    audited.vars.insert("RUST_LOG".into(), "warn,sesame::audit=info".into());
+    let output = audited.sesame(args, b"");
+    let code = output.status.code().expect("an exit code");
+    (code, String::from_utf8_lossy(&output.stdout).into_owned(), stderr(&output))
+}
+
+async fn login(base: &str, email: &str, password: &str) -> reqwest::Response {
+    reqwest::Client::new()
+        .post(format!("{base}/api/auth/login"))
+        .json(&serde_json::json!({"email": email, "password": password}))
+        .send()
+        .await
+        .unwrap()
+}
+
+fn token_of(answer: &reqwest::Response) -> String {
+    let cookie = answer.headers()["set-cookie"].to_str().unwrap();
+    cookie.strip_prefix("sessionId=").and_then(|rest| rest.split(';').next()).expect("the cookie").to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_lists_ends_disables_enables_and_deletes_and_each_change_is_audited() {
+    let real = Deployment::new("tiered");
+    let served = service(&real.vars);
+    let base = ready(&served).await;
+    let (email, password) = ("operated@example.com", "correct horse battery staple");
+    let registered = reqwest::Client::new()
+        .post(format!("{base}/api/auth/register"))
+        .json(&serde_json::json!({"email": email, "password": password}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(registered.status(), 201);
+    let first = token_of(&registered);
+    let second = token_of(&login(&base, email, password).await);
+
+    let (code, listed, _) = operate(&real, &["users", "list", "--json"]);
+    assert_eq!(code, 0);
+    let listed: serde_json::Value = serde_json::from_str(&listed).expect("JSON");
+    assert_eq!(listed[0]["email"], email, "{listed}");
+    assert!(!listed.to_string().contains("argon2"), "never a password hash: {listed}");
+
+    let (code, shown, _) = operate(&real, &["users", "show", email, "--json"]);
+    assert_eq!(code, 0);
+    let shown: serde_json::Value = serde_json::from_str(&shown).expect("JSON");
+    assert_eq!(shown["sessions"].as_array().map(Vec::len), Some(2), "{shown}");
+
+    let (code, sessions, _) = operate(&real, &["sessions", "list", "--user", email, "--json"]);
+    assert_eq!(code, 0);
+    let sessions: serde_json::Value = serde_json::from_str(&sessions).expect("JSON");
+    let oldest = sessions[0]["id"].as_str().expect("a session id").to_owned();
+    let (code, _, said) = operate(&real, &["sessions", "revoke", "--user", email, "--session", &oldest]);
+    assert_eq!(code, 0, "{said}");
+    assert!(said.contains("sessions_ended_by_operator") && said.contains("operator"), "audited: {said}");
+    assert_eq!(me(&base, &first).await.status(), 401, "the revoked session ended");
+    assert_eq!(me(&base, &second).await.status(), 200, "the other did not");
+
+    let (code, _, said) = operate(&real, &["users", "disable", email]);
+    assert_eq!(code, 0, "{said}");
+    assert!(said.contains("user_disabled") && said.contains("1 sessions ended"), "{said}");
+    assert_eq!(me(&base, &second).await.status(), 401, "disabling ends every session");
+    let refused = login(&base, email, password).await;
+    assert_eq!(refused.status(), 403);
+    assert_eq!(refused.json::<serde_json::Value>().await.unwrap()["code"], "account_disabled");
+    assert_eq!(login(&base, email, "a wrong password entirely").await.status(), 401, "said only to who knows it");
+
+    let (code, _, said) = operate(&real, &["users", "enable", email]);
+    assert_eq!(code, 0, "{said}");
+    assert!(said.contains("user_enabled"), "{said}");
+    assert_eq!(login(&base, email, password).await.status(), 200);
+
+    let (code, stats, _) = operate(&real, &["sessions", "stats", "--json"]);
+    assert_eq!(code, 0);
+    let stats: serde_json::Value = serde_json::from_str(&stats).expect("JSON");
+    assert_eq!(stats["live"], 1, "{stats}");
+    let (code, _, said) = operate(&real, &["sessions", "purge"]);
+    assert_eq!(code, 0, "{said}");
+    assert!(said.contains("expired sessions removed"), "{said}");
+
+    let (code, _, said) = operate(&real, &["users", "delete", email]);
+    assert_eq!(code, 2, "a deletion needs --yes: {said}");
+    let (code, _, said) = operate(&real, &["users", "delete", email, "--yes"]);
+    assert_eq!(code, 0, "{said}");
+    assert!(said.contains("user_deleted"), "{said}");
+    assert_eq!(login(&base, email, password).await.status(), 401);
+
+    let (code, _, said) = operate(&real, &["users", "disable", "nobody@example.com"]);
+    assert_eq!(code, 3, "an unknown user is its own exit code: {said}");
+    assert!(said.contains("sesame users list"), "says what to do next: {said}");
+    stop(served);
 }
