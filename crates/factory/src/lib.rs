@@ -8,6 +8,7 @@
 //! layer.
 
 mod build;
+mod catalog;
 mod environment;
 mod health;
 mod located;
@@ -15,6 +16,7 @@ mod origin;
 mod settings;
 
 pub use build::{Adapters, FactoryError, Upkeep, build, migrate, redact_url};
+pub use catalog::{variable, variables};
 pub use environment::{Environment, EnvironmentError};
 pub use health::{Health, HealthReport, StoreHealth, StoreStatus};
 pub use ipnet::IpNet;

@@ -13,7 +13,13 @@ use secrecy::SecretString;
 use serde::{Deserialize, Deserializer, de::Error as _};
 use sesame_ports::RateLimit;
 
-use crate::{Environment, Origin};
+use crate::{Environment, Origin, catalog};
+
+impl From<ConfigError> for SettingsError {
+    fn from(err: ConfigError) -> Self {
+        Self::Invalid(catalog::in_variables(&err.to_string()))
+    }
+}
 
 /// Everything the service reads at start-up.
 #[derive(Debug, Deserialize)]
@@ -43,6 +49,11 @@ pub struct Settings {
     pub log: LogSettings,
     /// `SESAME__RATE_LIMIT__*`.
     pub rate_limit: RateLimitSettings,
+    /// What the loader noticed and went on past: `SESAME__…` variables that
+    /// are no setting (a misspelling names the closest one). For the caller
+    /// to log once logging is set up.
+    #[serde(skip)]
+    pub warnings: Vec<String>,
 }
 
 /// Rate limits, each written `BURST/PERIOD` — `10/10m`: ten at once, then one
@@ -277,10 +288,9 @@ pub enum SettingsError {
         /// Why, without the offending line: it may hold a password.
         reason: String,
     },
-    /// A value has the wrong shape; the message names the key
-    /// (`session.max_age_seconds` is `SESAME__SESSION__MAX_AGE_SECONDS`).
+    /// A value has the wrong shape; the message names the variable.
     #[error("invalid setting: {0}")]
-    Invalid(#[from] ConfigError),
+    Invalid(String),
     /// A value is well-formed but not acceptable; the message names the variable.
     #[error("{0}")]
     Refused(String),
@@ -318,50 +328,16 @@ impl Settings {
 
     /// Builds settings from defaults overridden by `vars`, then checks them.
     pub fn from_vars(environment: Environment, vars: HashMap<String, String>) -> Result<Self, SettingsError> {
-        let production = environment == Environment::Production;
-        let mock = environment == Environment::Mock;
-        let mut builder = Config::builder()
-            .set_default("http.addr", "127.0.0.1:3000")?
-            .set_default("http.drain_seconds", if production { 5 } else { 0 })?
-            .set_default("http.trusted_proxies", "")?
-            .set_default("http.allowed_origins", "")?
-            .set_default("http.header_timeout_seconds", 10)?
-            .set_default("http.body_timeout_seconds", 10)?
-            .set_default("http.max_connections", 1024)?
-            .set_default("http.tls_in_front", false)?
-            .set_default("http.clear_site_data", false)?
-            .set_default("session.max_age_seconds", 1800)?
-            .set_default("session.absolute_timeout_seconds", 43_200)?
-            .set_default("session.touch_interval_seconds", 60)?
-            .set_default("cookie.name", "sessionId")?
-            .set_default("cookie.secure", production)?
-            .set_default("cookie.persistent", false)?
-            .set_default("cookie.previous_names", "")?
-            .set_default("password.max_concurrent_hashes", half_the_cores())?
-            .set_default("password.max_waiting_hashes", 256)?
-            .set_default("store.users", if mock { "memory" } else { "postgres" })?
-            .set_default("store.sessions", if mock { "memory" } else { "tiered" })?
-            .set_default("store.connect_attempts", 4)?
-            .set_default("store.purge_interval_seconds", 300)?
-            .set_default("store.miss_lookups_per_second", 200)?
-            .set_default("postgres.max_connections", 10)?
-            .set_default("postgres.acquire_timeout_ms", 2000)?
-            .set_default("postgres.statement_timeout_ms", 5000)?
-            .set_default("postgres.migrate_on_start", !production)?
-            .set_default("redis.cluster", vars.get("REDIS_URL").is_some_and(|url| url.contains(',')))?
-            .set_default("redis.key_prefix", "sesame:")?
-            .set_default("redis.connection_timeout_ms", 2000)?
-            .set_default("redis.response_timeout_ms", 500)?
-            .set_default("redis.accept_eviction", false)?
-            .set_default("redis.local_cache_sessions", 0)?
-            .set_default("log.format", if production { "json" } else { "text" })?
-            // The access log (one line a request) costs a third of a small
-            // request's time; in production the proxy in front keeps one.
-            .set_default("log.filter", if production { "info,sesame::access=off" } else { "info" })?
-            .set_default("rate_limit.login_per_ip", "30/1m")?
-            .set_default("rate_limit.login_per_email", "10/10m")?
-            .set_default("rate_limit.register_per_ip", "20/1h")?
-            .set_default("rate_limit.invalid_cookie_per_ip", "60/1m")?;
+        if let Some(refusal) = catalog::refused_value(&vars) {
+            return Err(SettingsError::Refused(refusal));
+        }
+        let warnings = catalog::unknown(&vars);
+        let mut builder = Config::builder();
+        for (key, default) in catalog::catalog(environment, &vars) {
+            if let Some(default) = default {
+                builder = builder.set_default(key, default)?;
+            }
+        }
         // Overrides win over every source, whatever the order they are set in.
         for (name, key) in SEED_NAMES {
             builder = builder.set_override_option(key, vars.get(name).filter(|value| !value.is_empty()).cloned())?;
@@ -375,6 +351,7 @@ impl Settings {
         );
         let mut settings: Self = builder.build()?.try_deserialize()?;
         settings.environment = environment;
+        settings.warnings = warnings;
         settings.check()?;
         Ok(settings)
     }
@@ -471,11 +448,6 @@ impl Settings {
 /// Half the cores this process may use, at least one: the default number of
 /// argon2 hashes at once, leaving the other half to the requests that
 /// validate sessions.
-fn half_the_cores() -> u64 {
-    let cores = std::thread::available_parallelism().map_or(1, usize::from);
-    u64::try_from(cores / 2).unwrap_or(1).max(1)
-}
-
 /// A list written as one comma-separated value; blanks are skipped.
 fn comma_separated<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
 where
@@ -597,9 +569,9 @@ mod tests {
         assert!(defaults.http.trusted_proxies.is_empty() && defaults.http.allowed_origins.is_empty());
 
         let err = refusal(Environment::Mock, &[("SESAME__HTTP__TRUSTED_PROXIES", "10.0.0.0/33")]);
-        assert!(err.contains("trusted_proxies") && err.contains("10.0.0.0/33"), "{err}");
+        assert!(err.contains("SESAME__HTTP__TRUSTED_PROXIES") && err.contains("10.0.0.0/33"), "{err}");
         let err = refusal(Environment::Mock, &[("SESAME__HTTP__ALLOWED_ORIGINS", "https://app.example.com/")]);
-        assert!(err.contains("allowed_origins") && err.contains("not an origin"), "{err}");
+        assert!(err.contains("SESAME__HTTP__ALLOWED_ORIGINS") && err.contains("not an origin"), "{err}");
     }
 
     #[test]
@@ -617,7 +589,7 @@ mod tests {
         assert_eq!(settings.rate_limit.register_per_ip, Some(five));
         for bad in ["10", "0/1m", "10/0m", "10/1d", "ten/1m", "10/m", "10/1é", "10/99999999999999999999h"] {
             let err = refusal(Environment::Mock, &[("SESAME__RATE_LIMIT__LOGIN_PER_IP", bad)]);
-            assert!(err.contains("login_per_ip") && err.contains("BURST/PERIOD"), "{bad}: {err}");
+            assert!(err.contains("SESAME__RATE_LIMIT__LOGIN_PER_IP") && err.contains("BURST/PERIOD"), "{bad}: {err}");
         }
     }
 
@@ -667,11 +639,21 @@ mod tests {
     }
 
     #[test]
-    fn a_malformed_value_is_refused_naming_its_key() {
+    fn a_malformed_value_is_refused_naming_its_variable() {
         let message = refusal(Environment::Mock, &[("SESSION_MAX_AGE_SECONDS", "soon")]);
-        assert!(message.contains("session.max_age_seconds"), "{message}");
+        assert!(message.contains("SESAME__SESSION__MAX_AGE_SECONDS"), "{message}");
         let message = refusal(Environment::Mock, &[("SESAME__HTTP__ADDR", "nowhere")]);
-        assert!(message.contains("http.addr"), "{message}");
+        assert!(message.contains("SESAME__HTTP__ADDR") && !message.contains("http.addr"), "{message}");
+        let message = refusal(Environment::Mock, &[("SESAME__STORE__USERS", "mysql")]);
+        assert!(message.contains("SESAME__STORE__USERS") && message.contains("memory, postgres"), "{message}");
+        assert!(!message.contains("UserBackend"), "no internal type names: {message}");
+    }
+
+    #[test]
+    fn a_misspelt_variable_is_kept_as_a_warning() {
+        let settings = Settings::from_vars(Environment::Mock, vars(&[("SESAME__HTTP__ADRR", "0.0.0.0:80")])).unwrap();
+        assert_eq!(settings.warnings.len(), 1);
+        assert!(settings.warnings[0].contains("did you mean SESAME__HTTP__ADDR?"), "{:?}", settings.warnings);
     }
 
     #[test]
@@ -720,18 +702,10 @@ mod tests {
     }
 
     #[test]
-    fn docs_configuration_lists_every_variable() {
+    fn docs_configuration_lists_the_seed_variables() {
+        // The SESAME__ ones are checked against the catalog (catalog.rs).
         let doc = include_str!("../../../docs/configuration.md");
-        // Every variable this file names (each field's doc names its own), and the seed's.
-        let source = include_str!("settings.rs");
-        let named = source.split(|c: char| !(c.is_ascii_uppercase() || c == '_')).filter(|word| {
-            let placeholder = *word == "SESAME__SECTION__KEY";
-            word.starts_with("SESAME__") && word.matches("__").count() == 2 && !word.ends_with('_') && !placeholder
-        });
-        let seed = ["SESSION_ENVIRONMENT", "DATABASE_URL", "REDIS_URL", "SESSION_MAX_AGE_SECONDS"];
-        let variables: std::collections::BTreeSet<_> = named.chain(seed).collect();
-        assert!(variables.len() > 30, "{variables:?}");
-        for variable in variables {
+        for variable in ["SESSION_ENVIRONMENT", "DATABASE_URL", "REDIS_URL", "SESSION_MAX_AGE_SECONDS"] {
             assert!(doc.contains(&format!("| `{variable}` |")), "docs/configuration.md lacks {variable}");
         }
     }

@@ -77,6 +77,9 @@ async fn main() -> ExitCode {
     let command = cli.command.unwrap_or(Command::Serve);
     // Commands other than the service may write records to standard output.
     telemetry::init(&settings.log, matches!(command, Command::Serve));
+    for warning in &settings.warnings {
+        tracing::warn!("{warning}");
+    }
     match command {
         Command::Serve => serve(settings).await,
         Command::Migrate => match sesame_factory::migrate(&settings).await {
