@@ -11,13 +11,14 @@
 use std::{
     fmt,
     future::Future,
-    io::{self, BufRead, Read, Write},
+    io::{self, BufRead, IsTerminal as _, Read, Write},
     path::PathBuf,
     process::ExitCode,
     sync::Arc,
     time::{Duration, Instant},
 };
 
+use indicatif::{ProgressBar, ProgressStyle};
 use sesame_core::ports::{
     ExportCursor, ExportPage, Imported, PortError, PortableRecord, PortableSession, PortableUser, Session,
     SessionStore, User, UserRepository,
@@ -111,25 +112,47 @@ impl From<PortError> for TransferError {
     }
 }
 
-/// Progress on standard error: a line every few seconds, and one at the end.
+/// Progress on standard error: on a terminal, a live line (indicatif) that
+/// stays when the work ends; otherwise, for logs, a plain line every few
+/// seconds.
 pub struct Progress {
     what: String,
     started: Instant,
     last: Instant,
     every: Duration,
+    bar: Option<ProgressBar>,
 }
 
 impl Progress {
-    /// Progress of `what` (`sessions export`), a line at most every `every`.
+    /// Progress of `what` (`sessions export`); without a terminal, a line at
+    /// most every `every`.
     pub fn new(what: impl Into<String>, every: Duration) -> Self {
+        let what = what.into();
         let now = Instant::now();
-        Self { what: what.into(), started: now, last: now, every }
+        let bar = io::stderr().is_terminal().then(|| {
+            let style = ProgressStyle::with_template("{spinner} {prefix}: {human_pos} records, {per_sec}, {elapsed}")
+                .expect("a valid template");
+            let bar = ProgressBar::new_spinner().with_style(style).with_prefix(what.clone());
+            bar.enable_steady_tick(Duration::from_millis(100));
+            bar
+        });
+        Self { what, started: now, last: now, every, bar }
     }
 
     fn tick(&mut self, done: u64) {
-        if self.last.elapsed() >= self.every {
+        if let Some(bar) = &self.bar {
+            bar.set_position(done);
+        } else if self.last.elapsed() >= self.every {
             self.last = Instant::now();
             eprintln!("{}: {done} records, {:.0?}", self.what, self.started.elapsed());
+        }
+    }
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        if let Some(bar) = &self.bar {
+            bar.finish();
         }
     }
 }
@@ -206,7 +229,9 @@ pub async fn import(
         }
         progress.tick(writes.tally.records());
     }
-    Ok(writes.finish().await)
+    let tally = writes.finish().await;
+    progress.tick(tally.records());
+    Ok(tally)
 }
 
 /// Copies every live session of `from` into `to`; with `dry_run`, only
@@ -237,7 +262,9 @@ pub async fn copy(
             None => break,
         }
     }
-    Ok(writes.finish().await)
+    let tally = writes.finish().await;
+    progress.tick(tally.records());
+    Ok(tally)
 }
 
 /// Writes in flight, at most [`IN_FLIGHT`], and what those done did.

@@ -442,3 +442,29 @@ async fn an_operator_lists_ends_disables_enables_and_deletes_and_each_change_is_
     assert!(said.contains("sesame users list"), "says what to do next: {said}");
     stop(served);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_terminal_progress_is_a_live_line_and_in_a_log_a_plain_one() {
+    let deployment = Deployment::new("redis");
+    let users = deployment.stores().await.users;
+    for _ in 0..3 {
+        users.import(&user("progress")).await.expect("seed a user");
+    }
+    // `script` runs the command on a pseudo-terminal and copies what it shows.
+    let command = format!("{} users export --output /dev/null", env!("CARGO_BIN_EXE_sesame"));
+    let shown = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .current_dir(std::env::temp_dir())
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .envs(&deployment.vars)
+        .env("TERM", "xterm")
+        .output()
+        .expect("script (util-linux) runs");
+    let shown = String::from_utf8_lossy(&shown.stdout);
+    assert!(shown.contains("users export: 3 records, ") && shown.contains("/s"), "a live line: {shown}");
+
+    let logged = deployment.sesame(&["users", "export", "--output", "/dev/null"], b"");
+    let logged = stderr(&logged);
+    assert!(logged.contains("users export: 3 records written") && !logged.contains("/s"), "no live line: {logged}");
+}
