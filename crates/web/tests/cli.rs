@@ -293,6 +293,34 @@ fn stop(mut service: sesame_testbed::Service) {
     assert!(status.success(), "{status:?}:\n{}", service.logs());
 }
 
+/// `sesame args…` with the audit log on standard error; (exit code, stdout, stderr).
+fn operate(deployment: &Deployment, args: &[&str]) -> (i32, String, String) {
+    let mut audited = Deployment { vars: deployment.vars.clone() };
+    audited.vars.insert("RUST_LOG".into(), "warn,sesame::audit=info".into());
+    let output = audited.sesame(args, b"");
+    let code = output.status.code().expect("an exit code");
+    (code, String::from_utf8_lossy(&output.stdout).into_owned(), stderr(&output))
+}
+
+/// `POST /api/auth/{action}` (`register`, `login`) with these credentials.
+async fn credentials(base: &str, action: &str, email: &str, password: &str) -> reqwest::Response {
+    reqwest::Client::new()
+        .post(format!("{base}/api/auth/{action}"))
+        .json(&serde_json::json!({"email": email, "password": password}))
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn login(base: &str, email: &str, password: &str) -> reqwest::Response {
+    credentials(base, "login", email, password).await
+}
+
+fn token_of(answer: &reqwest::Response) -> String {
+    let cookie = answer.headers()["set-cookie"].to_str().unwrap();
+    cookie.strip_prefix("sessionId=").and_then(|rest| rest.split(';').next()).expect("the cookie").to_owned()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_mock_default_keeps_its_sessions_over_a_restart_and_its_snapshot_moves_them_into_real_stores() {
     let dir = std::env::temp_dir().join(format!("sesame-snapshot-{}", uuid::Uuid::new_v4().simple()));
@@ -301,12 +329,7 @@ async fn the_mock_default_keeps_its_sessions_over_a_restart_and_its_snapshot_mov
 
     let first = service(&mock);
     let base = ready(&first).await;
-    let registered = reqwest::Client::new()
-        .post(format!("{base}/api/auth/register"))
-        .json(&serde_json::json!({"email": email, "password": password}))
-        .send()
-        .await
-        .unwrap();
+    let registered = credentials(&base, "register", email, password).await;
     assert_eq!(registered.status(), 201);
     let cookie = registered.headers()["set-cookie"].to_str().unwrap().to_owned();
     let token =
@@ -337,38 +360,9 @@ async fn the_mock_default_keeps_its_sessions_over_a_restart_and_its_snapshot_mov
     assert_eq!(answer.status(), 200, "the mock's cookie works on the real stores");
     let body: serde_json::Value = answer.json().await.unwrap();
     assert_eq!(body["user"]["email"], email);
-    let login = reqwest::Client::new()
-        .post(format!("{base}/api/auth/login"))
-        .json(&serde_json::json!({"email": email, "password": password}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(login.status(), 200, "the password hash came along");
+    assert_eq!(login(&base, email, password).await.status(), 200, "the password hash came along");
     stop(served);
     let _ = std::fs::remove_dir_all(&dir);
-}
-
-/// `sesame args…` with the audit log on standard error; (exit code, stdout, stderr).
-fn operate(deployment: &Deployment, args: &[&str]) -> (i32, String, String) {
-    let mut audited = Deployment { vars: deployment.vars.clone() };
-    audited.vars.insert("RUST_LOG".into(), "warn,sesame::audit=info".into());
-    let output = audited.sesame(args, b"");
-    let code = output.status.code().expect("an exit code");
-    (code, String::from_utf8_lossy(&output.stdout).into_owned(), stderr(&output))
-}
-
-async fn login(base: &str, email: &str, password: &str) -> reqwest::Response {
-    reqwest::Client::new()
-        .post(format!("{base}/api/auth/login"))
-        .json(&serde_json::json!({"email": email, "password": password}))
-        .send()
-        .await
-        .unwrap()
-}
-
-fn token_of(answer: &reqwest::Response) -> String {
-    let cookie = answer.headers()["set-cookie"].to_str().unwrap();
-    cookie.strip_prefix("sessionId=").and_then(|rest| rest.split(';').next()).expect("the cookie").to_owned()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -377,12 +371,7 @@ async fn an_operator_lists_ends_disables_enables_and_deletes_and_each_change_is_
     let served = service(&real.vars);
     let base = ready(&served).await;
     let (email, password) = ("operated@example.com", "correct horse battery staple");
-    let registered = reqwest::Client::new()
-        .post(format!("{base}/api/auth/register"))
-        .json(&serde_json::json!({"email": email, "password": password}))
-        .send()
-        .await
-        .unwrap();
+    let registered = credentials(&base, "register", email, password).await;
     assert_eq!(registered.status(), 201);
     let first = token_of(&registered);
     let second = token_of(&login(&base, email, password).await);
