@@ -2,7 +2,9 @@
 //!
 //! Rules: what an email and a password must be ([`Password`]), how session tokens
 //! are made and hashed ([`SessionToken`]), how long sessions live
-//! ([`SessionPolicy`]), and how passwords are hashed ([`PasswordHasher`]). Use
+//! ([`SessionPolicy`]), and how passwords are hashed ([`PasswordHasher`];
+//! imported bcrypt, scrypt and PBKDF2 hashes verify too, and are replaced by
+//! argon2id at the next login). Use
 //! cases: [`AuthService`] — register, login, authenticate, logout, logout
 //! everywhere, list sessions, revoke one.
 //!
@@ -10,6 +12,7 @@
 //! tokio is used for `spawn_blocking` and a semaphore, nothing else.
 
 mod error;
+mod legacy_hash;
 mod password;
 mod policy;
 mod service;

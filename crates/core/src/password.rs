@@ -15,6 +15,8 @@ use std::{
 };
 
 use argon2::{Algorithm, Argon2, Block, Params, Version, password_hash::phc};
+
+use crate::legacy_hash::Legacy;
 use sesame_ports::PasswordHash;
 use tokio::sync::{OnceCell, Semaphore};
 use unicode_normalization::UnicodeNormalization as _;
@@ -226,9 +228,22 @@ impl PasswordHasher {
     /// verifies against a dummy hash and answers `false`, taking the same time.
     ///
     /// The candidate is NFKC-normalised, as passwords are before hashing; a
-    /// hash made from a password that was not (before normalisation began)
-    /// is also tried with the candidate as typed.
+    /// hash made from a password that was not (before normalisation began,
+    /// or by another system) is also tried with the candidate as typed.
+    /// Besides argon2, the hashes of imported users verify: bcrypt, scrypt
+    /// and PBKDF2 ([`crate::legacy_hash`]); `needs_rehash` then answers `true`.
     pub async fn verify(&self, candidate: &str, hash: Option<&PasswordHash>) -> Result<bool, HashError> {
+        if let Some(legacy) = hash.and_then(|hash| Legacy::recognise(hash.expose())) {
+            let legacy = legacy?;
+            let normalized = normalize(candidate);
+            let as_typed = (normalized != candidate).then(|| candidate.to_owned());
+            return self
+                .run(0, move |_| {
+                    Ok(legacy.matches(&normalized)?
+                        || as_typed.map(|typed| legacy.matches(&typed)).transpose()?.unwrap_or(false))
+                })
+                .await;
+        }
         let (phc, known) = match hash {
             Some(hash) => (hash.expose().to_owned(), true),
             None => (self.dummy_hash().await?.expose().to_owned(), false),

@@ -352,6 +352,33 @@ async fn login_rehashes_a_hash_made_with_weaker_settings() {
 }
 
 #[tokio::test]
+async fn an_imported_bcrypt_hash_logs_in_and_is_replaced_by_argon2id() {
+    let clock = ManualClock::default();
+    let mut user = stored_user(&clock).await;
+    user.password_hash = PasswordHash::new(bcrypt::hash(PASSWORD, 4).unwrap());
+    let mut users = MockUserRepository::new();
+    let found = user.clone();
+    users.expect_find_by_email().returning(move |_| Ok(Some(found.clone())));
+    let updated = user.clone();
+    users
+        .expect_update()
+        .withf(|_, changes| changes.password_hash.as_ref().is_some_and(|h| h.expose().starts_with("$argon2id$")))
+        .times(1)
+        .returning(move |_, changes| {
+            let mut user = updated.clone();
+            changes.apply_to(&mut user);
+            Ok(user)
+        });
+    let mut sessions = MockSessionStore::new();
+    sessions.expect_create().times(1).returning(|_| Ok(()));
+    let service = service(users, sessions, &clock);
+    let wrong = service.login("alice@example.com", "not the password at all", &[], meta()).await;
+    assert!(matches!(wrong, Err(AuthError::InvalidCredentials)), "a wrong password stays wrong");
+    let logged_in = service.login("alice@example.com", PASSWORD, &[], meta()).await.unwrap();
+    assert!(logged_in.user.password_hash.expose().starts_with("$argon2id$"));
+}
+
+#[tokio::test]
 async fn a_password_change_checks_the_current_one_ends_every_session_and_opens_one() {
     let clock = ManualClock::default();
     let user = stored_user(&clock).await;
