@@ -325,6 +325,24 @@ fn password_hash_is_never_printed() {
     assert!(!format!("{hash:?}").contains("argon2id"));
 }
 
+/// Users holding `user`, expecting one update: a new hash that `rehashed` accepts.
+fn expecting_a_rehash(user: &User, rehashed: fn(&str) -> bool) -> MockUserRepository {
+    let mut users = MockUserRepository::new();
+    let found = user.clone();
+    users.expect_find_by_email().returning(move |_| Ok(Some(found.clone())));
+    let updated = user.clone();
+    users
+        .expect_update()
+        .withf(move |_, changes| changes.password_hash.as_ref().is_some_and(|hash| rehashed(hash.expose())))
+        .times(1)
+        .returning(move |_, changes| {
+            let mut user = updated.clone();
+            changes.apply_to(&mut user);
+            Ok(user)
+        });
+    users
+}
+
 #[tokio::test]
 async fn login_rehashes_a_hash_made_with_weaker_settings() {
     use argon2::{Algorithm, Argon2, Params, PasswordHasher as _, Version};
@@ -332,19 +350,7 @@ async fn login_rehashes_a_hash_made_with_weaker_settings() {
     let mut user = stored_user(&clock).await;
     let weak = Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::new(8192, 1, 1, None).unwrap());
     user.password_hash = PasswordHash::new(weak.hash_password(PASSWORD.as_bytes()).unwrap().to_string());
-    let mut users = MockUserRepository::new();
-    let found = user.clone();
-    users.expect_find_by_email().returning(move |_| Ok(Some(found.clone())));
-    let updated = user.clone();
-    users
-        .expect_update()
-        .withf(|_, changes| changes.password_hash.as_ref().is_some_and(|h| h.expose().contains("m=19456,t=2,p=1")))
-        .times(1)
-        .returning(move |_, changes| {
-            let mut user = updated.clone();
-            changes.apply_to(&mut user);
-            Ok(user)
-        });
+    let users = expecting_a_rehash(&user, |hash| hash.contains("m=19456,t=2,p=1"));
     let mut sessions = MockSessionStore::new();
     sessions.expect_create().times(1).returning(|_| Ok(()));
     let logged_in = service(users, sessions, &clock).login("alice@example.com", PASSWORD, &[], meta()).await.unwrap();
@@ -356,19 +362,7 @@ async fn an_imported_bcrypt_hash_logs_in_and_is_replaced_by_argon2id() {
     let clock = ManualClock::default();
     let mut user = stored_user(&clock).await;
     user.password_hash = PasswordHash::new(bcrypt::hash(PASSWORD, 4).unwrap());
-    let mut users = MockUserRepository::new();
-    let found = user.clone();
-    users.expect_find_by_email().returning(move |_| Ok(Some(found.clone())));
-    let updated = user.clone();
-    users
-        .expect_update()
-        .withf(|_, changes| changes.password_hash.as_ref().is_some_and(|h| h.expose().starts_with("$argon2id$")))
-        .times(1)
-        .returning(move |_, changes| {
-            let mut user = updated.clone();
-            changes.apply_to(&mut user);
-            Ok(user)
-        });
+    let users = expecting_a_rehash(&user, |hash| hash.starts_with("$argon2id$"));
     let mut sessions = MockSessionStore::new();
     sessions.expect_create().times(1).returning(|_| Ok(()));
     let service = service(users, sessions, &clock);
