@@ -9,6 +9,7 @@
 //! simply run again.
 
 mod command;
+mod legacy;
 
 use std::{
     fmt,

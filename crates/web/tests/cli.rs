@@ -457,3 +457,40 @@ async fn on_a_terminal_progress_is_a_live_line_and_in_a_log_a_plain_one() {
     let logged = stderr(&logged);
     assert!(logged.contains("users export: 3 records written") && !logged.contains("/s"), "no live line: {logged}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_mocks_legacy_users_import_with_their_hashes_and_new_ids_and_log_in() {
+    let real = Deployment::new("tiered");
+    drop(real.stores().await); // migrates its schema
+    // PBKDF2-SHA256 of "password" (Python's hashlib), as another system stored it.
+    let hash = "$pbkdf2-sha256$i=1000,l=32$c2FsdHNhbHRzYWx0c2FsdA$8nX7hwFEzIB8aPajJTYK8weHQc5Ngz0pFVAKvSu4jQA";
+    let uuid = uuid::Uuid::new_v4().to_string();
+    let legacy = serde_json::json!([
+        {"id": uuid, "email": "legacy-uuid@example.com", "passwordHash": hash, "sessionId": "abcdefghijklmnop1234", "plan": "pro"},
+        {"id": 42, "email": "legacy-number@example.com", "passwordHash": hash, "isVerified": true},
+        {"id": "x", "email": "not an email", "passwordHash": hash},
+    ]);
+    let file = std::env::temp_dir().join(format!("sesame-legacy-{}.json", uuid::Uuid::new_v4().simple()));
+    std::fs::write(&file, legacy.to_string()).unwrap();
+    let file = file.display().to_string();
+
+    let (code, mapping, said) = operate(&real, &["users", "import", "--legacy", &file]);
+    assert_eq!(code, 1, "one record failed: {said}");
+    assert!(said.contains("2 created, 0 updated, 0 skipped, 1 failed") && said.contains("record 3:"), "{said}");
+    assert!(said.contains("1 sessionId values not imported"), "{said}");
+    assert!(mapping.starts_with("42 -> ") && mapping.lines().count() == 1, "the new id is printed: {mapping}");
+    let (_, again, said) = operate(&real, &["users", "import", "--legacy", &file]);
+    assert!(said.contains("0 created, 0 updated, 2 skipped, 1 failed"), "idempotent: {said}");
+    assert_eq!(again, mapping, "the same ids every run");
+
+    let served = service(&real.vars);
+    let base = ready(&served).await;
+    for email in ["legacy-uuid@example.com", "legacy-number@example.com"] {
+        assert_eq!(login(&base, email, "password").await.status(), 200, "{email} logs in with the kept hash");
+        assert_eq!(login(&base, email, "passwore").await.status(), 401);
+    }
+    let (_, shown, _) = operate(&real, &["users", "show", "legacy-uuid@example.com", "--json"]);
+    assert!(shown.contains(&uuid), "a UUID id is kept: {shown}");
+    stop(served);
+    let _ = std::fs::remove_file(&file);
+}

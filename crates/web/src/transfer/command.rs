@@ -16,7 +16,14 @@ pub enum UsersCommand {
     Export(ExportArgs),
     /// Read users, one JSON line each, from standard input (or --input) into
     /// the configured store. Idempotent. Exits 1 when any record failed.
-    Import(ImportArgs),
+    Import {
+        #[command(flatten)]
+        args: ImportArgs,
+        /// Read FILE as the plan's mock wrote its users: a JSON array of
+        /// `{id, email, passwordHash, sessionId, …}`.
+        #[arg(long, value_name = "FILE", conflicts_with_all = ["input", "dry_run"])]
+        legacy: Option<PathBuf>,
+    },
 }
 
 /// `sesame sessions …`.
@@ -89,10 +96,33 @@ pub struct CopyArgs {
 
 /// `sesame users …` on the configured user store; the exit code.
 pub async fn users(users: Arc<dyn UserRepository>, command: UsersCommand) -> ExitCode {
-    let store = Store::Users(users);
+    let store = Store::Users(Arc::clone(&users));
     match command {
         UsersCommand::Export(args) => run_export(store, args).await,
-        UsersCommand::Import(args) => run_import(store, args).await,
+        UsersCommand::Import { legacy: Some(file), .. } => run_legacy(&users, &file).await,
+        UsersCommand::Import { args, .. } => run_import(store, args).await,
+    }
+}
+
+// The id mapping it prints on standard output is its result, for the team's records.
+#[allow(clippy::print_stdout)]
+async fn run_legacy(users: &Arc<dyn UserRepository>, file: &std::path::Path) -> ExitCode {
+    match super::legacy::import(users, file).await {
+        Ok(done) => {
+            for (legacy, id) in &done.new_ids {
+                println!("{legacy} -> {id}");
+            }
+            eprintln!("users import --legacy: {}", done.tally);
+            if done.sessions_left > 0 {
+                eprintln!(
+                    "users import --legacy: {} sessionId values not imported: legacy tokens are not accepted yet, \
+                     so those users log in again once",
+                    done.sessions_left
+                );
+            }
+            if done.tally.failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+        }
+        Err(err) => said(&format!("users import --legacy: {err}")),
     }
 }
 
