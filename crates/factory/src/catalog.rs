@@ -113,6 +113,17 @@ pub(crate) fn unknown(vars: &HashMap<String, String>) -> Vec<String> {
     warnings
 }
 
+/// Writes the value of each variable that names one of a few as the settings
+/// read it (`Tiered` and ` tiered ` are `tiered`), so that what
+/// [`refused_value`] accepts is what the settings then read.
+pub(crate) fn normalize_choices(vars: &mut HashMap<String, String>) {
+    for (name, value) in vars.iter_mut() {
+        if key_of(name).as_deref().and_then(accepted).is_some() {
+            *value = value.trim().to_lowercase();
+        }
+    }
+}
+
 /// The refusal of a variable in `vars` whose value is not one its setting
 /// accepts, naming the ones it does.
 pub(crate) fn refused_value(vars: &HashMap<String, String>) -> Option<String> {
@@ -185,8 +196,10 @@ mod tests {
         let vars = HashMap::from([("SESAME__STORE__USERS".to_owned(), "mysql".to_owned())]);
         let refused = refused_value(&vars).expect("refused");
         assert_eq!(refused, r#"SESAME__STORE__USERS="mysql" is not accepted; use one of: memory, postgres"#);
-        let fine = HashMap::from([("SESAME__STORE__SESSIONS".to_owned(), "Tiered".to_owned())]);
+        let mut fine = HashMap::from([("SESAME__STORE__SESSIONS".to_owned(), "Tiered".to_owned())]);
         assert_eq!(refused_value(&fine), None);
+        normalize_choices(&mut fine);
+        assert_eq!(fine["SESAME__STORE__SESSIONS"], "tiered", "read as the settings read it");
     }
 
     #[test]

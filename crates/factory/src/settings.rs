@@ -327,7 +327,8 @@ impl Settings {
     }
 
     /// Builds settings from defaults overridden by `vars`, then checks them.
-    pub fn from_vars(environment: Environment, vars: HashMap<String, String>) -> Result<Self, SettingsError> {
+    pub fn from_vars(environment: Environment, mut vars: HashMap<String, String>) -> Result<Self, SettingsError> {
+        catalog::normalize_choices(&mut vars);
         if let Some(refusal) = catalog::refused_value(&vars) {
             return Err(SettingsError::Refused(refusal));
         }
@@ -647,6 +648,9 @@ mod tests {
         let message = refusal(Environment::Mock, &[("SESAME__STORE__USERS", "mysql")]);
         assert!(message.contains("SESAME__STORE__USERS") && message.contains("memory, postgres"), "{message}");
         assert!(!message.contains("UserBackend"), "no internal type names: {message}");
+        let shouted = vars(&[("SESAME__STORE__USERS", "Memory"), ("SESAME__LOG__FORMAT", " JSON ")]);
+        let settings = Settings::from_vars(Environment::Mock, shouted).expect("any case is read");
+        assert_eq!((settings.store.users, settings.log.format), (UserBackend::Memory, LogFormat::Json));
     }
 
     #[test]
