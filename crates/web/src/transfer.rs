@@ -78,6 +78,18 @@ impl Tally {
         }
     }
 
+    /// Counts a failed record and names it on standard error by `place`
+    /// (`line`, `record`) and `number`, never by content; past
+    /// [`FAILURES_SHOWN`] they are only counted.
+    fn fail(&mut self, place: &str, number: u64, reason: &str) {
+        self.failed += 1;
+        if self.failed <= FAILURES_SHOWN {
+            eprintln!("{place} {number}: {reason}");
+        } else if self.failed == FAILURES_SHOWN + 1 {
+            eprintln!("(further failed {place}s are counted, not shown)");
+        }
+    }
+
     fn records(&self) -> u64 {
         self.created + self.updated + self.skipped + self.failed + self.valid
     }
@@ -216,7 +228,7 @@ pub async fn import(
         }
         number += 1;
         if line.len() as u64 > MAX_LINE_BYTES {
-            fail(&mut writes.tally, number, &format!("longer than {MAX_LINE_BYTES} bytes"));
+            writes.tally.fail("line", number, &format!("longer than {MAX_LINE_BYTES} bytes"));
             skip_rest_of_line(input)?;
             continue;
         }
@@ -224,7 +236,7 @@ pub async fn import(
             continue;
         }
         match record(store, &line) {
-            Err(reason) => fail(&mut writes.tally, number, &reason),
+            Err(reason) => writes.tally.fail("line", number, &reason),
             Ok(_) if dry_run => writes.tally.valid += 1,
             Ok(pending) => writes.push(number, pending).await,
         }
@@ -320,7 +332,8 @@ impl Pending {
 
 /// The record on `line`, for `store`; why not, when it is not one.
 fn record(store: &Store, line: &[u8]) -> Result<Pending, String> {
-    let record: PortableRecord = serde_json::from_slice(line).map_err(|err| format!("not a record: {err}"))?;
+    let record: PortableRecord =
+        serde_json::from_slice(line).map_err(|err| format!("not a record: {}", described(&err)))?;
     match (store, record) {
         (Store::Users(users), PortableRecord::User(user)) => {
             Ok(Pending::User(Arc::clone(users), User::try_from(user).map_err(|err| err.to_string())?))
@@ -338,18 +351,21 @@ type Written = (u64, Result<Imported, String>);
 fn settle(done: Option<Result<Written, tokio::task::JoinError>>, tally: &mut Tally) {
     match done {
         Some(Ok((_, Ok(imported)))) => tally.count(imported),
-        Some(Ok((number, Err(reason)))) => fail(tally, number, &reason),
-        Some(Err(err)) => fail(tally, 0, &format!("the write panicked: {err}")),
+        Some(Ok((number, Err(reason)))) => tally.fail("line", number, &reason),
+        Some(Err(err)) => tally.fail("line", 0, &format!("the write panicked: {err}")),
         None => {}
     }
 }
 
-fn fail(tally: &mut Tally, number: u64, reason: &str) {
-    tally.failed += 1;
-    if tally.failed <= FAILURES_SHOWN {
-        eprintln!("line {number}: {reason}");
-    } else if tally.failed == FAILURES_SHOWN + 1 {
-        eprintln!("(further failed lines are counted, not shown)");
+/// Why `err` refused a record, without the values it quotes: a string in a
+/// field of the wrong type may be anything, a password hash included.
+pub(crate) fn described(err: &serde_json::Error) -> String {
+    let message = err.to_string();
+    match (message.find("string \""), message.rfind("\", expected")) {
+        (Some(start), Some(end)) if start < end => {
+            format!("{}a string{}", &message[..start], &message[end + 1..])
+        }
+        _ => message,
     }
 }
 
@@ -362,5 +378,22 @@ fn skip_rest_of_line(input: &mut impl BufRead) -> io::Result<()> {
         if read == 0 || sink.last() == Some(&b'\n') {
             return Ok(());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refused_record_is_described_without_the_strings_it_holds() {
+        let secret = r#"$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA", "quoted"#;
+        let line = serde_json::json!({"kind": "user", "version": 1, "isVerified": secret}).to_string();
+        let err = serde_json::from_str::<PortableRecord>(&line).unwrap_err();
+        let said = described(&err);
+        assert!(said.starts_with("invalid type: a string, expected a boolean"), "{said}");
+        assert!(!said.contains("argon2id") && !said.contains("quoted"), "{said}");
+        let err = serde_json::from_str::<PortableRecord>(r#"{"kind": "user"}"#).unwrap_err();
+        assert!(described(&err).contains("missing field `version`"), "field names stay");
     }
 }

@@ -54,7 +54,7 @@ pub(super) async fn import(users: &Arc<dyn UserRepository>, path: &Path) -> Resu
         let record: LegacyUser = match serde_json::from_value(record) {
             Ok(record) => record,
             Err(err) => {
-                fail(&mut done.tally, number, &format!("not a user record: {err}"));
+                done.tally.fail("record", number, &format!("not a user record: {}", super::described(&err)));
                 continue;
             }
         };
@@ -64,7 +64,7 @@ pub(super) async fn import(users: &Arc<dyn UserRepository>, path: &Path) -> Resu
             other => other.to_string(),
         };
         let Ok(email) = Email::parse(&record.email) else {
-            fail(&mut done.tally, number, "the email is not an address");
+            done.tally.fail("record", number, "the email is not an address");
             continue;
         };
         let id = UserId::parse(&legacy_id).unwrap_or_else(|_| {
@@ -82,7 +82,7 @@ pub(super) async fn import(users: &Arc<dyn UserRepository>, path: &Path) -> Resu
         };
         match users.import(&user).await {
             Ok(imported) => done.tally.count(imported),
-            Err(PortError::EmailTaken) => fail(&mut done.tally, number, "another user has this email"),
+            Err(PortError::EmailTaken) => done.tally.fail("record", number, "another user has this email"),
             Err(err) => return Err(err.cause_chain()),
         }
     }
@@ -96,9 +96,4 @@ fn id_for(legacy_id: &str) -> UserId {
     let mut bytes = [0u8; 16];
     bytes.copy_from_slice(&digest[..16]);
     UserId::from_uuid(uuid::Builder::from_custom_bytes(bytes).into_uuid())
-}
-
-fn fail(tally: &mut Tally, number: u64, reason: &str) {
-    tally.failed += 1;
-    eprintln!("record {number}: {reason}");
 }
