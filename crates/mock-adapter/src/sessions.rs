@@ -24,6 +24,9 @@ struct Sessions {
     by_hash: HashMap<SessionTokenHash, Session>,
     /// Per user, the token hashes ordered by creation time (then hash, to break ties).
     by_user: HashMap<UserId, BTreeSet<(OffsetDateTime, [u8; 32])>>,
+    /// Sessions ended before their time, until then: an import never brings
+    /// one back.
+    ended: HashMap<SessionTokenHash, OffsetDateTime>,
     next_purge: Option<OffsetDateTime>,
 }
 
@@ -64,6 +67,16 @@ impl Sessions {
         Some(session)
     }
 
+    /// Removes the session and remembers it ended; the session if it was live.
+    fn end(&mut self, token_hash: &SessionTokenHash, now: OffsetDateTime) -> Option<Session> {
+        let session = self.remove(token_hash)?;
+        if session.is_live_at(now) {
+            self.ended.insert(session.token_hash, session.absolute_expires_at);
+            return Some(session);
+        }
+        None
+    }
+
     fn live(&self, token_hash: &SessionTokenHash, now: OffsetDateTime) -> Option<&Session> {
         self.by_hash.get(token_hash).filter(|session| session.is_live_at(now))
     }
@@ -95,6 +108,7 @@ impl Sessions {
         for hash in &expired {
             self.remove(hash);
         }
+        self.ended.retain(|_, expires_at| now < *expires_at);
         u64::try_from(expired.len()).unwrap_or(u64::MAX)
     }
 }
@@ -106,6 +120,7 @@ impl SessionStore for InMemorySessionStore {
         let mut sessions = self.state.write().unwrap_or_else(PoisonError::into_inner);
         sessions.purge_if_due(now);
         sessions.remove(&session.token_hash);
+        sessions.ended.remove(&session.token_hash);
         sessions.insert(session.clone());
         Ok(())
     }
@@ -137,7 +152,7 @@ impl SessionStore for InMemorySessionStore {
     async fn delete(&self, token_hash: &SessionTokenHash) -> Result<Option<Session>, PortError> {
         let now = self.clock.now();
         let mut sessions = self.state.write().unwrap_or_else(PoisonError::into_inner);
-        Ok(sessions.remove(token_hash).filter(|session| session.is_live_at(now)))
+        Ok(sessions.end(token_hash, now))
     }
 
     async fn list_for_user(&self, user_id: UserId) -> Result<Vec<Session>, PortError> {
@@ -150,7 +165,7 @@ impl SessionStore for InMemorySessionStore {
         let now = self.clock.now();
         let mut sessions = self.state.write().unwrap_or_else(PoisonError::into_inner);
         let target = sessions.live_of_user(user_id, now).find(|session| session.id == session_id).map(|s| s.token_hash);
-        Ok(target.and_then(|hash| sessions.remove(&hash)))
+        Ok(target.and_then(|hash| sessions.end(&hash, now)))
     }
 
     async fn revoke_all(&self, user_id: UserId) -> Result<Vec<Session>, PortError> {
@@ -158,11 +173,7 @@ impl SessionStore for InMemorySessionStore {
         let mut sessions = self.state.write().unwrap_or_else(PoisonError::into_inner);
         let hashes: Vec<(OffsetDateTime, [u8; 32])> =
             sessions.by_user.get(&user_id).map(|index| index.iter().copied().collect()).unwrap_or_default();
-        Ok(hashes
-            .into_iter()
-            .filter_map(|(_, hash)| sessions.remove(&SessionTokenHash::from_bytes(hash)))
-            .filter(|session| session.is_live_at(now))
-            .collect())
+        Ok(hashes.into_iter().filter_map(|(_, hash)| sessions.end(&SessionTokenHash::from_bytes(hash), now)).collect())
     }
 
     async fn purge_expired(&self, limit: u32) -> Result<u64, PortError> {
@@ -188,10 +199,10 @@ impl SessionStore for InMemorySessionStore {
 
     async fn import(&self, session: &Session) -> Result<Imported, PortError> {
         let now = self.clock.now();
-        if !session.is_live_at(now) {
+        let mut sessions = self.state.write().unwrap_or_else(PoisonError::into_inner);
+        if !session.is_live_at(now) || sessions.ended.contains_key(&session.token_hash) {
             return Ok(Imported::Skipped);
         }
-        let mut sessions = self.state.write().unwrap_or_else(PoisonError::into_inner);
         sessions.purge_if_due(now);
         match sessions.by_hash.get_mut(&session.token_hash).filter(|stored| stored.is_live_at(now)) {
             Some(stored) if stored.last_seen_at >= session.last_seen_at => Ok(Imported::Skipped),

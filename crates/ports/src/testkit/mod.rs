@@ -116,6 +116,7 @@ macro_rules! session_store_contract {
                 import_creates_a_session_as_exported_then_skips_it,
                 import_takes_a_later_use_and_never_an_earlier_one,
                 import_skips_an_expired_session,
+                import_never_revives_a_session_it_ended,
             }
             $make
         }

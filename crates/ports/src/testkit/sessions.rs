@@ -411,8 +411,13 @@ pub async fn import_skips_an_expired_session(f: Fixture) {
 }
 
 /// A session this store ended is not brought back by an import, however
-/// recent its copy: for the stores that remember ends (the durable tier and
-/// the cache tier of a tiered store).
+/// recent its copy: what lets a live move carry sessions forward from the store
+/// it leaves without reviving one ended meanwhile.
+pub async fn import_never_revives_a_session_it_ended(f: Fixture) {
+    import_never_revives_an_ended_session(f.store, f.clock).await;
+}
+
+/// [`import_never_revives_a_session_it_ended`], for the tier kits.
 pub async fn import_never_revives_an_ended_session(store: Arc<dyn SessionStore>, clock: ManualClock) {
     let f = Fixture::new(store, clock);
     let session = f.create(UserId::random()).await;
