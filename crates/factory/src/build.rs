@@ -8,10 +8,10 @@ use sesame_mock::{InMemoryRateLimiter, InMemorySessionStore, InMemoryUserReposit
 use sesame_ports::{Clock, RateLimiter, SessionStore, UserRepository};
 use sesame_postgres::{Database, PostgresError, PostgresSessionStore, PostgresSettings, PostgresUserRepository};
 use sesame_redis::{RedisError, RedisSessionStore, RedisSettings};
-use sesame_tiered::{Guard, GuardSettings, TieredSessionStore, TieredSettings};
+use sesame_tiered::{Guard, GuardSettings, MigratingSessionStore, TieredSessionStore, TieredSettings};
 
 use crate::{
-    EnvironmentError, SessionBackend, Settings, SettingsError, UserBackend,
+    EnvironmentError, SessionBackend, Settings, SettingsError, StoreLocation, UserBackend,
     health::{Health, SessionParts},
 };
 
@@ -286,6 +286,18 @@ pub async fn build(settings: &Settings, clock: Arc<dyn Clock>) -> Result<Adapter
             (store, sesame_tiered::BACKEND)
         }
     };
+    let sessions = match migrating_from(settings) {
+        Some(old) => {
+            tracing::warn!(
+                from = old.redacted(),
+                "moving sessions: those the configured store misses are looked up in the old one and carried forward; \
+                 unset SESAME__MIGRATE_FROM__URL once `sesame sessions copy` has run"
+            );
+            let old = old.open(Arc::clone(&clock)).await?;
+            Arc::new(MigratingSessionStore::new(sessions, old)) as Arc<dyn SessionStore>
+        }
+        None => sessions,
+    };
     // A tiered store's ping asks its durable tier only: probe the tiers apart.
     let parts: SessionParts = match (&tiered, cache_probe) {
         (Some(_), Some(cache)) => (durable() as Arc<dyn SessionStore>, Some(cache)),
@@ -304,6 +316,17 @@ pub async fn build(settings: &Settings, clock: Arc<dyn Clock>) -> Result<Adapter
         idle_timeout: Duration::from_secs(settings.session.max_age_seconds.into()),
     };
     Ok(Adapters { users, sessions, clock, backends: backends_names, upkeep, health, limiter })
+}
+
+/// The store a live move leaves, when `SESAME__MIGRATE_FROM__URL` names one.
+fn migrating_from(settings: &Settings) -> Option<StoreLocation> {
+    let old = &settings.migrate_from;
+    Some(StoreLocation {
+        url: old.url.clone()?,
+        key_prefix: old.key_prefix.clone(),
+        schema: old.schema.clone(),
+        cluster: old.cluster,
+    })
 }
 
 /// Redis alone must keep sessions: start-up warns, naming the risk, when it

@@ -57,6 +57,13 @@ pub(crate) fn catalog(environment: Environment, vars: &HashMap<String, String>) 
         ("redis.response_timeout_ms", fixed("500")),
         ("redis.accept_eviction", fixed("false")),
         ("redis.local_cache_sessions", fixed("0")),
+        ("migrate_from.url", None),
+        ("migrate_from.key_prefix", fixed("sesame:")),
+        ("migrate_from.schema", None),
+        (
+            "migrate_from.cluster",
+            either(vars.get("SESAME__MIGRATE_FROM__URL").is_some_and(|url| url.contains(',')), "true", "false"),
+        ),
         ("log.format", either(production, "json", "text")),
         // The access log (one line a request) costs a third of a small
         // request's time; in production the proxy in front keeps one.

@@ -68,6 +68,7 @@ impl StoreLocation {
             .into());
         }
         let settings = Settings::from_vars(Environment::Development, vars)?;
-        Ok(build(&settings, clock).await?.sessions)
+        // Boxed: `build` opens the store a live move leaves through here.
+        Ok(Box::pin(build(&settings, clock)).await?.sessions)
     }
 }

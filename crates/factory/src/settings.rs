@@ -49,6 +49,8 @@ pub struct Settings {
     pub log: LogSettings,
     /// `SESAME__RATE_LIMIT__*`.
     pub rate_limit: RateLimitSettings,
+    /// `SESAME__MIGRATE_FROM__*`.
+    pub migrate_from: MigrateFromSettings,
     /// What the loader noticed and went on past: `SESAME__…` variables that
     /// are no setting (a misspelling names the closest one). For the caller
     /// to log once logging is set up.
@@ -223,6 +225,26 @@ pub struct RedisTuning {
     /// `SESAME__REDIS__LOCAL_CACHE_SESSIONS`: sessions each instance keeps in
     /// a local cache that Redis's invalidations keep true; default 0 (off).
     pub local_cache_sessions: usize,
+}
+
+/// The session store a live move leaves: while its URL is set, sessions the
+/// configured store misses are looked up there and carried forward, new ones
+/// are written to both, and ends reach both (docs/operations.md, "Moving a live
+/// system").
+#[derive(Debug, Deserialize)]
+pub struct MigrateFromSettings {
+    /// `SESAME__MIGRATE_FROM__URL`: the old store, `postgres://…` (its sessions
+    /// table) or `redis://…`/`rediss://…` (comma-separated nodes for a
+    /// Cluster); unset, the default, when nothing moves. Secret: it may hold a
+    /// password.
+    pub url: Option<SecretString>,
+    /// `SESAME__MIGRATE_FROM__KEY_PREFIX`: the old Redis's key prefix, default `sesame:`.
+    pub key_prefix: String,
+    /// `SESAME__MIGRATE_FROM__SCHEMA`: the old PostgreSQL's schema, default the connection's.
+    pub schema: Option<String>,
+    /// `SESAME__MIGRATE_FROM__CLUSTER`: the old Redis URL names Cluster nodes;
+    /// default true when it lists several URLs.
+    pub cluster: bool,
 }
 
 /// Where users live.
@@ -716,7 +738,10 @@ mod tests {
 
     #[test]
     fn debug_output_never_shows_a_secret() {
-        let settings = Settings::from_vars(Environment::Production, vars(&PRODUCTION_OK)).unwrap();
+        let mut pairs = PRODUCTION_OK.to_vec();
+        pairs.push(("SESAME__MIGRATE_FROM__URL", "redis://:hunter2@old-a:6379,redis://:hunter2@old-b:6379"));
+        let settings = Settings::from_vars(Environment::Production, vars(&pairs)).unwrap();
+        assert!(settings.migrate_from.cluster, "several old URLs name a Cluster");
         let printed = format!("{settings:?}");
         assert!(!printed.contains("hunter2"), "{printed}");
     }

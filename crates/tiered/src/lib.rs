@@ -1,5 +1,6 @@
-//! Stores over stores: sesame's tiered session store, and the guard every store
-//! call goes through.
+//! Stores over stores: sesame's tiered session store, the guard every store
+//! call goes through, and the store a service uses while it moves its sessions
+//! from one store to another ([`MigratingSessionStore`]).
 //!
 //! The tiered store is a [`SessionStore`](sesame_ports::SessionStore)
 //! over two others — a durable tier that is the source of truth (PostgreSQL) and
@@ -22,11 +23,13 @@
 //! [`SessionCache`](sesame_ports::SessionCache) ports.
 
 mod guard;
+mod migrating;
 mod misses;
 mod outbox;
 mod tiered;
 
 pub use guard::{BreakerState, Guard, GuardSettings, Guarded};
+pub use migrating::MigratingSessionStore;
 pub use tiered::{TieredSessionStore, TieredSettings};
 
 /// The backend name the tiered store reports in errors, metrics and readiness.
