@@ -4,21 +4,25 @@
 //! `pause`, spread over the instances like a load balancer would: a request
 //! whose connection is refused or reset is tried once on the other instance
 //! (what HAProxy's `retry-on conn-failure` does), and an instance that refused
-//! is avoided until it answers again. A user who gets a 401 has been logged
-//! out: their session was lost.
+//! is avoided for a health-check interval, then tried again. A user who gets a
+//! 401 has been logged out: their session was lost.
 
 use std::{
     collections::BTreeMap,
     sync::{
         Arc, Mutex,
-        atomic::{AtomicBool, AtomicUsize, Ordering},
+        atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering},
     },
     time::{Duration, Instant},
 };
 
 use reqwest::{Client, StatusCode, header};
 
-const PASSWORD: &str = "correct horse battery staple";
+pub(crate) const PASSWORD: &str = "correct horse battery staple";
+
+/// How long an instance that refused a connection is left out, as a proxy's
+/// health check would leave it out between two checks.
+const HEALTH_CHECK_INTERVAL: Duration = Duration::from_secs(1);
 
 /// One logged-in user.
 #[derive(Clone)]
@@ -109,7 +113,7 @@ impl Load {
         let client = Client::builder().timeout(Duration::from_secs(30)).build().expect("client");
         let stop = Arc::new(AtomicBool::new(false));
         let tally = Arc::new(Mutex::new(Tally::default()));
-        let down: Arc<Vec<AtomicBool>> = Arc::new(bases.iter().map(|_| AtomicBool::new(false)).collect());
+        let down = Arc::new(Avoided::new(bases.len()));
         let next = Arc::new(AtomicUsize::new(0));
         let bases = Arc::new(bases.to_vec());
         let mut tasks = tokio::task::JoinSet::new();
@@ -146,33 +150,105 @@ impl Load {
     }
 }
 
-/// One `/me` through the "load balancer": the next instance that is not known
-/// down; on a refused or reset connection, once more on another. The status,
-/// or 0 when nothing answered.
-async fn request(client: &Client, bases: &[String], down: &[AtomicBool], next: &AtomicUsize, user: &User) -> u16 {
+/// When each instance may be asked again: milliseconds since the load
+/// started; 0 for one that is up.
+pub(crate) struct Avoided {
+    since: Instant,
+    until: Vec<AtomicU64>,
+}
+
+impl Avoided {
+    pub(crate) fn new(instances: usize) -> Self {
+        Self { since: Instant::now(), until: (0..instances).map(|_| AtomicU64::new(0)).collect() }
+    }
+
+    fn now(&self) -> u64 {
+        u64::try_from(self.since.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// Whether `index` takes requests: it is not left out, or it was and its
+    /// health check (`/readyz`, as a proxy asks it) now answers 200.
+    async fn is_up(&self, client: &Client, base: &str, index: usize) -> bool {
+        match self.until[index].load(Ordering::Relaxed) {
+            0 => true,
+            until if until > self.now() => false,
+            _ => {
+                let ready =
+                    client.get(format!("{base}/readyz")).send().await.is_ok_and(|r| r.status() == StatusCode::OK);
+                self.mark(index, !ready);
+                ready
+            }
+        }
+    }
+
+    fn mark(&self, index: usize, down: bool) {
+        let until = if down { self.now() + u64::try_from(HEALTH_CHECK_INTERVAL.as_millis()).unwrap_or(0) } else { 0 };
+        self.until[index].store(until, Ordering::Relaxed);
+    }
+}
+
+/// What an instance answered: the status and the session cookie it set.
+pub(crate) struct Answer {
+    pub(crate) status: u16,
+    pub(crate) cookie: Option<String>,
+}
+
+/// One request through the "load balancer": to the next instance that is
+/// not left out; on a refused or reset connection, or a 503 from an instance
+/// still starting (which its health check would have kept out), once more on
+/// another (HAProxy's `retry-on conn-failure response-503`). The answer, or
+/// `None` when nothing answered.
+pub(crate) async fn send(
+    client: &Client,
+    bases: &[String],
+    down: &Avoided,
+    next: &AtomicUsize,
+    build: impl Fn(&str) -> reqwest::RequestBuilder,
+) -> Option<Answer> {
     let mut tried = 0;
+    let mut last = None;
     while tried < 2 {
-        let up: Vec<usize> = (0..bases.len()).filter(|i| !down[*i].load(Ordering::Relaxed)).collect();
+        let mut up = Vec::with_capacity(bases.len());
+        for (index, base) in bases.iter().enumerate() {
+            if down.is_up(client, base, index).await {
+                up.push(index);
+            }
+        }
         let candidates = if up.is_empty() { (0..bases.len()).collect() } else { up };
         let index = candidates[next.fetch_add(1, Ordering::Relaxed) % candidates.len()];
-        let answer =
-            client.get(format!("{}/api/auth/me", bases[index])).header(header::COOKIE, &user.cookie).send().await;
-        match answer {
+        match build(&bases[index]).send().await {
             Ok(response) => {
                 // An instance that drains closes every connection after its
                 // answer: a load balancer's health check would take it out too.
                 let closing = response.headers().get(header::CONNECTION).is_some_and(|value| value == "close");
-                let status = response.status();
-                let _ = response.bytes().await;
-                down[index].store(closing, Ordering::Relaxed);
-                return status.as_u16();
-            }
-            Err(err) if err.is_connect() || err.is_request() => {
-                down[index].store(true, Ordering::Relaxed);
+                let status = response.status().as_u16();
+                let cookie = response
+                    .headers()
+                    .get(header::SET_COOKIE)
+                    .and_then(|value| value.to_str().ok())
+                    .and_then(|value| value.split(';').next())
+                    .map(str::to_owned);
+                let body = response.bytes().await.unwrap_or_default();
+                let starting = status == 503 && body.windows(16).any(|part| part == b"service_starting");
+                down.mark(index, closing || starting);
+                last = Some(Answer { status, cookie });
+                if !starting {
+                    return last;
+                }
                 tried += 1;
             }
-            Err(_) => return 0,
+            Err(err) if err.is_connect() || err.is_request() => {
+                down.mark(index, true);
+                tried += 1;
+            }
+            Err(_) => return None,
         }
     }
-    0
+    last
+}
+
+/// One `/me`: its status, or 0 when nothing answered.
+async fn request(client: &Client, bases: &[String], down: &Avoided, next: &AtomicUsize, user: &User) -> u16 {
+    let me = |base: &str| client.get(format!("{base}/api/auth/me")).header(header::COOKIE, &user.cookie);
+    send(client, bases, down, next, me).await.map_or(0, |answer| answer.status)
 }

@@ -3,7 +3,8 @@
 //! store — a Redis restart without persistence, `FLUSHALL`, a crash and time
 //! down, `CLIENT PAUSE`, `CLIENT KILL`, eviction, PostgreSQL backends
 //! terminated, a PostgreSQL restart, PostgreSQL down, SIGTERM to an instance,
-//! and a Redis Cluster master failing over to its replica. For each it reports
+//! and a Redis Cluster master failing over to its replica; then sessions
+//! moved live from one store to another ([`moves`]). For each it reports
 //! requests by status, the slowest request, and sessions lost (users who got a
 //! 401 and would have to log in again), checks them against
 //! docs/reliability.md's promises, and exits non-zero when one is broken.
@@ -14,6 +15,7 @@
 //! Usage: `sesame-faults --sesame PATH [--quick] [--users N] [--output FILE] [--only NAME]`
 
 mod load;
+mod moves;
 mod world;
 
 use std::{
@@ -318,6 +320,18 @@ fn table(outcomes: &[Outcome], scale: &Scale) -> String {
     text
 }
 
+/// One line on standard error when a fault or move is done.
+fn report(outcome: &Outcome) {
+    eprintln!(
+        "faults: {} done in {:.1} s: {:?}, slowest {} ms, {} sessions lost",
+        outcome.fault,
+        outcome.took.as_secs_f64(),
+        outcome.tally.statuses,
+        outcome.tally.slowest.as_millis(),
+        outcome.tally.lost
+    );
+}
+
 struct Args {
     sesame: PathBuf,
     scale: Scale,
@@ -372,14 +386,13 @@ async fn main() -> ExitCode {
     for fault in faults().iter().filter(|fault| args.only.as_deref().is_none_or(|only| only == fault.name)) {
         eprintln!("faults: {} — {}", fault.name, fault.what);
         let outcome = run(fault, &args.sesame, args.scale).await;
-        eprintln!(
-            "faults: {} done in {:.1} s: {:?}, slowest {} ms, {} sessions lost",
-            outcome.fault,
-            outcome.took.as_secs_f64(),
-            outcome.tally.statuses,
-            outcome.tally.slowest.as_millis(),
-            outcome.tally.lost
-        );
+        report(&outcome);
+        outcomes.push(outcome);
+    }
+    for one in moves::moves().iter().filter(|one| args.only.as_deref().is_none_or(|only| only == one.name)) {
+        eprintln!("faults: {} — {}", one.name, one.what);
+        let outcome = moves::run(one, &args.sesame, args.scale).await;
+        report(&outcome);
         outcomes.push(outcome);
     }
     let table = table(&outcomes, &args.scale);

@@ -44,7 +44,7 @@ pub(crate) struct Instance {
 }
 
 impl Instance {
-    fn start(binary: &Path, vars: &[(String, String)]) -> Self {
+    pub(crate) fn start(binary: &Path, vars: &[(String, String)]) -> Self {
         let mut command = Command::new(binary);
         command
             .arg("serve")
