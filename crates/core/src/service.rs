@@ -194,9 +194,16 @@ impl AuthService {
             self.sessions.delete(&old.hash()).await?;
         }
         let token = SessionToken::generate()?;
+        let session = self.fresh_session(&user, &token, metadata);
+        self.sessions.create(&session).await?;
+        Ok(LoggedIn { user, session, token })
+    }
+
+    /// A session of `user` opened now under `token`, with the policy's expiries.
+    fn fresh_session(&self, user: &User, token: &SessionToken, metadata: SessionMetadata) -> Session {
         let now = self.clock.now();
         let expiry = self.policy.open(now);
-        let session = Session {
+        Session {
             id: SessionId::random(),
             token_hash: token.hash(),
             user_id: user.id,
@@ -206,9 +213,7 @@ impl AuthService {
             absolute_expires_at: expiry.absolute,
             metadata,
             user: Some(user.snapshot()),
-        };
-        self.sessions.create(&session).await?;
-        Ok(LoggedIn { user, session, token })
+        }
     }
 
     /// The live session that `token` opens, its use recorded when due.
@@ -226,6 +231,52 @@ impl AuthService {
             session.last_seen_at = now;
             session.idle_expires_at = idle_expires_at;
         }
+        Ok(session)
+    }
+
+    /// The live session a legacy token opens (one an import brought from
+    /// another system, [`SessionToken::parse_legacy`]), its use recorded as
+    /// [`authenticate`](Self::authenticate) does; at the token's first use, it
+    /// is rotated: the session goes on under a new sesame token, returned with
+    /// it, and the legacy token keeps opening it for
+    /// [`LEGACY_GRACE`](Self::LEGACY_GRACE) more, so that requests already in
+    /// flight with it are not logged out.
+    ///
+    /// A legacy session with less than the grace left (one rotated already)
+    /// is served as it is. Two requests presenting the token at the same
+    /// moment may each rotate it; the session whose token the client does not
+    /// keep then ends at its idle expiry. Errors: as `authenticate`.
+    pub async fn authenticate_legacy(
+        &self,
+        token: &SessionToken,
+    ) -> Result<(Session, Option<SessionToken>), AuthError> {
+        let session = self.authenticate(token).await?;
+        let now = self.clock.now();
+        let grace_ends = now + Self::LEGACY_GRACE;
+        if session.absolute_expires_at <= grace_ends {
+            return Ok((session, None));
+        }
+        let new_token = SessionToken::generate()?;
+        let rotated = Session { id: SessionId::random(), token_hash: new_token.hash(), ..session.clone() };
+        self.sessions.create(&rotated).await?;
+        let grace = Session {
+            idle_expires_at: session.idle_expires_at.min(grace_ends),
+            absolute_expires_at: grace_ends,
+            ..session
+        };
+        self.sessions.create(&grace).await?;
+        Ok((rotated, Some(new_token)))
+    }
+
+    /// How long a legacy token keeps opening its session after it was rotated.
+    pub const LEGACY_GRACE: time::Duration = time::Duration::seconds(60);
+
+    /// Opens a session for `user` under `token`, a legacy token another
+    /// system issued (`sesame users import --legacy`), with fresh expiries:
+    /// the client's cookie keeps working, and is rotated at its first use.
+    pub async fn adopt_legacy_session(&self, user: &User, token: &SessionToken) -> Result<Session, AuthError> {
+        let session = self.fresh_session(user, token, SessionMetadata::new(None, None));
+        self.sessions.create(&session).await?;
         Ok(session)
     }
 

@@ -33,6 +33,23 @@ impl SessionToken {
         (decoded.len() == 32).then(|| Self(input.to_owned()))
     }
 
+    /// The shortest and longest token another system may have issued.
+    pub const LEGACY_LEN: std::ops::RangeInclusive<usize> = 16..=256;
+
+    /// Reads a token another system issued, for the sessions an import
+    /// brought from it (`sesame users import --legacy`): printable ASCII
+    /// (no space), 16 to 256 characters, that is not a sesame token.
+    ///
+    /// It is hashed as a sesame token is, so it can open only a session whose
+    /// token hash is the SHA-256 of such a string: sesame makes those only
+    /// when it imports a legacy session; a session sesame opened has a
+    /// sesame token, which [`parse`](Self::parse) reads instead.
+    pub fn parse_legacy(input: &str) -> Option<Self> {
+        let printable = input.bytes().all(|byte| byte.is_ascii_graphic());
+        (printable && Self::LEGACY_LEN.contains(&input.len()) && Self::parse(input).is_none())
+            .then(|| Self(input.to_owned()))
+    }
+
     /// SHA-256 of the token, the form stores keep.
     pub fn hash(&self) -> SessionTokenHash {
         SessionTokenHash::from_bytes(Sha256::digest(self.0.as_bytes()).into())
@@ -71,6 +88,21 @@ mod tests {
             let token = SessionToken::parse(&encoded).expect("a token");
             prop_assert_eq!(token.expose(), encoded.as_str());
         }
+    }
+
+    #[test]
+    fn legacy_tokens_are_printable_ascii_of_16_to_256_chars_that_are_not_sesame_tokens() {
+        let uuid = "0b6f3c1e-6a3f-4f7e-9a51-5c2d8f1e7a90";
+        assert_eq!(SessionToken::parse_legacy(uuid).unwrap().hash(), SessionToken(uuid.into()).hash());
+        assert!(SessionToken::parse_legacy(&"a".repeat(16)).is_some());
+        assert!(SessionToken::parse_legacy(&"a".repeat(256)).is_some());
+        for refused in
+            ["a".repeat(15), "a".repeat(257), "with a space 1234".into(), "caf\u{e9}-0123456789abcdef".into()]
+        {
+            assert!(SessionToken::parse_legacy(&refused).is_none(), "{refused:?}");
+        }
+        let native = SessionToken::generate().unwrap();
+        assert!(SessionToken::parse_legacy(native.expose()).is_none(), "a sesame token is read as one");
     }
 
     #[test]

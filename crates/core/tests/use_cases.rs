@@ -219,6 +219,62 @@ async fn authenticate_records_use_once_the_interval_has_passed() {
     assert_eq!(authenticated.last_seen_at, now);
 }
 
+/// A session store mock that serves `stored` and keeps what is created.
+fn serving(stored: Session, created: &Arc<std::sync::Mutex<Vec<Session>>>) -> MockSessionStore {
+    let mut sessions = MockSessionStore::new();
+    sessions.expect_get().returning(move |_| Ok(Some(stored.clone())));
+    let created = Arc::clone(created);
+    sessions.expect_create().returning(move |session| {
+        created.lock().unwrap().push(session.clone());
+        Ok(())
+    });
+    sessions
+}
+
+#[tokio::test]
+async fn a_legacy_token_is_rotated_at_its_first_use_and_works_for_the_grace_after() {
+    let clock = ManualClock::default();
+    let legacy = SessionToken::parse_legacy("0b6f3c1e-6a3f-4f7e-9a51-5c2d8f1e7a90").unwrap();
+    let imported = session_of(UserId::random(), &legacy, &clock);
+    let created = Arc::default();
+    let service = service(MockUserRepository::new(), serving(imported.clone(), &created), &clock);
+
+    let (session, new_token) = service.authenticate_legacy(&legacy).await.unwrap();
+    let new_token = new_token.expect("the first use rotates the token");
+    assert!(SessionToken::parse(new_token.expose()).is_some(), "to a sesame token");
+    let created = created.lock().unwrap().clone();
+    assert_eq!(created.len(), 2, "{created:?}");
+    let (rotated, grace) = (&created[0], &created[1]);
+    assert_eq!(rotated, &session, "the request goes on under the new session");
+    assert_eq!(rotated.token_hash, new_token.hash());
+    assert_ne!(rotated.id, imported.id);
+    assert_eq!(
+        (rotated.user_id, rotated.created_at, rotated.absolute_expires_at),
+        (imported.user_id, imported.created_at, imported.absolute_expires_at),
+        "the same login, ending when it would have"
+    );
+    assert_eq!(grace.token_hash, legacy.hash(), "the legacy token keeps opening a session…");
+    assert_eq!(grace.absolute_expires_at, clock.now() + AuthService::LEGACY_GRACE, "…for 60 s");
+    assert!(grace.idle_expires_at <= grace.absolute_expires_at);
+}
+
+#[tokio::test]
+async fn a_rotated_legacy_token_is_served_without_rotating_again() {
+    let clock = ManualClock::default();
+    let legacy = SessionToken::parse_legacy("legacy-session-0123456789").unwrap();
+    let grace = SessionBuilder::opened_at(clock.now())
+        .token_hash(legacy.hash())
+        .absolute_after(AuthService::LEGACY_GRACE)
+        .build();
+    let created = Arc::default();
+    let service = service(MockUserRepository::new(), serving(grace.clone(), &created), &clock);
+    clock.advance(Duration::seconds(20));
+
+    let (session, new_token) = service.authenticate_legacy(&legacy).await.unwrap();
+    assert_eq!((session, new_token), (grace, None));
+    assert!(created.lock().unwrap().is_empty(), "nothing written");
+}
+
 #[tokio::test]
 async fn authenticate_answers_unauthenticated_when_the_session_is_gone() {
     let clock = ManualClock::default();

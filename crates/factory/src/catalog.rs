@@ -38,6 +38,7 @@ pub(crate) fn catalog(environment: Environment, vars: &HashMap<String, String>) 
         ("cookie.secure", either(production, "true", "false")),
         ("cookie.persistent", fixed("false")),
         ("cookie.previous_names", fixed("")),
+        ("cookie.legacy_tokens", fixed("false")),
         ("password.max_concurrent_hashes", Some(half_the_cores().to_string())),
         ("password.max_waiting_hashes", fixed("256")),
         ("store.users", either(mock, "memory", "postgres")),

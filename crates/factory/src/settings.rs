@@ -152,6 +152,11 @@ pub struct CookieSettings {
     /// before; still read, and re-issued under the current name; default none.
     #[serde(deserialize_with = "comma_separated")]
     pub previous_names: Vec<String>,
+    /// `SESAME__COOKIE__LEGACY_TOKENS`: also read tokens another system issued
+    /// (printable ASCII, 16 to 256 characters), which open only the sessions
+    /// `sesame users import --legacy` brought from it, and are rotated to a
+    /// sesame token at their first use; default false.
+    pub legacy_tokens: bool,
 }
 
 /// Password hashing.

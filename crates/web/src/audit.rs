@@ -53,6 +53,10 @@ pub enum Event {
     SessionsEndedByOperator,
     /// An operator removed expired sessions.
     SessionsPurged,
+    /// A session imported from another system was used for the first time:
+    /// its legacy token now has a sesame token in its place (the session id
+    /// is the new one).
+    LegacyTokenRotated,
 }
 
 impl Event {
@@ -76,6 +80,7 @@ impl Event {
             Self::UserDeleted => "user_deleted",
             Self::SessionsEndedByOperator => "sessions_ended_by_operator",
             Self::SessionsPurged => "sessions_purged",
+            Self::LegacyTokenRotated => "legacy_token_rotated",
         }
     }
 

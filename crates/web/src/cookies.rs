@@ -12,6 +12,11 @@
 //! **Renaming.** Cookies under a previous name (`SESAME__COOKIE__PREVIOUS_NAMES`)
 //! are still read; a request authenticated by one gets the cookie re-issued
 //! under the current name and the old one expired.
+//!
+//! **Legacy tokens.** With `SESAME__COOKIE__LEGACY_TOKENS`, a value another
+//! system issued ([`SessionToken::parse_legacy`]) is a candidate too; the
+//! session extractor rotates it at its first use, and the new token is issued
+//! the way a renamed cookie is.
 
 use std::sync::{Arc, OnceLock};
 
@@ -33,6 +38,8 @@ pub struct Candidate {
     pub token: SessionToken,
     /// It came under a previous name and is to be re-issued under the current one.
     pub renamed: bool,
+    /// Another system issued it: it is rotated at its first use.
+    pub legacy: bool,
 }
 
 /// Reads and writes the session cookie.
@@ -45,12 +52,28 @@ pub struct SessionCookie {
     persistent: Option<time::Duration>,
     /// Signing out also answers `Clear-Site-Data: "cookies"`.
     clear_site_data: bool,
+    /// Values another system issued are candidates too.
+    legacy_tokens: bool,
 }
 
 impl SessionCookie {
     /// A session cookie called `name`, marked `Secure` when `secure`.
     pub fn new(name: impl Into<String>, secure: bool) -> Self {
-        Self { name: name.into(), previous: Vec::new(), secure, persistent: None, clear_site_data: false }
+        Self {
+            name: name.into(),
+            previous: Vec::new(),
+            secure,
+            persistent: None,
+            clear_site_data: false,
+            legacy_tokens: false,
+        }
+    }
+
+    /// Also reads tokens another system issued (`sesame users import --legacy`).
+    #[must_use]
+    pub fn accepting_legacy_tokens(mut self, accept: bool) -> Self {
+        self.legacy_tokens = accept;
+        self
     }
 
     /// Signing out also clears every cookie of the site (`Clear-Site-Data`).
@@ -95,9 +118,16 @@ impl SessionCookie {
             if candidates.len() == MAX_CANDIDATES {
                 break;
             }
-            let Some(token) = SessionToken::parse(cookie.value()) else { continue };
+            let value = cookie.value();
+            let (token, legacy) = match SessionToken::parse(value) {
+                Some(token) => (token, false),
+                None => match SessionToken::parse_legacy(value).filter(|_| self.legacy_tokens) {
+                    Some(token) => (token, true),
+                    None => continue,
+                },
+            };
             if !candidates.iter().any(|seen| seen.token == token) {
-                candidates.push(Candidate { token, renamed: rank > 0 });
+                candidates.push(Candidate { token, renamed: rank > 0, legacy });
             }
         }
         candidates
@@ -148,42 +178,45 @@ impl SessionCookie {
             .expect("cookie names are checked at start-up and tokens are base64url")
     }
 
-    /// Whether the request carries a cookie under a previous name.
-    fn carries_previous(&self, headers: &HeaderMap) -> bool {
-        !self.previous.is_empty() && self.candidates(headers).iter().any(|candidate| candidate.renamed)
+    /// Whether the request may need its cookie re-issued: it carries one
+    /// under a previous name, or a legacy token. Free when neither is configured.
+    fn may_reissue(&self, headers: &HeaderMap) -> bool {
+        (!self.previous.is_empty() || self.legacy_tokens)
+            && self.candidates(headers).iter().any(|candidate| candidate.renamed || candidate.legacy)
     }
 }
 
-/// Where the session extractor leaves a token that authenticated under a
-/// previous cookie name, for [`SessionCookie::carry_over`] to re-issue.
+/// Where the session extractor leaves the token to re-issue — one that
+/// authenticated under a previous cookie name, or the one a legacy token was
+/// rotated to — for [`SessionCookie::carry_over`].
 #[derive(Debug, Clone, Default)]
-pub struct Renamed(Arc<OnceLock<SessionToken>>);
+pub struct Reissue(Arc<OnceLock<SessionToken>>);
 
-impl Renamed {
-    /// Records `token` as the one that authenticated.
+impl Reissue {
+    /// Records `token` as the one the client is to hold.
     pub fn set(&self, token: SessionToken) {
         let _ = self.0.set(token);
     }
 }
 
 impl SessionCookie {
-    /// When `request` carries a cookie under a previous name: the [`Renamed`]
-    /// its session extractor fills, for [`carry_over`](Self::carry_over).
-    pub fn watch_renamed(&self, request: &mut Request) -> Option<Renamed> {
-        if !self.carries_previous(request.headers()) {
+    /// When `request` may need its cookie re-issued: the [`Reissue`] its
+    /// session extractor fills, for [`carry_over`](Self::carry_over).
+    pub fn watch_reissue(&self, request: &mut Request) -> Option<Reissue> {
+        if !self.may_reissue(request.headers()) {
             return None;
         }
-        let renamed = Renamed::default();
-        request.extensions_mut().insert(renamed.clone());
-        Some(renamed)
+        let reissue = Reissue::default();
+        request.extensions_mut().insert(reissue.clone());
+        Some(reissue)
     }
 
-    /// When the request was authenticated by a cookie under a previous name
-    /// and its answer succeeds without setting the cookie: re-issues the token
-    /// under the current name and expires the old names.
-    pub fn carry_over(&self, renamed: &Renamed, response: &mut Response) {
+    /// When the session extractor left a token to re-issue and the answer
+    /// succeeds without setting the cookie: issues the token under the
+    /// current name and expires the old names.
+    pub fn carry_over(&self, reissue: &Reissue, response: &mut Response) {
         let untouched = !response.headers().contains_key(header::SET_COOKIE);
-        if let Some(token) = renamed.0.get().filter(|_| response.status().is_success() && untouched) {
+        if let Some(token) = reissue.0.get().filter(|_| response.status().is_success() && untouched) {
             let headers = response.headers_mut();
             headers.append(header::SET_COOKIE, self.header(&self.name, token.expose(), self.persistent));
             for old in &self.previous {
@@ -230,6 +263,19 @@ mod tests {
 
     fn tokens(candidates: &[Candidate]) -> Vec<&SessionToken> {
         candidates.iter().map(|candidate| &candidate.token).collect()
+    }
+
+    #[test]
+    fn legacy_tokens_are_candidates_only_when_configured_and_are_marked() {
+        let token = SessionToken::generate().unwrap();
+        let headers = cookie_header(&format!("sessionId=legacy-0123456789abcdef; sessionId={}", token.expose()));
+        let strict = SessionCookie::new("sessionId", false);
+        assert_eq!(tokens(&strict.candidates(&headers)), [&token], "off by default: garbage reaches no store");
+
+        let candidates = strict.accepting_legacy_tokens(true).candidates(&headers);
+        let legacy: Vec<bool> = candidates.iter().map(|candidate| candidate.legacy).collect();
+        assert_eq!(legacy, [true, false], "{candidates:?}");
+        assert_eq!(candidates[0].token.hash(), SessionToken::parse_legacy("legacy-0123456789abcdef").unwrap().hash());
     }
 
     #[test]

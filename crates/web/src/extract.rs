@@ -10,7 +10,14 @@ use axum::{
 use serde::de::DeserializeOwned;
 use sesame_core::{AuthError, SessionToken, ports::Session, ports::SessionMetadata};
 
-use crate::{AppState, client::Proxies, cookies::Renamed, error::ApiError, telemetry::REQUEST_ID_HEADER};
+use crate::{
+    AppState,
+    audit::{self, Event},
+    client::Proxies,
+    cookies::Reissue,
+    error::ApiError,
+    telemetry::REQUEST_ID_HEADER,
+};
 
 /// `axum::Json`, with its rejections turned into problem answers (400, 413, 415, 422).
 pub struct ApiJson<T>(pub T);
@@ -88,10 +95,28 @@ impl FromRequestParts<AppState> for CurrentSession {
             .limits
             .refuse_guesser(|| Proxies::peer(parts).map(|peer| state.proxies.client_ip(peer, &parts.headers)))?;
         for candidate in candidates {
-            match state.auth.authenticate(&candidate.token).await {
-                Ok(session) => {
-                    if let Some(renamed) = parts.extensions.get::<Renamed>().filter(|_| candidate.renamed) {
-                        renamed.set(candidate.token);
+            let authenticated = if candidate.legacy {
+                state.auth.authenticate_legacy(&candidate.token).await
+            } else {
+                state.auth.authenticate(&candidate.token).await.map(|session| (session, None))
+            };
+            match authenticated {
+                Ok((session, rotated)) => {
+                    let reissue = parts.extensions.get::<Reissue>();
+                    match rotated {
+                        Some(new_token) => {
+                            let caller = Caller::of(&state.proxies, parts);
+                            audit::record(Event::LegacyTokenRotated, &caller, Some(session.user_id), Some(session.id));
+                            if let Some(reissue) = reissue {
+                                reissue.set(new_token);
+                            }
+                        }
+                        None if candidate.renamed => {
+                            if let Some(reissue) = reissue {
+                                reissue.set(candidate.token);
+                            }
+                        }
+                        None => {}
                     }
                     return Ok(Self(session));
                 }

@@ -100,7 +100,10 @@ async fn main() -> ExitCode {
             let Some(adapters) = stores(&settings).await else { return ExitCode::FAILURE };
             match command {
                 UsersCommand::Operate(command) => operator(&settings, adapters).users(command).await,
-                UsersCommand::Transfer(command) => transfer::users(adapters.users, command).await,
+                UsersCommand::Transfer(command) => {
+                    let auth = startup::use_cases(&settings, &adapters);
+                    transfer::users(adapters.users, auth, command).await
+                }
             }
         }
         Command::Sessions { command: SessionsCommand::Transfer(command) } => {

@@ -75,12 +75,12 @@ where
             }
         };
         let cookie = &self.routed.cookie;
-        let renamed = cookie.watch_renamed(&mut request).map(|renamed| (renamed, Arc::clone(cookie)));
+        let reissue = cookie.watch_reissue(&mut request).map(|reissue| (reissue, Arc::clone(cookie)));
         let answer = self.inner.call(request);
         Box::pin(async move {
             let mut response = answer.await?;
-            if let Some((renamed, cookie)) = renamed {
-                cookie.carry_over(&renamed, &mut response);
+            if let Some((reissue, cookie)) = reissue {
+                cookie.carry_over(&reissue, &mut response);
             }
             record(&response);
             Ok(response)

@@ -142,6 +142,7 @@ fn session_cookie(settings: &Settings) -> SessionCookie {
     let cookie = &settings.cookie;
     let session = SessionCookie::new(cookie.name.clone(), cookie.secure)
         .with_previous_names(cookie.previous_names.clone())
+        .accepting_legacy_tokens(cookie.legacy_tokens)
         .clearing_site_data(settings.http.clear_site_data);
     if cookie.persistent {
         session.persistent(time::Duration::seconds(settings.session.absolute_timeout_seconds.into()))

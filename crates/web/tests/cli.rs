@@ -477,10 +477,11 @@ async fn the_mocks_legacy_users_import_with_their_hashes_and_new_ids_and_log_in(
     let (code, mapping, said) = operate(&real, &["users", "import", "--legacy", &file]);
     assert_eq!(code, 1, "one record failed: {said}");
     assert!(said.contains("2 created, 0 updated, 0 skipped, 1 failed") && said.contains("record 3:"), "{said}");
-    assert!(said.contains("1 sessionId values not imported"), "{said}");
+    assert!(said.contains("1 sessions opened under their legacy sessionId"), "{said}");
     assert!(mapping.starts_with("42 -> ") && mapping.lines().count() == 1, "the new id is printed: {mapping}");
     let (_, again, said) = operate(&real, &["users", "import", "--legacy", &file]);
     assert!(said.contains("0 created, 0 updated, 2 skipped, 1 failed"), "idempotent: {said}");
+    assert!(!said.contains("sessions opened"), "no session for a user that was there: {said}");
     assert_eq!(again, mapping, "the same ids every run");
 
     let served = service(&real.vars);
@@ -492,5 +493,52 @@ async fn the_mocks_legacy_users_import_with_their_hashes_and_new_ids_and_log_in(
     let (_, shown, _) = operate(&real, &["users", "show", "legacy-uuid@example.com", "--json"]);
     assert!(shown.contains(&uuid), "a UUID id is kept: {shown}");
     stop(served);
+    let _ = std::fs::remove_file(&file);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_legacy_cookie_keeps_working_and_is_rotated_at_its_first_use() {
+    let real = Deployment::new("tiered");
+    drop(real.stores().await); // migrates its schema
+    let legacy_token = "legacy-cookie-0b6f3c1e-6a3f";
+    let email = format!("legacy-{}@example.com", uuid::Uuid::new_v4().simple());
+    let hash = bcrypt::hash("password", 4).unwrap();
+    let record = serde_json::json!([{"id": "u-1", "email": email, "passwordHash": hash, "sessionId": legacy_token}]);
+    let file = std::env::temp_dir().join(format!("sesame-legacy-{}.json", uuid::Uuid::new_v4().simple()));
+    std::fs::write(&file, record.to_string()).unwrap();
+    let file = file.display().to_string();
+    let (code, _, said) = operate(&real, &["users", "import", "--legacy", &file]);
+    assert_eq!(code, 0, "{said}");
+    assert!(said.contains("1 sessions opened under their legacy sessionId"), "{said}");
+
+    let served = service(&real.vars);
+    let base = ready(&served).await;
+    assert_eq!(me(&base, legacy_token).await.status(), 401, "legacy tokens are read only when configured");
+    stop(served);
+
+    let mut vars = real.vars.clone();
+    vars.insert("SESAME__COOKIE__LEGACY_TOKENS".into(), "true".into());
+    let served = service(&vars);
+    let base = ready(&served).await;
+    let first = me(&base, legacy_token).await;
+    assert_eq!(first.status(), 200, "the old system's cookie keeps working");
+    let new_token = token_of(&first);
+    assert_eq!(new_token.len(), 43, "rotated to a sesame token: {new_token}");
+    assert_eq!(first.json::<serde_json::Value>().await.unwrap()["user"]["email"], email.as_str());
+
+    let again = me(&base, &new_token).await;
+    assert_eq!(again.status(), 200, "the new token opens the session");
+    assert!(again.headers().get("set-cookie").is_none());
+    let in_flight = me(&base, legacy_token).await;
+    assert_eq!(in_flight.status(), 200, "the legacy token works for 60 s after the rotation");
+    assert!(in_flight.headers().get("set-cookie").is_none(), "and is not rotated twice");
+    assert_eq!(me(&base, "legacy-cookie-made-up-000000").await.status(), 401, "only imported sessions open");
+    assert_eq!(login(&base, &email, "password").await.status(), 200, "the bcrypt hash verifies");
+    let rotations = served.logs().matches("legacy_token_rotated").count();
+    assert_eq!(rotations, 1, "one audit event:\n{}", served.logs());
+    stop(served);
+
+    let (_, _, said) = operate(&real, &["users", "import", "--legacy", &file]);
+    assert!(said.contains("1 skipped") && !said.contains("sessions opened"), "a rerun reopens nothing: {said}");
     let _ = std::fs::remove_file(&file);
 }

@@ -3,7 +3,10 @@
 
 use std::{future::Future, io, path::PathBuf, process::ExitCode, sync::Arc, time::Duration};
 
-use sesame_core::ports::{SessionStore, UserRepository};
+use sesame_core::{
+    AuthService,
+    ports::{SessionStore, UserRepository},
+};
 use sesame_factory::StoreLocation;
 
 use super::{Progress, Store, copy, export, import, private_file};
@@ -95,29 +98,29 @@ pub struct CopyArgs {
 }
 
 /// `sesame users …` on the configured user store; the exit code.
-pub async fn users(users: Arc<dyn UserRepository>, command: UsersCommand) -> ExitCode {
+pub async fn users(users: Arc<dyn UserRepository>, auth: AuthService, command: UsersCommand) -> ExitCode {
     let store = Store::Users(Arc::clone(&users));
     match command {
         UsersCommand::Export(args) => run_export(store, args).await,
-        UsersCommand::Import { legacy: Some(file), .. } => run_legacy(&users, &file).await,
+        UsersCommand::Import { legacy: Some(file), .. } => run_legacy(&users, &auth, &file).await,
         UsersCommand::Import { args, .. } => run_import(store, args).await,
     }
 }
 
 // The id mapping it prints on standard output is its result, for the team's records.
 #[allow(clippy::print_stdout)]
-async fn run_legacy(users: &Arc<dyn UserRepository>, file: &std::path::Path) -> ExitCode {
-    match super::legacy::import(users, file).await {
+async fn run_legacy(users: &Arc<dyn UserRepository>, auth: &AuthService, file: &std::path::Path) -> ExitCode {
+    match super::legacy::import(users, auth, file).await {
         Ok(done) => {
             for (legacy, id) in &done.new_ids {
                 println!("{legacy} -> {id}");
             }
             eprintln!("users import --legacy: {}", done.tally);
-            if done.sessions_left > 0 {
+            if done.sessions > 0 {
                 eprintln!(
-                    "users import --legacy: {} sessionId values not imported: legacy tokens are not accepted yet, \
-                     so those users log in again once",
-                    done.sessions_left
+                    "users import --legacy: {} sessions opened under their legacy sessionId; serve with \
+                     SESAME__COOKIE__LEGACY_TOKENS=true so that those cookies keep working",
+                    done.sessions
                 );
             }
             if done.tally.failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE }

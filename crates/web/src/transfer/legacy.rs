@@ -5,13 +5,19 @@
 //! gets one made from it (the same every run, so the import is idempotent like
 //! every import), and the mapping is printed.
 //!
-//! The records' `sessionId`s are counted, not imported: legacy tokens are not
-//! accepted yet, so their sessions could not be used (issue 9).
+//! Each user the import creates that has a `sessionId` gets a session under
+//! it, so the cookie the old system set keeps working (with
+//! `SESAME__COOKIE__LEGACY_TOKENS`) and is rotated at its first use. A user
+//! that was there already gets none: running the import again never reopens
+//! a legacy token that was rotated since.
 
 use std::{path::Path, sync::Arc};
 
 use serde::Deserialize;
-use sesame_core::ports::{Email, PasswordHash, PortError, User, UserId, UserRepository};
+use sesame_core::{
+    AuthService, SessionToken,
+    ports::{Email, Imported, PasswordHash, PortError, User, UserId, UserRepository},
+};
 use sha2::{Digest as _, Sha256};
 use time::OffsetDateTime;
 
@@ -33,22 +39,28 @@ struct LegacyUser {
 }
 
 /// What a legacy import did: the tally, the ids it replaced (legacy id, new
-/// id) and how many sessions it left behind.
+/// id) and the sessions it opened.
 pub(super) struct LegacyImport {
-    /// Users created, skipped and failed.
+    /// Users created, skipped and failed (a `sessionId` that cannot be a
+    /// token fails its record).
     pub(super) tally: Tally,
     /// Each legacy id that was not a UUID, with the id its user now has.
     pub(super) new_ids: Vec<(String, UserId)>,
-    /// Records that held a `sessionId`.
-    pub(super) sessions_left: u64,
+    /// Sessions opened under a legacy `sessionId`.
+    pub(super) sessions: u64,
 }
 
-/// Reads the legacy file at `path` into `users`.
-pub(super) async fn import(users: &Arc<dyn UserRepository>, path: &Path) -> Result<LegacyImport, String> {
+/// Reads the legacy file at `path` into the users store; `auth` opens the
+/// sessions.
+pub(super) async fn import(
+    users: &Arc<dyn UserRepository>,
+    auth: &AuthService,
+    path: &Path,
+) -> Result<LegacyImport, String> {
     let text = std::fs::read_to_string(path).map_err(|err| format!("{}: {err}", path.display()))?;
     let records: Vec<serde_json::Value> =
         serde_json::from_str(&text).map_err(|err| format!("{} is not a JSON array: {err}", path.display()))?;
-    let mut done = LegacyImport { tally: Tally::default(), new_ids: Vec::new(), sessions_left: 0 };
+    let mut done = LegacyImport { tally: Tally::default(), new_ids: Vec::new(), sessions: 0 };
     for (index, record) in records.into_iter().enumerate() {
         let number = index as u64 + 1;
         let record: LegacyUser = match serde_json::from_value(record) {
@@ -58,7 +70,6 @@ pub(super) async fn import(users: &Arc<dyn UserRepository>, path: &Path) -> Resu
                 continue;
             }
         };
-        done.sessions_left += u64::from(record.session_id.is_some());
         let legacy_id = match &record.id {
             serde_json::Value::String(id) => id.clone(),
             other => other.to_string(),
@@ -66,6 +77,18 @@ pub(super) async fn import(users: &Arc<dyn UserRepository>, path: &Path) -> Resu
         let Ok(email) = Email::parse(&record.email) else {
             done.tally.fail("record", number, "the email is not an address");
             continue;
+        };
+        let token = match record
+            .session_id
+            .as_deref()
+            .map(|id| SessionToken::parse_legacy(id).or_else(|| SessionToken::parse(id)))
+        {
+            Some(None) => {
+                done.tally.fail("record", number, "the sessionId is not 16 to 256 printable ASCII characters");
+                continue;
+            }
+            Some(token) => token,
+            None => None,
         };
         let id = UserId::parse(&legacy_id).unwrap_or_else(|_| {
             let id = id_for(&legacy_id);
@@ -80,10 +103,20 @@ pub(super) async fn import(users: &Arc<dyn UserRepository>, path: &Path) -> Resu
             is_disabled: false,
             created_at: record.created_at.unwrap_or_else(OffsetDateTime::now_utc),
         };
-        match users.import(&user).await {
-            Ok(imported) => done.tally.count(imported),
-            Err(PortError::EmailTaken) => done.tally.fail("record", number, "another user has this email"),
+        let created = match users.import(&user).await {
+            Ok(imported) => {
+                done.tally.count(imported);
+                imported == Imported::Created
+            }
+            Err(PortError::EmailTaken) => {
+                done.tally.fail("record", number, "another user has this email");
+                continue;
+            }
             Err(err) => return Err(err.cause_chain()),
+        };
+        if let Some(token) = token.filter(|_| created) {
+            auth.adopt_legacy_session(&user, &token).await.map_err(|err| err.to_string())?;
+            done.sessions += 1;
         }
     }
     Ok(done)
