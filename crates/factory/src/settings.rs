@@ -355,6 +355,7 @@ impl Settings {
 
     /// Builds settings from defaults overridden by `vars`, then checks them.
     pub fn from_vars(environment: Environment, mut vars: HashMap<String, String>) -> Result<Self, SettingsError> {
+        read_secret_files(&mut vars)?;
         catalog::normalize_choices(&mut vars);
         if let Some(refusal) = catalog::refused_value(&vars) {
             return Err(SettingsError::Refused(refusal));
@@ -513,6 +514,27 @@ fn rate_limit<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<RateL
 }
 
 /// The variables of a dotenv file, or none when it does not exist.
+/// The settings that hold a password, each of which may instead be read
+/// from the file its `…_FILE` variable names (Docker and Kubernetes secrets).
+const SECRET_VARIABLES: [&str; 3] = ["DATABASE_URL", "REDIS_URL", "SESAME__MIGRATE_FROM__URL"];
+
+/// Replaces each `NAME_FILE` of [`SECRET_VARIABLES`] by `NAME`, set to the
+/// file's contents without the trailing newline. Setting both is refused, as
+/// is a file that cannot be read (named; its contents never are).
+fn read_secret_files(vars: &mut HashMap<String, String>) -> Result<(), SettingsError> {
+    for name in SECRET_VARIABLES {
+        let file_variable = format!("{name}_FILE");
+        let Some(file) = vars.remove(&file_variable).filter(|file| !file.is_empty()) else { continue };
+        if vars.get(name).is_some_and(|value| !value.is_empty()) {
+            return Err(SettingsError::Refused(format!("both {name} and {file_variable} are set; set one")));
+        }
+        let value = std::fs::read_to_string(&file)
+            .map_err(|err| SettingsError::Refused(format!("{file_variable}: cannot read {file}: {err}")))?;
+        vars.insert(name.to_owned(), value.trim_end_matches(['\r', '\n']).to_owned());
+    }
+    Ok(())
+}
+
 fn read_env_file(path: &Path) -> Result<HashMap<String, String>, SettingsError> {
     let file_error = |err: dotenvy::Error| {
         let reason = match err {
@@ -739,6 +761,25 @@ mod tests {
         for variable in ["SESSION_ENVIRONMENT", "DATABASE_URL", "REDIS_URL", "SESSION_MAX_AGE_SECONDS"] {
             assert!(doc.contains(&format!("| `{variable}` |")), "docs/configuration.md lacks {variable}");
         }
+    }
+
+    #[test]
+    fn a_secret_may_come_from_the_file_its_file_variable_names() {
+        let dir = std::env::temp_dir().join(format!("sesame-secret-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("database_url");
+        std::fs::write(&file, "postgres://sesame:hunter2@db/sesame\n").unwrap();
+        let file = file.display().to_string();
+
+        let read = Settings::from_vars(Environment::Development, vars(&[("DATABASE_URL_FILE", &file)])).unwrap();
+        assert_eq!(read.database_url.unwrap().expose_secret(), "postgres://sesame:hunter2@db/sesame");
+        assert!(read.warnings.is_empty(), "{:?}", read.warnings);
+
+        let both = refusal(Environment::Development, &[("DATABASE_URL_FILE", &file), ("DATABASE_URL", "postgres://x")]);
+        assert!(both.contains("both DATABASE_URL and DATABASE_URL_FILE are set"), "{both}");
+        let missing = refusal(Environment::Development, &[("REDIS_URL_FILE", "/nonexistent/redis_url")]);
+        assert!(missing.contains("REDIS_URL_FILE: cannot read /nonexistent/redis_url"), "{missing}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod dto;
 pub mod envelope;
 pub mod error;
 pub mod extract;
+pub mod healthcheck;
 pub mod lifecycle;
 pub mod limits;
 pub mod metrics;

@@ -33,6 +33,9 @@ enum Command {
     Migrate,
     /// Load and check the settings, print them (secrets redacted), and exit.
     CheckConfig,
+    /// Ask the running service's /readyz on SESAME__HTTP__ADDR: exit 0 when
+    /// it answers 200, 1 otherwise (the container image's health check).
+    Healthcheck,
     /// The configured user store's users: list, show, disable, enable, delete,
     /// export, import.
     Users {
@@ -89,6 +92,13 @@ async fn main() -> ExitCode {
             }
             Err(err) => {
                 eprintln!("sesame: {err}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Healthcheck => match sesame_web::healthcheck::check(settings.http.addr).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(reason) => {
+                eprintln!("sesame healthcheck: {reason}");
                 ExitCode::FAILURE
             }
         },
