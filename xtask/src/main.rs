@@ -11,15 +11,23 @@
 //!   password-protected one, a TLS one — and stops those after).
 //! - `faults [--quick] [--only NAME]`: the fault suite (`sesame-faults`) on
 //!   throw-away stores; the full run writes its table into docs/reliability.md.
+//! - `topology [--quick]`: the production topology natively — the release
+//!   build made with the container image's cargo command, two instances behind
+//!   Debian's HAProxy on docker/haproxy/haproxy.cfg — restarted one by one,
+//!   then one killed, under load (`sesame-faults --topology`).
 //! - `bench [--quick]`: throughput, latency, CPU and memory per endpoint and
 //!   store mode against a bare axum route, with `wrk` (`sesame-bench
 //!   throughput`); the full run writes docs/performance/throughput.{md,svg}.
 //! - `bench storm`: the login-storm benchmark (`sesame-bench`) against the
 //!   release build; its figures are in docs/security.md.
+//! - `bench sizing [--sessions N]`: store memory per session, PostgreSQL
+//!   writes per 10,000 active sessions, `/me` with 1,000 and 1,000,000 live
+//!   sessions; its figures are in docs/deployment.md.
 //! - `bench transfer`: memory of `sesame sessions import|export` moving
 //!   1,000,000 sessions; its figures are in docs/operations.md.
-//! - `ci`: runs `.ci/run` (formatting, lints, the compose file check, the
-//!   alert rules, `test`, `faults --quick`; it installs what it needs).
+//! - `ci`: runs `.ci/run` (formatting, lints, the deployment files, the alert
+//!   rules, `test`, `faults --quick`, `topology --quick`; it installs what it
+//!   needs).
 //! - `tidy`: the architecture checks of docs/architecture.md.
 //!
 //! Every child command's exit status is checked; the first failure stops the task.
@@ -44,8 +52,10 @@ fn main() -> ExitCode {
         ["db", "reset"] => reset_database(),
         ["test", extra @ ..] => test(extra),
         ["faults", extra @ ..] => faults(extra),
+        ["topology", extra @ ..] => topology(extra),
         ["bench", "storm"] => bench_storm(),
         ["bench", "transfer"] => bench_transfer(),
+        ["bench", "sizing", extra @ ..] => bench_sizing(extra),
         ["bench"] => bench_throughput(false),
         ["bench", "--quick"] => bench_throughput(true),
         ["ci"] => ci(),
@@ -75,6 +85,9 @@ tasks:
   faults [--quick] [--only NAME]
                     users under load while throw-away stores fail; the full run writes
                     its table into docs/reliability.md
+  topology [--quick]
+                    the release build behind HAProxy (docker/haproxy/haproxy.cfg): two
+                    instances restarted one after the other, then one killed, under load
   bench [--quick]   req/s, p50/p99, CPU and memory of each endpoint and store mode against a
                     bare axum route (wrk); the full run (about 10 minutes) writes
                     docs/performance/throughput.md and .svg, --quick a 1-minute smoke run
@@ -82,8 +95,13 @@ tasks:
                     memory, /me latency during the storm (docs/security.md)
   bench transfer    memory of `sesame sessions import|export` moving 1,000,000 sessions
                     through a throw-away Redis (docs/operations.md)
-  ci                runs .ci/run: formatting, lints, compose file and alert rule checks, tests and
-                    the quick fault suite (it installs docker-compose and promtool when missing)
+  bench sizing [--sessions N]
+                    Redis and PostgreSQL bytes per session, PostgreSQL writes per 10,000
+                    active sessions, /me with 1,000 and N (1,000,000) live sessions
+                    (docs/deployment.md)
+  ci                runs .ci/run: formatting, lints, the deployment files (hadolint, compose,
+                    HAProxy, Kubernetes manifests, checkov), alert rules, tests, the quick
+                    fault suite and the topology run (it installs what is missing)
   tidy              the architecture checks";
 
 /// The development database, as .env.development names it.
@@ -216,6 +234,28 @@ fn faults(extra: &[&str]) -> Result<(), String> {
     result
 }
 
+/// The cargo command docker/Dockerfile builds the service with.
+const IMAGE_BUILD: [&str; 7] = ["build", "--release", "--locked", "-p", "sesame-web", "--bin", "sesame"];
+
+/// Builds the service as the image does and runs the production topology.
+fn topology(extra: &[&str]) -> Result<(), String> {
+    if Command::new("haproxy").arg("-v").output().is_err() {
+        return Err("haproxy is not installed (Debian: apt-get install haproxy)".to_owned());
+    }
+    run(&mut cargo_command(&IMAGE_BUILD))?;
+    run(&mut cargo_command(&["build", "-q", "-p", "sesame-faults", "--bins"]))?;
+    let target = target_dir();
+    let mut suite = Command::new(target.join("debug").join("sesame-faults"));
+    suite
+        .arg("--topology")
+        .arg("--proxy-config")
+        .arg(project_root().join("docker/haproxy/haproxy.cfg"))
+        .arg("--sesame")
+        .arg(target.join("release").join("sesame"))
+        .args(extra);
+    run(&mut suite)
+}
+
 /// Builds the release service and the benchmark, and runs the login storm.
 /// The release `sesame` and `sesame-bench`, built; their directory.
 fn release_binaries() -> Result<PathBuf, String> {
@@ -233,6 +273,14 @@ fn bench_storm() -> Result<(), String> {
 fn bench_transfer() -> Result<(), String> {
     let target = release_binaries()?;
     run(Command::new(target.join("sesame-bench")).arg("transfer").arg("--sesame").arg(target.join("sesame")))
+}
+
+/// Builds the release binaries and measures what docs/deployment.md sizes
+/// the stores with.
+fn bench_sizing(extra: &[&str]) -> Result<(), String> {
+    ensure_wrk()?;
+    let target = release_binaries()?;
+    run(Command::new(target.join("sesame-bench")).arg("sizing").arg("--sesame").arg(target.join("sesame")).args(extra))
 }
 
 fn bench_throughput(quick: bool) -> Result<(), String> {
@@ -347,6 +395,13 @@ pub(crate) fn run(command: &mut Command) -> Result<(), String> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_topology_builds_the_service_with_the_images_cargo_command() {
+        let dockerfile = std::fs::read_to_string(super::project_root().join("docker/Dockerfile")).unwrap();
+        let command = format!("RUN cargo {}", super::IMAGE_BUILD.join(" "));
+        assert!(dockerfile.lines().any(|line| line == command), "docker/Dockerfile runs `{command}`");
+    }
+
     #[test]
     fn the_cargo_that_xtask_starts_does_not_inherit_what_cargo_run_set_for_xtask() {
         // The test harness runs under cargo too, which sets these for it.

@@ -39,6 +39,8 @@ pub(crate) struct Tally {
     pub(crate) slowest: Duration,
     /// Users who got a 401: logged out.
     pub(crate) lost: usize,
+    /// When each failed request started.
+    pub(crate) failed_at: Vec<Instant>,
 }
 
 impl Tally {
@@ -52,30 +54,58 @@ impl Tally {
 
     /// Requests that failed: 5xx, 429 (a rate limit), or no answer.
     pub(crate) fn failed(&self) -> u64 {
-        let failed = |status: u16| status == 0 || status == 429 || status >= 500;
-        self.statuses.iter().filter(|(status, _)| failed(**status)).map(|(_, n)| n).sum()
+        self.statuses.iter().filter(|(status, _)| is_failure(**status)).map(|(_, n)| n).sum()
+    }
+
+    /// Counts one request that started at `started` and ended with `status`.
+    pub(crate) fn record(&mut self, status: u16, started: Instant) {
+        *self.statuses.entry(status).or_default() += 1;
+        self.slowest = self.slowest.max(started.elapsed());
+        if is_failure(status) {
+            self.failed_at.push(started);
+        }
+    }
+
+    /// Adds what `other` saw.
+    pub(crate) fn add(&mut self, other: &Self) {
+        for (status, count) in &other.statuses {
+            *self.statuses.entry(*status).or_default() += count;
+        }
+        self.slowest = self.slowest.max(other.slowest);
+        self.lost += other.lost;
+        self.failed_at.extend(&other.failed_at);
     }
 }
 
+/// A failed request: 5xx, 429 (a rate limit), or no answer (0).
+fn is_failure(status: u16) -> bool {
+    status == 0 || status == 429 || status >= 500
+}
+
 /// Waits until every instance's `/readyz` answers 200 (its stores are built).
-pub(crate) async fn wait_ready(bases: &[String]) {
-    let client = Client::new();
+pub(crate) async fn wait_ready(client: &Client, bases: &[String]) {
     let started = Instant::now();
     for base in bases {
         loop {
-            let ready = client.get(format!("{base}/readyz")).send().await.is_ok_and(|r| r.status() == StatusCode::OK);
-            if ready {
+            let answer = client.get(format!("{base}/readyz")).send().await;
+            if answer.as_ref().is_ok_and(|r| r.status() == StatusCode::OK) {
                 break;
             }
-            assert!(started.elapsed() < Duration::from_secs(30), "{base} never became ready");
+            let last = answer.map(|r| r.status().to_string()).unwrap_or_else(|err| format!("{err:?}"));
+            assert!(started.elapsed() < Duration::from_secs(30), "{base} never became ready; last: {last}");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 }
 
+/// The client the users share: no cookie store (each user sends its own),
+/// a 30 s timeout.
+pub(crate) fn client() -> Client {
+    Client::builder().timeout(Duration::from_secs(30)).build().expect("client")
+}
+
 /// Registers `count` users, spread over `bases`; their session cookies.
-pub(crate) async fn register(bases: &[String], count: usize) -> Vec<User> {
-    let client = Client::new();
+pub(crate) async fn register(client: &Client, bases: &[String], count: usize) -> Vec<User> {
     let mut users = Vec::with_capacity(count);
     let run = format!("{:x}", Instant::now().elapsed().as_nanos() ^ u128::from(std::process::id()));
     let mut tasks = tokio::task::JoinSet::new();
@@ -109,8 +139,7 @@ pub(crate) struct Load {
 
 impl Load {
     /// Starts every user asking `/api/auth/me` every `pause`.
-    pub(crate) fn start(bases: &[String], users: &[User], pause: Duration) -> Self {
-        let client = Client::builder().timeout(Duration::from_secs(30)).build().expect("client");
+    pub(crate) fn start(client: &Client, bases: &[String], users: &[User], pause: Duration) -> Self {
         let stop = Arc::new(AtomicBool::new(false));
         let tally = Arc::new(Mutex::new(Tally::default()));
         let down = Arc::new(Avoided::new(bases.len()));
@@ -125,11 +154,9 @@ impl Load {
                 while !stop.load(Ordering::Relaxed) {
                     let started = Instant::now();
                     let status = request(&client, &bases, &down, &next, &user).await;
-                    let took = started.elapsed();
                     {
                         let mut tally = tally.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-                        *tally.statuses.entry(status).or_default() += 1;
-                        tally.slowest = tally.slowest.max(took);
+                        tally.record(status, started);
                         if status == 401 && !logged_out {
                             logged_out = true;
                             tally.lost += 1;
@@ -196,8 +223,9 @@ pub(crate) struct Answer {
 /// One request through the "load balancer": to the next instance that is
 /// not left out; on a refused or reset connection, or a 503 from an instance
 /// still starting (which its health check would have kept out), once more on
-/// another (HAProxy's `retry-on conn-failure response-503`). The answer, or
-/// `None` when nothing answered.
+/// another (HAProxy's `retry-on conn-failure 503`). With one base (a real
+/// proxy in front), one try: the proxy retries or the request fails. The
+/// answer, or `None` when nothing answered.
 pub(crate) async fn send(
     client: &Client,
     bases: &[String],
@@ -205,9 +233,9 @@ pub(crate) async fn send(
     next: &AtomicUsize,
     build: impl Fn(&str) -> reqwest::RequestBuilder,
 ) -> Option<Answer> {
-    let mut tried = 0;
+    let (mut tried, attempts) = (0, bases.len().min(2));
     let mut last = None;
-    while tried < 2 {
+    while tried < attempts {
         let mut up = Vec::with_capacity(bases.len());
         for (index, base) in bases.iter().enumerate() {
             if down.is_up(client, base, index).await {

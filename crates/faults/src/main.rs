@@ -12,10 +12,15 @@
 //! Loopback only, on servers it starts itself (never the shared ones); bounded
 //! in time. Run it with `cargo xtask faults [--quick]`.
 //!
-//! Usage: `sesame-faults --sesame PATH [--quick] [--users N] [--output FILE] [--only NAME]`
+//! With `--topology --proxy-config FILE`, it runs the production topology
+//! instead ([`topology`]): two instances behind HAProxy, restarted and crashed.
+//!
+//! Usage: `sesame-faults --sesame PATH [--quick] [--users N] [--output FILE]
+//! [--only NAME | --topology --proxy-config FILE]`
 
 mod load;
 mod moves;
+mod topology;
 mod world;
 
 use std::{
@@ -237,9 +242,10 @@ async fn run(fault: &Fault, binary: &std::path::Path, scale: Scale) -> Outcome {
     let (binary, cluster, options) = (binary.to_owned(), fault.cluster, fault.redis_options);
     let world = tokio::task::spawn_blocking(move || World::start(&binary, cluster, options)).await.expect("world");
     let bases = world.bases();
-    load::wait_ready(&bases).await;
-    let users = load::register(&bases, scale.users).await;
-    let load = Load::start(&bases, &users, scale.pause);
+    let client = load::client();
+    load::wait_ready(&client, &bases).await;
+    let users = load::register(&client, &bases, scale.users).await;
+    let load = Load::start(&client, &bases, &users, scale.pause);
     tokio::time::sleep(scale.before).await;
     let act = fault.act;
     let (world, saw) = tokio::task::spawn_blocking(move || {
@@ -288,13 +294,22 @@ async fn run(fault: &Fault, binary: &std::path::Path, scale: Scale) -> Outcome {
     Outcome { fault: fault.name, what: fault.what, saw, tally, took: started.elapsed(), broken }
 }
 
-fn table(outcomes: &[Outcome], scale: &Scale) -> String {
-    let mut text = format!(
-        "{} users, one `GET /api/auth/me` each every {} ms, over two instances; stores down for {} s where a fault takes one down.\n\n",
-        scale.users,
-        scale.pause.as_millis(),
-        scale.down.as_secs()
-    );
+fn table(outcomes: &[Outcome], scale: &Scale, topology: bool) -> String {
+    let mut text = if topology {
+        format!(
+            "{} users, one `GET /api/auth/me` each every {} ms, and four logging in and using each new cookie, \
+             through HAProxy (HTTPS) to two instances; no retry but the proxy's.\n\n",
+            scale.users,
+            scale.pause.as_millis()
+        )
+    } else {
+        format!(
+            "{} users, one `GET /api/auth/me` each every {} ms, over two instances; stores down for {} s where a fault takes one down.\n\n",
+            scale.users,
+            scale.pause.as_millis(),
+            scale.down.as_secs()
+        )
+    };
     text.push_str(
         "| fault | what happened | requests | 200 | 401 | 5xx or no answer | slowest | sessions lost | verdict |\n",
     );
@@ -334,6 +349,8 @@ fn report(outcome: &Outcome) {
 
 struct Args {
     sesame: PathBuf,
+    /// The HAProxy configuration, for `--topology`.
+    topology: Option<PathBuf>,
     scale: Scale,
     output: Option<PathBuf>,
     only: Option<String>,
@@ -342,6 +359,7 @@ struct Args {
 fn parse_args() -> Result<Args, String> {
     let mut args = std::env::args().skip(1);
     let (mut sesame, mut output, mut only, mut quick, mut users) = (None, None, None, false, None);
+    let (mut topology, mut proxy_config) = (false, None);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--sesame" => sesame = args.next().map(PathBuf::from),
@@ -349,6 +367,8 @@ fn parse_args() -> Result<Args, String> {
             "--only" => only = args.next(),
             "--users" => users = args.next().and_then(|n| n.parse().ok()),
             "--quick" => quick = true,
+            "--topology" => topology = true,
+            "--proxy-config" => proxy_config = args.next().map(PathBuf::from),
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
@@ -370,7 +390,13 @@ fn parse_args() -> Result<Args, String> {
         }
     };
     let scale = Scale { users: users.unwrap_or(scale.users), ..scale };
-    Ok(Args { sesame: sesame.ok_or("--sesame PATH (the sesame binary) is required")?, scale, output, only })
+    let topology = match (topology, proxy_config) {
+        (true, None) => return Err("--topology needs --proxy-config FILE (docker/haproxy/haproxy.cfg)".to_owned()),
+        (true, config) => config,
+        (false, _) => None,
+    };
+    let sesame = sesame.ok_or("--sesame PATH (the sesame binary) is required")?;
+    Ok(Args { sesame, topology, scale, output, only })
 }
 
 #[tokio::main]
@@ -383,19 +409,26 @@ async fn main() -> ExitCode {
         }
     };
     let mut outcomes = Vec::new();
-    for fault in faults().iter().filter(|fault| args.only.as_deref().is_none_or(|only| only == fault.name)) {
+    if let Some(proxy_config) = &args.topology {
+        eprintln!("faults: the production topology behind HAProxy");
+        outcomes = topology::run(&args.sesame, proxy_config, args.scale).await;
+        outcomes.iter().for_each(report);
+    }
+    let suite = if args.topology.is_some() { Vec::new() } else { faults() };
+    let moves = if args.topology.is_some() { Vec::new() } else { moves::moves() };
+    for fault in suite.iter().filter(|fault| args.only.as_deref().is_none_or(|only| only == fault.name)) {
         eprintln!("faults: {} — {}", fault.name, fault.what);
         let outcome = run(fault, &args.sesame, args.scale).await;
         report(&outcome);
         outcomes.push(outcome);
     }
-    for one in moves::moves().iter().filter(|one| args.only.as_deref().is_none_or(|only| only == one.name)) {
+    for one in moves.iter().filter(|one| args.only.as_deref().is_none_or(|only| only == one.name)) {
         eprintln!("faults: {} — {}", one.name, one.what);
         let outcome = moves::run(one, &args.sesame, args.scale).await;
         report(&outcome);
         outcomes.push(outcome);
     }
-    let table = table(&outcomes, &args.scale);
+    let table = table(&outcomes, &args.scale, args.topology.is_some());
     #[allow(clippy::print_stdout)]
     {
         println!("{table}");

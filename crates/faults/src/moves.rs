@@ -135,13 +135,13 @@ enum Phase {
 /// Stops `instances[index]` (SIGTERM, drain, exit 0) and starts it again with
 /// `vars`, returning once it is ready, as a rolling restart waits before it
 /// moves on to the next instance. Blocks: run it off the runtime's workers.
-fn restart(instances: &mut [Instance], index: usize, binary: &Path, vars: &[(String, String)]) {
+pub(crate) fn restart(instances: &mut [Instance], index: usize, binary: &Path, vars: &[(String, String)]) {
     let instance = &mut instances[index];
     instance.terminate();
     assert!(instance.wait_exit(Duration::from_secs(20)), "instance {index} did not exit 0 after SIGTERM");
     instances[index] = Instance::start(binary, vars);
     let base = instances[index].base.clone();
-    tokio::runtime::Handle::current().block_on(load::wait_ready(&[base]));
+    tokio::runtime::Handle::current().block_on(load::wait_ready(&load::client(), &[base]));
 }
 
 /// `sesame sessions copy --from OLD --to NEW`; what it said.
@@ -177,10 +177,11 @@ pub(crate) async fn run(one: &Move, binary: &Path, scale: Scale) -> Outcome {
     .await
     .expect("the stores and instances");
     let bases: Vec<String> = stores.ports.iter().map(|port| format!("http://127.0.0.1:{port}")).collect();
-    load::wait_ready(&bases).await;
-    let users = load::register(&bases, scale.users).await;
-    let logins = Logins::start(&bases, 4, scale.pause * 2).await;
-    let load = Load::start(&bases, &users, scale.pause);
+    let client = load::client();
+    load::wait_ready(&client, &bases).await;
+    let users = load::register(&client, &bases, scale.users).await;
+    let logins = Logins::start(&client, &bases, 4, scale.pause * 2).await;
+    let load = Load::start(&client, &bases, &users, scale.pause);
     tokio::time::sleep(scale.before).await;
 
     let (stores, instances, copied) = tokio::task::spawn_blocking(move || {
@@ -226,7 +227,7 @@ pub(crate) async fn run(one: &Move, binary: &Path, scale: Scale) -> Outcome {
 /// Users logging in again and again during the move, each new cookie used at
 /// once on whichever instance the balancer picks next: a session made by an
 /// instance in one phase must work on an instance in another.
-struct Logins {
+pub(crate) struct Logins {
     stop: Arc<AtomicBool>,
     tally: Arc<Mutex<Tally>>,
     tasks: tokio::task::JoinSet<()>,
@@ -234,9 +235,9 @@ struct Logins {
 
 impl Logins {
     /// Registers `count` users and starts each logging in every `pause`.
-    async fn start(bases: &[String], count: usize, pause: Duration) -> Self {
-        let client = Client::builder().timeout(Duration::from_secs(30)).build().expect("client");
-        let run = format!("{:x}", std::process::id());
+    pub(crate) async fn start(client: &Client, bases: &[String], count: usize, pause: Duration) -> Self {
+        static RUNS: AtomicUsize = AtomicUsize::new(0);
+        let run = format!("{:x}-{}", std::process::id(), RUNS.fetch_add(1, Ordering::Relaxed));
         let emails: Vec<String> = (0..count).map(|i| format!("login{i}-{run}@example.com")).collect();
         for email in &emails {
             let response = client
@@ -255,11 +256,12 @@ impl Logins {
             let (down, next, bases) = (Arc::clone(&down), Arc::clone(&next), bases.clone());
             tasks.spawn(async move {
                 while !stop.load(Ordering::Relaxed) {
+                    let started = Instant::now();
                     let statuses = log_in_and_use(&client, &bases, &down, &next, &email).await;
                     {
                         let mut tally = tally.lock().unwrap_or_else(PoisonError::into_inner);
                         for status in statuses {
-                            *tally.statuses.entry(status).or_default() += 1;
+                            tally.record(status, started);
                             if status == 401 {
                                 tally.lost += 1;
                             }
@@ -273,14 +275,10 @@ impl Logins {
     }
 
     /// Stops the logins and adds what they saw to `tally`.
-    async fn stop_into(mut self, tally: &mut Tally) {
+    pub(crate) async fn stop_into(mut self, tally: &mut Tally) {
         self.stop.store(true, Ordering::Relaxed);
         while self.tasks.join_next().await.is_some() {}
-        let logins = self.tally.lock().unwrap_or_else(PoisonError::into_inner);
-        for (status, count) in &logins.statuses {
-            *tally.statuses.entry(*status).or_default() += count;
-        }
-        tally.lost += logins.lost;
+        tally.add(&self.tally.lock().unwrap_or_else(PoisonError::into_inner));
     }
 }
 

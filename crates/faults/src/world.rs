@@ -67,6 +67,11 @@ impl Instance {
         self.service.terminate();
     }
 
+    /// Sends SIGKILL.
+    pub(crate) fn kill(&mut self) {
+        self.service.kill();
+    }
+
     /// Whether the process exited 0 within `deadline`.
     pub(crate) fn wait_exit(&mut self, deadline: Duration) -> bool {
         self.service.wait_exit(deadline).is_some_and(|status| status.success())

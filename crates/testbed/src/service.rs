@@ -74,6 +74,14 @@ impl Service {
         }
     }
 
+    /// Kills it at once (SIGKILL), as a crash would, and reaps it.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
     /// Waits for the program to exit; its status, or `None` after `deadline`.
     pub fn wait_exit(&mut self, deadline: Duration) -> Option<ExitStatus> {
         let child = self.child.as_mut()?;
