@@ -8,13 +8,15 @@
 //! store. `sesame sessions copy` run meanwhile moves the sessions no request
 //! asked for; docs/operations.md gives the procedure.
 
-use std::{collections::HashMap, sync::Arc};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use sesame_ports::{
     ExportCursor, ExportPage, Imported, PortError, Session, SessionId, SessionStore, SessionTokenHash, UserId,
 };
 use time::OffsetDateTime;
+
+use crate::tiered::merged;
 
 /// A session store on its way from `old` to `new`.
 pub struct MigratingSessionStore {
@@ -41,18 +43,6 @@ impl MigratingSessionStore {
             Imported::Skipped => self.new.get(&session.token_hash).await,
         }
     }
-}
-
-/// Both answers' sessions, each once (the new store's record where both hold
-/// one), oldest first.
-fn merged(new: Vec<Session>, old: Vec<Session>) -> Vec<Session> {
-    let mut by_hash: HashMap<SessionTokenHash, Session> = HashMap::with_capacity(new.len() + old.len());
-    for session in old.into_iter().chain(new) {
-        by_hash.insert(session.token_hash, session);
-    }
-    let mut sessions: Vec<Session> = by_hash.into_values().collect();
-    sessions.sort_by_key(|session| session.created_at);
-    sessions
 }
 
 #[async_trait]

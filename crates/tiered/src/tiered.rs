@@ -343,7 +343,7 @@ fn cache_only<T>(answer: Result<T, PortError>) -> Option<T> {
 }
 
 /// `ours` followed by the sessions of `theirs` it lacks, oldest first.
-fn merged(mut ours: Vec<Session>, theirs: Vec<Session>) -> Vec<Session> {
+pub(crate) fn merged(mut ours: Vec<Session>, theirs: Vec<Session>) -> Vec<Session> {
     let known: HashSet<SessionTokenHash> = ours.iter().map(|session| session.token_hash).collect();
     ours.extend(theirs.into_iter().filter(|session| !known.contains(&session.token_hash)));
     ours.sort_by_key(|session| (session.created_at, *session.token_hash.as_bytes()));
