@@ -28,7 +28,7 @@ use sesame_testbed::{Postgres, Redis, free_port};
 use crate::{
     Outcome, Scale,
     load::{self, Avoided, Load, Tally},
-    world::Instance,
+    world::{Instance, test_instance},
 };
 
 /// Where the sessions move to.
@@ -82,36 +82,26 @@ impl Stores {
 
     /// An instance's variables: sessions where `phase` keeps them.
     fn vars(&self, port: u16, target: Target, phase: Phase) -> Vec<(String, String)> {
-        let mut vars: Vec<(&str, String)> = vec![
-            ("SESSION_ENVIRONMENT", "development".to_owned()),
-            ("DATABASE_URL", self.postgres.url()),
-            ("SESAME__HTTP__ADDR", format!("127.0.0.1:{port}")),
-            ("SESAME__HTTP__DRAIN_SECONDS", "1".to_owned()),
-            ("SESAME__LOG__FORMAT", "json".to_owned()),
-            ("SESAME__LOG__FILTER", "info,sesame::access=off".to_owned()),
-            ("SESAME__SESSION__TOUCH_INTERVAL_SECONDS", "2".to_owned()),
-            ("SESAME__PASSWORD__MAX_CONCURRENT_HASHES", "2".to_owned()),
-            ("SESAME__RATE_LIMIT__REGISTER_PER_IP", "100000/1s".to_owned()),
-            ("SESAME__RATE_LIMIT__LOGIN_PER_IP", "100000/1s".to_owned()),
-            ("SESAME__RATE_LIMIT__LOGIN_PER_EMAIL", "100000/1s".to_owned()),
-            ("SESAME__RATE_LIMIT__INVALID_COOKIE_PER_IP", "100000/1s".to_owned()),
-        ];
+        let mut vars = test_instance(1);
+        vars.extend([
+            ("DATABASE_URL".to_owned(), self.postgres.url()),
+            ("SESAME__HTTP__ADDR".to_owned(), format!("127.0.0.1:{port}")),
+        ]);
         let new_mode = match target {
             Target::Redis => "redis",
             Target::Tiered => "tiered",
         };
-        match phase {
-            Phase::Old => vars.extend([("SESAME__STORE__SESSIONS", "redis".to_owned()), ("REDIS_URL", self.old.url())]),
-            Phase::Migrating => vars.extend([
+        let stores: Vec<(&str, String)> = match phase {
+            Phase::Old => vec![("SESAME__STORE__SESSIONS", "redis".to_owned()), ("REDIS_URL", self.old.url())],
+            Phase::Migrating => vec![
                 ("SESAME__STORE__SESSIONS", new_mode.to_owned()),
                 ("REDIS_URL", self.new.url()),
                 ("SESAME__MIGRATE_FROM__URL", self.old.url()),
-            ]),
-            Phase::New => {
-                vars.extend([("SESAME__STORE__SESSIONS", new_mode.to_owned()), ("REDIS_URL", self.new.url())]);
-            }
-        }
-        vars.into_iter().map(|(name, value)| (name.to_owned(), value)).collect()
+            ],
+            Phase::New => vec![("SESAME__STORE__SESSIONS", new_mode.to_owned()), ("REDIS_URL", self.new.url())],
+        };
+        vars.extend(stores.into_iter().map(|(name, value)| (name.to_owned(), value)));
+        vars
     }
 
     /// Where `sesame sessions copy` writes: the new Redis, or the tiered

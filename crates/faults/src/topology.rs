@@ -9,7 +9,8 @@
 //! certificate), with no retry of their own: what the proxy does not save
 //! fails. Two scenarios:
 //! - **rolling restart**: instance A, then B, is sent SIGTERM, drains, exits
-//!   and starts again (each ready before the next stops); promise: no failed
+//!   and starts again, the next stopped only once the proxy's checks see the
+//!   last one up, as an orchestrator waits for readiness; promise: no failed
 //!   request, no logout;
 //! - **a crash**: one instance is killed (SIGKILL); the requests in flight on
 //!   it are counted, and every request that starts once the proxy's checks
@@ -28,7 +29,7 @@ use crate::{
     Outcome, Scale,
     load::{self, Load, Tally},
     moves::{Logins, restart},
-    world::Instance,
+    world::{Instance, test_instance},
 };
 
 /// How long the proxy takes to take a dead instance out: `fall 2` checks,
@@ -97,22 +98,23 @@ impl Topology {
         let database_url = secret_file(&dir, "database_url", &postgres.url());
         let redis_url =
             secret_file(&dir, "redis_url", &format!("redis://:{REDIS_PASSWORD}@127.0.0.1:{}", redis.port()));
-        let common: Vec<(String, String)> = [
-            ("SESSION_ENVIRONMENT", "production"),
-            ("DATABASE_URL_FILE", database_url.as_str()),
-            ("REDIS_URL_FILE", redis_url.as_str()),
-            ("SESAME__HTTP__TRUSTED_PROXIES", "127.0.0.1/32"),
-            ("SESAME__HTTP__TLS_IN_FRONT", "true"),
-            ("SESAME__COOKIE__NAME", "__Host-sessionId"),
-            ("SESAME__PASSWORD__MAX_CONCURRENT_HASHES", "2"),
-            // Every user comes from one address: limits are raised out of the way.
-            ("SESAME__RATE_LIMIT__REGISTER_PER_IP", "100000/1s"),
-            ("SESAME__RATE_LIMIT__LOGIN_PER_IP", "100000/1s"),
-            ("SESAME__RATE_LIMIT__LOGIN_PER_EMAIL", "100000/1s"),
-        ]
-        .into_iter()
-        .map(|(name, value)| (name.to_owned(), value.to_owned()))
-        .collect();
+        // Production mode, as the compose file runs it, with its own logs and
+        // production's 5 s drain.
+        let mut common: Vec<(String, String)> = test_instance(5)
+            .into_iter()
+            .filter(|(name, _)| !name.starts_with("SESAME__LOG__") && name != "SESSION_ENVIRONMENT")
+            .collect();
+        common.extend(
+            [
+                ("SESSION_ENVIRONMENT", "production"),
+                ("DATABASE_URL_FILE", database_url.as_str()),
+                ("REDIS_URL_FILE", redis_url.as_str()),
+                ("SESAME__HTTP__TRUSTED_PROXIES", "127.0.0.1/32"),
+                ("SESAME__HTTP__TLS_IN_FRONT", "true"),
+                ("SESAME__COOKIE__NAME", "__Host-sessionId"),
+            ]
+            .map(|(name, value)| (name.to_owned(), value.to_owned())),
+        );
         let migrated = Command::new(binary)
             .arg("migrate")
             .current_dir(&dir)
@@ -194,9 +196,18 @@ pub(crate) async fn run(binary: &Path, proxy_config: &Path, scale: Scale) -> Vec
     tokio::time::sleep(scale.before).await;
     let mut topology = tokio::task::spawn_blocking(move || {
         let mut topology = topology;
-        for index in 0..2 {
+        for (index, server) in ["a", "b"].into_iter().enumerate() {
+            let up = format!("Server sesame/{server} is UP");
+            let seen = topology.proxy.logs().matches(&up).count();
             let vars = topology.vars[index].clone();
             restart(&mut topology.instances, index, &binary, &vars);
+            // As an orchestrator waits for a replica to be ready before it
+            // stops the next: here, ready as the proxy sees it (2 checks).
+            let started = Instant::now();
+            while topology.proxy.logs().matches(&up).count() == seen {
+                assert!(started.elapsed() < Duration::from_secs(20), "HAProxy never saw {server} up again");
+                std::thread::sleep(Duration::from_millis(50));
+            }
         }
         topology
     })
@@ -214,7 +225,7 @@ pub(crate) async fn run(binary: &Path, proxy_config: &Path, scale: Scale) -> Vec
     let rolling = Outcome {
         fault: "proxy-rolling-restart",
         what: "two production instances behind HAProxy (docker/haproxy/haproxy.cfg), restarted one after the other",
-        saw: "A then B: SIGTERM, drained, exited 0, started, ready".to_owned(),
+        saw: "A then B: SIGTERM, drained, exited 0, started, up in HAProxy again".to_owned(),
         tally,
         took: started.elapsed(),
         broken,

@@ -78,6 +78,29 @@ impl Instance {
     }
 }
 
+/// The variables every instance the suite starts has: development mode, JSON
+/// logs (the test bed reads the `listening` line), uses recorded every 2 s
+/// (so that touches happen during each fault), a drain of `drain_seconds`, and
+/// rate limits raised out of the way (all users come from one address, and a
+/// 429 counts as a failure).
+pub(crate) fn test_instance(drain_seconds: u32) -> Vec<(String, String)> {
+    [
+        ("SESSION_ENVIRONMENT", "development".to_owned()),
+        ("SESAME__HTTP__DRAIN_SECONDS", drain_seconds.to_string()),
+        ("SESAME__LOG__FORMAT", "json".to_owned()),
+        ("SESAME__LOG__FILTER", "info,sesame::access=off".to_owned()),
+        ("SESAME__SESSION__TOUCH_INTERVAL_SECONDS", "2".to_owned()),
+        ("SESAME__PASSWORD__MAX_CONCURRENT_HASHES", "2".to_owned()),
+        ("SESAME__RATE_LIMIT__REGISTER_PER_IP", "100000/1s".to_owned()),
+        ("SESAME__RATE_LIMIT__LOGIN_PER_IP", "100000/1s".to_owned()),
+        ("SESAME__RATE_LIMIT__LOGIN_PER_EMAIL", "100000/1s".to_owned()),
+        ("SESAME__RATE_LIMIT__INVALID_COOKIE_PER_IP", "100000/1s".to_owned()),
+    ]
+    .into_iter()
+    .map(|(name, value)| (name.to_owned(), value))
+    .collect()
+}
+
 /// The stores and two instances over them.
 pub(crate) struct World {
     pub(crate) postgres: Postgres,
@@ -95,27 +118,13 @@ impl World {
         } else {
             Cache::Single(Redis::start_with(redis_options))
         };
-        let vars: Vec<(String, String)> = [
-            ("SESSION_ENVIRONMENT", "development".to_owned()),
-            ("DATABASE_URL", postgres.url()),
-            ("REDIS_URL", cache.url()),
-            ("SESAME__REDIS__CLUSTER", cluster.to_string()),
-            ("SESAME__HTTP__ADDR", "127.0.0.1:0".to_owned()),
-            ("SESAME__HTTP__DRAIN_SECONDS", "2".to_owned()),
-            ("SESAME__LOG__FORMAT", "json".to_owned()),
-            ("SESAME__LOG__FILTER", "info,sesame::access=off".to_owned()),
-            // Uses are recorded often, so touches happen during each fault.
-            ("SESAME__SESSION__TOUCH_INTERVAL_SECONDS", "2".to_owned()),
-            ("SESAME__PASSWORD__MAX_CONCURRENT_HASHES", "2".to_owned()),
-            // 200 users from one address: limits are raised out of the way (a
-            // 429 would count as a failure).
-            ("SESAME__RATE_LIMIT__REGISTER_PER_IP", "100000/1s".to_owned()),
-            ("SESAME__RATE_LIMIT__LOGIN_PER_IP", "100000/1s".to_owned()),
-            ("SESAME__RATE_LIMIT__INVALID_COOKIE_PER_IP", "100000/1s".to_owned()),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v))
-        .collect();
+        let mut vars = test_instance(2);
+        vars.extend([
+            ("DATABASE_URL".to_owned(), postgres.url()),
+            ("REDIS_URL".to_owned(), cache.url()),
+            ("SESAME__REDIS__CLUSTER".to_owned(), cluster.to_string()),
+            ("SESAME__HTTP__ADDR".to_owned(), "127.0.0.1:0".to_owned()),
+        ]);
         let instances = (0..2).map(|_| Instance::start(binary, &vars)).collect();
         Self { postgres, cache, instances }
     }
