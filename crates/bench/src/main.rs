@@ -9,12 +9,16 @@
 //!   memory while 200 concurrent logins hash, and `/me` latency meanwhile.
 //! - `sesame-bench transfer --sesame PATH [--sessions N]`: resident memory of
 //!   `sesame sessions import` and `export` moving N (1,000,000) sessions.
+//! - `sesame-bench sizing --sesame PATH [--sessions N]`: store memory per
+//!   session, PostgreSQL writes per 10,000 active sessions, and `/me` with
+//!   1,000 and N (1,000,000) live sessions (docs/deployment.md).
 //! - `sesame-bench bare ADDR`: the bare route the throughput is quoted against.
 
 mod bare;
 mod rate;
 mod report;
 mod seed;
+mod sizing;
 mod storm;
 mod throughput;
 mod transfer;
@@ -25,6 +29,7 @@ use std::{path::PathBuf, process::ExitCode};
 const USAGE: &str = "usage: sesame-bench throughput --sesame PATH --out DIR [--quick]
        sesame-bench storm --sesame PATH
        sesame-bench transfer --sesame PATH [--sessions N]
+       sesame-bench sizing --sesame PATH [--sessions N]
        sesame-bench bare ADDR";
 
 #[allow(clippy::print_stdout)]
@@ -83,6 +88,20 @@ fn main() -> ExitCode {
             let report = transfer::run(&PathBuf::from(binary), sessions, &scratch);
             println!("{}", report.table());
             if report.holds() { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+        }
+        ["sizing", "--sesame", binary, rest @ ..] => {
+            let sessions = match rest {
+                [] => 1_000_000,
+                ["--sessions", count] => match count.parse::<usize>() {
+                    Ok(count) if count > 1_000 => count,
+                    _ => return usage(),
+                },
+                _ => return usage(),
+            };
+            let report =
+                sizing::run(&PathBuf::from(binary), sessions, &std::env::temp_dir().join("sesame-bench-sizing"));
+            println!("{}", report.table());
+            ExitCode::SUCCESS
         }
         _ => usage(),
     }

@@ -278,7 +278,7 @@ async fn register(url: &str, email: &str) -> String {
 }
 
 /// Waits until `GET url` answers 200, for at most a minute.
-fn wait_until_ok(url: &str) {
+pub(crate) fn wait_until_ok(url: &str) {
     let started = Instant::now();
     let runtime = tokio::runtime::Runtime::new().expect("a runtime");
     let client = reqwest::Client::new();
@@ -288,20 +288,20 @@ fn wait_until_ok(url: &str) {
     }
 }
 
-fn loopback(port: u16) -> SocketAddr {
+pub(crate) fn loopback(port: u16) -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], port))
 }
 
 /// A server process, its output in a file; killed when dropped.
-struct Process {
+pub(crate) struct Process {
     child: Child,
-    address: SocketAddr,
+    pub(crate) address: SocketAddr,
 }
 
 impl Process {
     /// Starts `command`, which serves on the address its `SESAME__HTTP__ADDR`
     /// or last argument names, writing its output to `log`.
-    fn start(command: &mut Command, log: &Path) -> Self {
+    pub(crate) fn start(command: &mut Command, log: &Path) -> Self {
         let address = command
             .get_envs()
             .find(|(name, _)| *name == "SESAME__HTTP__ADDR")
