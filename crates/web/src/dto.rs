@@ -3,9 +3,11 @@
 use serde::{Deserialize, Serialize};
 use sesame_core::ports::{Email, Session, SessionId, User, UserId, UserSnapshot};
 use time::OffsetDateTime;
+use utoipa::ToSchema;
 
 /// `{email, password}`, the body of register and login. No `Debug`: it holds a password.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
+#[schema(example = json!({"email": "ada@example.com", "password": "correct horse battery staple"}))]
 pub struct Credentials {
     /// As typed; the domain trims and validates it.
     pub email: String,
@@ -14,8 +16,9 @@ pub struct Credentials {
 }
 
 /// `{currentPassword, newPassword}`, the body of a password change. No `Debug`.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(example = json!({"currentPassword": "correct horse battery staple", "newPassword": "a new and longer passphrase"}))]
 pub struct PasswordChange {
     /// The password now in force.
     pub current_password: String,
@@ -24,20 +27,24 @@ pub struct PasswordChange {
 }
 
 /// `{password}`, the body of an account deletion. No `Debug`.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
+#[schema(example = json!({"password": "correct horse battery staple"}))]
 pub struct PasswordConfirmation {
     /// The account's password.
     pub password: String,
 }
 
 /// `user` in a response.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UserBody {
+    #[schema(value_type = String, format = "uuid")]
     id: UserId,
+    #[schema(value_type = String, format = Email)]
     email: Email,
     is_verified: bool,
     #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
     created_at: OffsetDateTime,
 }
 
@@ -55,18 +62,27 @@ impl From<&User> for UserBody {
 }
 
 /// A session in a response: never its token, never its hash.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SessionBody {
+    /// The session's public id, for `DELETE /api/auth/sessions/{id}`.
+    #[schema(value_type = String, format = "uuid")]
     id: SessionId,
     #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
     created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
     last_seen_at: OffsetDateTime,
+    /// When it ends unless used again (at most its absolute expiry).
     #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
     expires_at: OffsetDateTime,
+    /// The client's address when the session opened.
     ip: Option<String>,
+    /// The client's `User-Agent` when the session opened.
     user_agent: Option<String>,
+    /// Whether it is the session making the request.
     current: bool,
 }
 
@@ -86,14 +102,14 @@ impl SessionBody {
 }
 
 /// `{user}`: register and login.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct UserResponse {
     /// The user.
     pub user: UserBody,
 }
 
 /// `{user, session}`: who is asking, and with which session.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct MeResponse {
     /// The user.
     pub user: UserBody,
@@ -102,7 +118,7 @@ pub struct MeResponse {
 }
 
 /// `{sessions}`: the caller's live sessions.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct SessionsResponse {
     /// Oldest first.
     pub sessions: Vec<SessionBody>,

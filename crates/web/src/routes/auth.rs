@@ -44,7 +44,26 @@ pub(super) fn router() -> Router<AppState> {
 }
 
 /// 201 `{user}` and a new session cookie.
-async fn register(
+#[utoipa::path(
+    post,
+    path = "/api/auth/register",
+    tag = "auth",
+    request_body(content = Credentials, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Registered and logged in.", body = UserResponse, headers(("set-cookie" = String, description = "The new session cookie (HttpOnly, SameSite=Lax; Secure in production)."))),
+        (status = 400, description = "`malformed_json`.", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`csrf_rejected`: from an origin that is not allowed.", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 408, description = "`request_timeout`: the body did not arrive in time.", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 413, description = "`payload_too_large`: over 16 KiB.", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "`unsupported_media_type`: not application/json.", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`email_taken`.", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed` (invalid email, weak or common password; `errors` lists each field), `invalid_body`.", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`rate_limited`: registrations from this client (Retry-After).", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 500, description = "`internal_error`.", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`service_busy` (passwords queued; Retry-After), `store_unavailable`, `service_starting`.", body = super::openapi::Problem, content_type = "application/problem+json")
+    )
+)]
+pub(super) async fn register(
     State(state): State<AppState>,
     caller: Caller,
     PresentedTokens(presented): PresentedTokens,
@@ -59,7 +78,26 @@ async fn register(
 }
 
 /// 200 `{user}` and a new session cookie; the sessions presented, if any, are ended.
-async fn login(
+#[utoipa::path(
+    post,
+    path = "/api/auth/login",
+    tag = "auth",
+    request_body(content = Credentials, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Logged in; the sessions presented, if any, ended.", body = UserResponse, headers(("set-cookie" = String, description = "The new session cookie (HttpOnly, SameSite=Lax; Secure in production)."))),
+        (status = 400, description = "`malformed_json`.", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "`invalid_credentials`: unknown email or wrong password, one answer for both.", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`account_disabled` (right password, disabled account), `csrf_rejected`.", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 408, description = "`request_timeout`.", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 413, description = "`payload_too_large`.", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "`unsupported_media_type`.", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`invalid_body`.", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`rate_limited`: logins from this client or for this email (Retry-After).", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 500, description = "`internal_error`.", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`service_busy` (Retry-After), `store_unavailable`, `service_starting`.", body = super::openapi::Problem, content_type = "application/problem+json")
+    )
+)]
+pub(super) async fn login(
     State(state): State<AppState>,
     caller: Caller,
     PresentedTokens(presented): PresentedTokens,
@@ -86,7 +124,18 @@ fn issue_session(state: &AppState, status: StatusCode, logged_in: &LoggedIn) -> 
 }
 
 /// 204 and an expired cookie, with or without a session: logout is idempotent.
-async fn logout(
+#[utoipa::path(
+    post,
+    path = "/api/auth/logout",
+    tag = "auth",
+    responses(
+        (status = 204, description = "Logged out (also without a session: idempotent).", headers(("set-cookie" = String, description = "The session cookie, expired."))),
+        (status = 403, description = "`csrf_rejected`.", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 500, description = "`internal_error`.", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`store_unavailable` (with Retry-After), `service_starting`.", body = super::openapi::Problem, content_type = "application/problem+json")
+    )
+)]
+pub(super) async fn logout(
     State(state): State<AppState>,
     caller: Caller,
     PresentedTokens(presented): PresentedTokens,
@@ -100,7 +149,21 @@ async fn logout(
 }
 
 /// 204: every session of the caller ends, this one included.
-async fn logout_all(
+#[utoipa::path(
+    post,
+    path = "/api/auth/logout-all",
+    tag = "sessions",
+    responses(
+        (status = 204, description = "Every session of the caller ended, this one included.", headers(("set-cookie" = String, description = "The session cookie, expired."))),
+        (status = 403, description = "`csrf_rejected`.", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "`unauthenticated`: no live session.", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`rate_limited`: too many cookies that open nothing from this client (Retry-After).", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 500, description = "`internal_error`.", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`store_unavailable` (with Retry-After), `service_starting`.", body = super::openapi::Problem, content_type = "application/problem+json")
+    ),
+    security(("sessionCookie" = []))
+)]
+pub(super) async fn logout_all(
     State(state): State<AppState>,
     caller: Caller,
     CurrentSession(session): CurrentSession,
@@ -115,7 +178,20 @@ fn signed_out(state: &AppState) -> Response {
 }
 
 /// 200 `{user, session}`.
-async fn me(
+#[utoipa::path(
+    get,
+    path = "/api/auth/me",
+    tag = "auth",
+    responses(
+        (status = 200, description = "The caller and the session making the request.", body = MeResponse),
+        (status = 401, description = "`unauthenticated`: no live session.", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`rate_limited`: too many cookies that open nothing from this client (Retry-After).", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 500, description = "`internal_error`.", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`store_unavailable` (with Retry-After), `service_starting`.", body = super::openapi::Problem, content_type = "application/problem+json")
+    ),
+    security(("sessionCookie" = []))
+)]
+pub(super) async fn me(
     State(state): State<AppState>,
     CurrentSession(session): CurrentSession,
 ) -> Result<Json<MeResponse>, ApiError> {
@@ -127,7 +203,20 @@ async fn me(
 }
 
 /// 200 `{sessions}`, the caller's, with the current one marked.
-async fn list_sessions(
+#[utoipa::path(
+    get,
+    path = "/api/auth/sessions",
+    tag = "sessions",
+    responses(
+        (status = 200, description = "The caller's live sessions, oldest first, the current one marked.", body = SessionsResponse),
+        (status = 401, description = "`unauthenticated`: no live session.", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`rate_limited`: too many cookies that open nothing from this client (Retry-After).", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 500, description = "`internal_error`.", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`store_unavailable` (with Retry-After), `service_starting`.", body = super::openapi::Problem, content_type = "application/problem+json")
+    ),
+    security(("sessionCookie" = []))
+)]
+pub(super) async fn list_sessions(
     State(state): State<AppState>,
     CurrentSession(current): CurrentSession,
 ) -> Result<Json<SessionsResponse>, ApiError> {
@@ -137,7 +226,23 @@ async fn list_sessions(
 
 /// 204; 404 when the id is not one of the caller's sessions (a malformed id is
 /// not one either). Revoking the current session also expires its cookie.
-async fn revoke_session(
+#[utoipa::path(
+    delete,
+    path = "/api/auth/sessions/{id}",
+    tag = "sessions",
+    params(("id" = String, Path, description = "The session's public id.")),
+    responses(
+        (status = 204, description = "The session ended; when it was the current one, its cookie expired too."),
+        (status = 403, description = "`csrf_rejected`.", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`session_not_found`: not one of the caller's sessions (a malformed id is not one either).", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "`unauthenticated`: no live session.", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`rate_limited`: too many cookies that open nothing from this client (Retry-After).", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 500, description = "`internal_error`.", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`store_unavailable` (with Retry-After), `service_starting`.", body = super::openapi::Problem, content_type = "application/problem+json")
+    ),
+    security(("sessionCookie" = []))
+)]
+pub(super) async fn revoke_session(
     State(state): State<AppState>,
     caller: Caller,
     CurrentSession(current): CurrentSession,
@@ -151,7 +256,27 @@ async fn revoke_session(
 
 /// 200 `{user}` and a new session cookie: the password changed, every session
 /// of the user ended, a new one opened for the caller.
-async fn change_password(
+#[utoipa::path(
+    post,
+    path = "/api/auth/password",
+    tag = "account",
+    request_body(content = PasswordChange, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Password changed: every session of the user ended, a new one opened for the caller.", body = UserResponse, headers(("set-cookie" = String, description = "The new session cookie (HttpOnly, SameSite=Lax; Secure in production)."))),
+        (status = 400, description = "`malformed_json`.", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`wrong_password`: `currentPassword` is not the user's; `csrf_rejected`.", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 408, description = "`request_timeout`.", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 413, description = "`payload_too_large`.", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "`unsupported_media_type`.", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed` (weak or common `newPassword`), `invalid_body`.", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "`unauthenticated`: no live session.", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`rate_limited`: too many cookies that open nothing from this client (Retry-After).", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 500, description = "`internal_error`.", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`service_busy` (Retry-After), `store_unavailable`, `service_starting`.", body = super::openapi::Problem, content_type = "application/problem+json")
+    ),
+    security(("sessionCookie" = []))
+)]
+pub(super) async fn change_password(
     State(state): State<AppState>,
     caller: Caller,
     CurrentSession(session): CurrentSession,
@@ -169,7 +294,27 @@ async fn change_password(
 }
 
 /// 204 and an expired cookie: the user is deleted and every session of theirs ended.
-async fn delete_account(
+#[utoipa::path(
+    delete,
+    path = "/api/auth/account",
+    tag = "account",
+    request_body(content = PasswordConfirmation, content_type = "application/json"),
+    responses(
+        (status = 204, description = "The user deleted and every session of theirs ended.", headers(("set-cookie" = String, description = "The session cookie, expired."))),
+        (status = 400, description = "`malformed_json`.", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`wrong_password`, `csrf_rejected`.", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 408, description = "`request_timeout`.", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 413, description = "`payload_too_large`.", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "`unsupported_media_type`.", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`invalid_body`.", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "`unauthenticated`: no live session.", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`rate_limited`: too many cookies that open nothing from this client (Retry-After).", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 500, description = "`internal_error`.", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`service_busy` (Retry-After), `store_unavailable`, `service_starting`.", body = super::openapi::Problem, content_type = "application/problem+json")
+    ),
+    security(("sessionCookie" = []))
+)]
+pub(super) async fn delete_account(
     State(state): State<AppState>,
     caller: Caller,
     CurrentSession(session): CurrentSession,

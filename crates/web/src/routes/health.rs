@@ -35,12 +35,14 @@ pub(crate) fn starting(lifecycle: std::sync::Arc<Lifecycle>, serve_metrics: bool
 }
 
 /// `{"status":"ok"}`, written once: liveness is asked often and never changes.
-async fn healthz() -> ([(HeaderName, HeaderValue); 1], &'static str) {
+#[utoipa::path(get, path = "/healthz", tag = "health",
+    responses((status = 200, description = "The process answers: `{\"status\":\"ok\"}`.", content_type = "application/json")))]
+pub(super) async fn healthz() -> ([(HeaderName, HeaderValue); 1], &'static str) {
     ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], r#"{"status":"ok"}"#)
 }
 
 #[derive(Serialize)]
-struct Readiness {
+pub(super) struct Readiness {
     status: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     checks: Option<Checks>,
@@ -72,7 +74,12 @@ impl From<HealthReport> for Checks {
 
 /// 200 `ready` or `degraded` while someone can be authenticated; 503 otherwise,
 /// and while draining.
-async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
+#[utoipa::path(get, path = "/readyz", tag = "health",
+    responses(
+        (status = 200, description = "`ready`, or `degraded` while one store is down but someone can still be authenticated.", content_type = "application/json"),
+        (status = 503, description = "`starting`, `draining`, or no store answers.", content_type = "application/json")
+    ))]
+pub(super) async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
     let report = state.health.report();
     let (status, word) = if state.lifecycle.is_draining() {
         (StatusCode::SERVICE_UNAVAILABLE, "draining")

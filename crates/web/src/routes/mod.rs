@@ -2,6 +2,7 @@
 
 mod auth;
 mod health;
+pub mod openapi;
 
 use std::sync::Arc;
 
@@ -19,6 +20,7 @@ pub fn router(state: AppState, serve_metrics: bool) -> Router {
     Router::new()
         .merge(auth::router())
         .merge(health::router(serve_metrics))
+        .route("/api/openapi.json", axum::routing::get(openapi::openapi_json))
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .with_state(state)

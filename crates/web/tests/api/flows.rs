@@ -205,3 +205,32 @@ async fn probes_answer_and_every_response_carries_a_request_id() {
         assert!(metrics.contains(series), "no {series} in:\n{metrics}");
     }
 }
+
+#[tokio::test]
+async fn the_openapi_document_is_served_and_describes_every_route() {
+    let app = spawn_app().await;
+    let response = app.get(&app.browser(), "/api/openapi.json").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["content-type"], "application/json");
+    let document: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(document["openapi"], "3.1.0");
+    let served: serde_json::Value = serde_json::from_str(sesame_web::routes::openapi::document()).unwrap();
+    assert_eq!(document, served, "the document served is the one generated");
+    for (path, method) in [
+        ("/api/auth/register", "post"),
+        ("/api/auth/login", "post"),
+        ("/api/auth/logout", "post"),
+        ("/api/auth/logout-all", "post"),
+        ("/api/auth/me", "get"),
+        ("/api/auth/sessions", "get"),
+        ("/api/auth/sessions/{id}", "delete"),
+        ("/api/auth/password", "post"),
+        ("/api/auth/account", "delete"),
+    ] {
+        let operation = &document["paths"][path][method];
+        assert!(operation.is_object(), "{method} {path} is described");
+        let statuses: Vec<&String> = operation["responses"].as_object().unwrap().keys().collect();
+        assert!(statuses.iter().any(|status| status.starts_with('2')), "{method} {path}: {statuses:?}");
+        assert!(statuses.iter().any(|status| *status == "503"), "{method} {path} declares 503: {statuses:?}");
+    }
+}

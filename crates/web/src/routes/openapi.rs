@@ -1,0 +1,177 @@
+//! The OpenAPI 3.1 document of the API, generated from the handlers'
+//! `#[utoipa::path]` annotations and the DTOs' schemas, served at
+//! `GET /api/openapi.json` and committed as docs/openapi.json (a test fails
+//! when the two differ).
+
+use std::sync::OnceLock;
+
+use axum::http::{HeaderValue, header};
+use serde::Serialize;
+use utoipa::{
+    Modify, OpenApi, ToSchema,
+    openapi::security::{ApiKey, ApiKeyValue, SecurityScheme},
+};
+
+use crate::dto::{
+    Credentials, MeResponse, PasswordChange, PasswordConfirmation, SessionBody, SessionsResponse, UserBody,
+    UserResponse,
+};
+
+/// An error answer, `application/problem+json` (RFC 9457).
+#[derive(Serialize, ToSchema)]
+#[schema(example = json!({
+    "type": "urn:sesame:problem:invalid_credentials",
+    "title": "Unauthorized",
+    "status": 401,
+    "code": "invalid_credentials",
+    "detail": "The email or password is incorrect."
+}))]
+pub struct Problem {
+    /// `urn:sesame:problem:{code}`.
+    #[serde(rename = "type")]
+    kind: String,
+    /// The status's reason phrase.
+    title: String,
+    /// The HTTP status.
+    status: u16,
+    /// What went wrong, stable: match on this.
+    code: ProblemCode,
+    /// A sentence for people; never an echo of the request.
+    detail: String,
+    /// For `validation_failed`: each field that broke a rule.
+    #[schema(nullable = false)]
+    errors: Option<Vec<FieldProblem>>,
+}
+
+/// A field that broke a rule, in a `validation_failed` problem.
+#[derive(Serialize, ToSchema)]
+pub struct FieldProblem {
+    /// The field's JSON name.
+    field: String,
+    /// `email_empty`, `email_too_long`, `email_malformed`, `password_too_short`,
+    /// `password_too_long` or `password_too_common`.
+    code: String,
+    /// A sentence for people.
+    message: String,
+}
+
+/// Every problem code (docs/api.md says when each is answered).
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ProblemCode {
+    MalformedJson,
+    InvalidCredentials,
+    Unauthenticated,
+    WrongPassword,
+    AccountDisabled,
+    CsrfRejected,
+    NotFound,
+    SessionNotFound,
+    MethodNotAllowed,
+    EmailTaken,
+    RequestTimeout,
+    PayloadTooLarge,
+    ExpectationFailed,
+    UnsupportedMediaType,
+    RateLimited,
+    InvalidBody,
+    ValidationFailed,
+    StoreUnavailable,
+    ServiceStarting,
+    ServiceBusy,
+    InternalError,
+}
+
+/// The session cookie as a security scheme.
+struct SessionCookie;
+
+impl Modify for SessionCookie {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            SESSION_COOKIE,
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                "sessionId",
+                "The session cookie register and login set (HttpOnly; its name is SESAME__COOKIE__NAME, \
+                 `sessionId` by default).",
+            ))),
+        );
+    }
+}
+
+/// The security scheme's name in the document.
+pub(super) const SESSION_COOKIE: &str = "sessionCookie";
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "sesame",
+        description = "Session management and authentication over cookies. Errors are \
+                       application/problem+json with a stable `code`. State-changing requests from a \
+                       browser must come from an allowed origin (403 `csrf_rejected`).",
+        license(name = "MIT OR Apache-2.0"),
+    ),
+    paths(
+        super::auth::register,
+        super::auth::login,
+        super::auth::logout,
+        super::auth::logout_all,
+        super::auth::me,
+        super::auth::list_sessions,
+        super::auth::revoke_session,
+        super::auth::change_password,
+        super::auth::delete_account,
+        super::health::healthz,
+        super::health::ready,
+        openapi_json,
+    ),
+    components(schemas(
+        Credentials, PasswordChange, PasswordConfirmation, UserBody, SessionBody, UserResponse, MeResponse,
+        SessionsResponse, Problem, FieldProblem, ProblemCode
+    )),
+    modifiers(&SessionCookie),
+    tags(
+        (name = "auth", description = "Register, log in and out, the current user."),
+        (name = "sessions", description = "The caller's sessions."),
+        (name = "account", description = "Password and account."),
+        (name = "health", description = "Liveness, readiness, this document."),
+    )
+)]
+struct ApiDoc;
+
+/// The document, pretty-printed, built once.
+pub fn document() -> &'static str {
+    static DOCUMENT: OnceLock<String> = OnceLock::new();
+    DOCUMENT.get_or_init(|| {
+        let mut text = ApiDoc::openapi().to_pretty_json().expect("the document serializes");
+        text.push('\n');
+        text
+    })
+}
+
+/// This document.
+#[utoipa::path(get, path = "/api/openapi.json", tag = "health",
+    responses((status = 200, description = "The OpenAPI 3.1 document of this API.", content_type = "application/json")))]
+pub(super) async fn openapi_json() -> ([(header::HeaderName, HeaderValue); 1], &'static str) {
+    ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], document())
+}
+
+#[cfg(test)]
+mod tests {
+    /// The committed document is the one the code generates: run the test
+    /// with `UPDATE_OPENAPI=1` to rewrite it after changing the API.
+    #[test]
+    fn docs_openapi_json_is_what_the_code_generates() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/openapi.json");
+        let generated = super::document();
+        if std::env::var_os("UPDATE_OPENAPI").is_some() {
+            std::fs::write(path, generated).expect("docs/openapi.json written");
+        }
+        let committed = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            committed == generated,
+            "docs/openapi.json differs from what the code generates: run \
+             `UPDATE_OPENAPI=1 cargo test -p sesame-web --lib openapi` and commit it"
+        );
+    }
+}
