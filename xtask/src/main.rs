@@ -15,6 +15,10 @@
 //!   build made with the container image's cargo command, two instances behind
 //!   Debian's HAProxy on docker/haproxy/haproxy.cfg — restarted one by one,
 //!   then one killed, under load (`sesame-faults --topology`).
+//! - `api-check`: schemathesis, every check on, against the service in mock
+//!   mode, from its own `/api/openapi.json`, signed in as a user it registers;
+//!   then the TypeScript client (clients/typescript): its generated types
+//!   current, and `tsc`.
 //! - `bench [--quick]`: throughput, latency, CPU and memory per endpoint and
 //!   store mode against a bare axum route, with `wrk` (`sesame-bench
 //!   throughput`); the full run writes docs/performance/throughput.{md,svg}.
@@ -53,6 +57,7 @@ fn main() -> ExitCode {
         ["test", extra @ ..] => test(extra),
         ["faults", extra @ ..] => faults(extra),
         ["topology", extra @ ..] => topology(extra),
+        ["api-check"] => api_check(),
         ["bench", "storm"] => bench_storm(),
         ["bench", "transfer"] => bench_transfer(),
         ["bench", "sizing", extra @ ..] => bench_sizing(extra),
@@ -88,6 +93,8 @@ tasks:
   topology [--quick]
                     the release build behind HAProxy (docker/haproxy/haproxy.cfg): two
                     instances restarted one after the other, then one killed, under load
+  api-check         schemathesis against the mock service's own OpenAPI document, then the
+                    TypeScript client's generated types and tsc
   bench [--quick]   req/s, p50/p99, CPU and memory of each endpoint and store mode against a
                     bare axum route (wrk); the full run (about 10 minutes) writes
                     docs/performance/throughput.md and .svg, --quick a 1-minute smoke run
@@ -254,6 +261,68 @@ fn topology(extra: &[&str]) -> Result<(), String> {
         .arg(target.join("release").join("sesame"))
         .args(extra);
     run(&mut suite)
+}
+
+/// schemathesis against a mock service, then the TypeScript client's checks.
+fn api_check() -> Result<(), String> {
+    for (tool, install) in [("schemathesis", "pip install schemathesis"), ("npm", "apt-get install npm")] {
+        if Command::new(tool).arg("--version").output().is_err() {
+            return Err(format!("{tool} is not installed ({install})"));
+        }
+    }
+    run(&mut cargo_command(&["build", "-q", "-p", "sesame-web", "--bin", "sesame"]))?;
+    let port =
+        std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map_err(|e| e.to_string())?.port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut service = Command::new(target_dir().join("debug").join("sesame"))
+        .env("SESSION_ENVIRONMENT", "mock")
+        .env("SESAME__HTTP__ADDR", format!("127.0.0.1:{port}"))
+        .env("RUST_LOG", "error")
+        // Limits high enough that the run reaches past them; 429 stays declared.
+        .env("SESAME__RATE_LIMIT__REGISTER_PER_IP", "100000/1s")
+        .env("SESAME__RATE_LIMIT__LOGIN_PER_IP", "100000/1s")
+        .env("SESAME__RATE_LIMIT__INVALID_COOKIE_PER_IP", "off")
+        .spawn()
+        .map_err(|err| format!("cannot start sesame: {err}"))?;
+    let checked = schemathesis(&base);
+    let _ = service.kill();
+    let _ = service.wait();
+    checked?;
+    let client = project_root().join("clients/typescript");
+    run(Command::new("npm").args(["ci", "--no-audit", "--no-fund"]).current_dir(&client))?;
+    run(Command::new("npm").args(["run", "check"]).current_dir(&client))
+}
+
+/// Registers a user at `base`, then runs schemathesis with its session cookie.
+fn schemathesis(base: &str) -> Result<(), String> {
+    let mut waited = 0;
+    while Command::new("curl").args(["-sf", &format!("{base}/readyz")]).output().map_or(true, |o| !o.status.success()) {
+        waited += 1;
+        if waited > 100 {
+            return Err(format!("{base} never became ready"));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let registered = Command::new("curl")
+        .args(["-sf", "-D", "-", "-o", "/dev/null", "-H", "content-type: application/json"])
+        .args(["-d", r#"{"email":"schemathesis@example.com","password":"correct horse battery staple"}"#])
+        .arg(format!("{base}/api/auth/register"))
+        .output()
+        .map_err(|err| format!("curl: {err}"))?;
+    let headers = String::from_utf8_lossy(&registered.stdout);
+    let cookie = headers
+        .lines()
+        .find_map(|line| line.strip_prefix("set-cookie: ").or_else(|| line.strip_prefix("Set-Cookie: ")))
+        .and_then(|value| value.split(';').next())
+        .ok_or("registering the schemathesis user set no cookie")?
+        .to_owned();
+    // From a scratch directory: schemathesis keeps a cache where it runs.
+    run(Command::new("schemathesis")
+        .current_dir(env::temp_dir())
+        .arg("--config-file")
+        .arg(project_root().join("schemathesis.toml"))
+        .args(["run", &format!("{base}/api/openapi.json"), "--checks", "all", "--max-examples", "25"])
+        .args(["--generation-deterministic", "--header", &format!("Cookie: {cookie}")]))
 }
 
 /// Builds the release service and the benchmark, and runs the login storm.

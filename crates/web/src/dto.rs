@@ -10,8 +10,10 @@ use utoipa::ToSchema;
 #[schema(example = json!({"email": "ada@example.com", "password": "correct horse battery staple"}))]
 pub struct Credentials {
     /// As typed; the domain trims and validates it.
+    #[schema(format = Email, max_length = 254)]
     pub email: String,
-    /// As typed.
+    /// As typed: 8 to 128 characters, not a common password.
+    #[schema(min_length = 8, max_length = 128)]
     pub password: String,
 }
 
@@ -22,7 +24,8 @@ pub struct Credentials {
 pub struct PasswordChange {
     /// The password now in force.
     pub current_password: String,
-    /// The password to replace it.
+    /// The password to replace it: 8 to 128 characters, not a common password.
+    #[schema(min_length = 8, max_length = 128)]
     pub new_password: String,
 }
 

@@ -9,7 +9,12 @@ use axum::http::{HeaderValue, header};
 use serde::Serialize;
 use utoipa::{
     Modify, OpenApi, ToSchema,
-    openapi::security::{ApiKey, ApiKeyValue, SecurityScheme},
+    openapi::{
+        RefOr,
+        link::LinkBuilder,
+        path::{HttpMethod, PathItem},
+        security::{ApiKey, ApiKeyValue, SecurityScheme},
+    },
 };
 
 use crate::dto::{
@@ -99,6 +104,52 @@ impl Modify for SessionCookie {
     }
 }
 
+/// The links between operations a client (and schemathesis's stateful
+/// phase) follows: register or log in, see who you are, list your sessions,
+/// revoke one, log out.
+struct Links;
+
+/// `(path, method, status)` of an answer, and the links it gets: `(name,
+/// operation id, parameter)`.
+type LinkSpec = (
+    (&'static str, HttpMethod, &'static str),
+    &'static [(&'static str, &'static str, Option<(&'static str, &'static str)>)],
+);
+
+const LINKS: &[LinkSpec] = &[
+    (("/api/auth/register", HttpMethod::Post, "201"), &[("Me", "me", None), ("Logout", "logout", None)]),
+    (("/api/auth/login", HttpMethod::Post, "200"), &[("Me", "me", None), ("Logout", "logout", None)]),
+    (("/api/auth/me", HttpMethod::Get, "200"), &[("ListSessions", "list_sessions", None), ("Logout", "logout", None)]),
+    (
+        ("/api/auth/sessions", HttpMethod::Get, "200"),
+        &[("RevokeSession", "revoke_session", Some(("id", "$response.body#/sessions/0/id")))],
+    ),
+];
+
+impl Modify for Links {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for ((path, method, status), links) in LINKS {
+            let operation = openapi.paths.paths.get_mut(*path).and_then(|item: &mut PathItem| match method {
+                HttpMethod::Get => item.get.as_mut(),
+                HttpMethod::Post => item.post.as_mut(),
+                _ => None,
+            });
+            let Some(RefOr::T(response)) =
+                operation.and_then(|operation| operation.responses.responses.get_mut(*status))
+            else {
+                panic!("{path} has no {status} answer to link from");
+            };
+            for (name, operation_id, parameter) in *links {
+                let mut link = LinkBuilder::new().operation_id(*operation_id);
+                if let Some((name, value)) = parameter {
+                    link = link.parameter(*name, *value);
+                }
+                response.links.insert((*name).to_owned(), RefOr::T(link.build()));
+            }
+        }
+    }
+}
+
 /// The security scheme's name in the document.
 pub(super) const SESSION_COOKIE: &str = "sessionCookie";
 
@@ -129,7 +180,7 @@ pub(super) const SESSION_COOKIE: &str = "sessionCookie";
         Credentials, PasswordChange, PasswordConfirmation, UserBody, SessionBody, UserResponse, MeResponse,
         SessionsResponse, Problem, FieldProblem, ProblemCode
     )),
-    modifiers(&SessionCookie),
+    modifiers(&SessionCookie, &Links),
     tags(
         (name = "auth", description = "Register, log in and out, the current user."),
         (name = "sessions", description = "The caller's sessions."),
