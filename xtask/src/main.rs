@@ -293,7 +293,29 @@ fn api_check() -> Result<(), String> {
     run(Command::new("npm").args(["run", "check"]).current_dir(&client))
 }
 
-/// Registers a user at `base`, then runs schemathesis with its session cookie.
+/// schemathesis's runs: (the user signed in for it, if any; the operations
+/// it covers; its phases). A register or login ends the sessions it is sent
+/// with, and so do logout, logout-all, a password change and an account
+/// deletion: each run keeps the operations that would end its cookie apart,
+/// so that the others are exercised signed in rather than as 401s. The
+/// stateful run starts signed out and follows the document's links
+/// (register or login, then me, sessions, revoke, logout) with the cookies
+/// they set.
+const SCHEMATHESIS_RUNS: [(Option<&str>, &[&str], &str); 3] = [
+    (
+        Some("reader"),
+        &["me", "list_sessions", "revoke_session", "healthz", "ready", "openapi_json"],
+        "examples,coverage,fuzzing",
+    ),
+    (
+        None,
+        &["register", "login", "me", "list_sessions", "revoke_session", "logout"],
+        "examples,coverage,fuzzing,stateful",
+    ),
+    (Some("ender"), &["logout_all", "change_password", "delete_account"], "examples,coverage,fuzzing"),
+];
+
+/// Runs schemathesis at `base`, every check on, run by run ([`SCHEMATHESIS_RUNS`]).
 fn schemathesis(base: &str) -> Result<(), String> {
     let mut waited = 0;
     while Command::new("curl").args(["-sf", &format!("{base}/readyz")]).output().map_or(true, |o| !o.status.success()) {
@@ -303,35 +325,54 @@ fn schemathesis(base: &str) -> Result<(), String> {
         }
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
+    for (user, operations, phases) in SCHEMATHESIS_RUNS {
+        // From a scratch directory: schemathesis keeps a cache where it runs.
+        let mut command = Command::new("schemathesis");
+        command
+            .current_dir(env::temp_dir())
+            .arg("--config-file")
+            .arg(project_root().join("schemathesis.toml"))
+            .args(["run", &format!("{base}/api/openapi.json"), "--checks", "all", "--max-examples", "25"])
+            .args(["--generation-deterministic", "--phases", phases]);
+        for operation in operations {
+            command.args(["--include-operation-id", operation]);
+        }
+        // The signed-out run presents a value that is no token (so, no session).
+        let token = match user {
+            Some(user) => signed_up(base, &format!("schemathesis-{user}@example.com"))?,
+            None => "none".to_owned(),
+        };
+        command.env("SESAME_SESSION", token);
+        run(&mut command)?;
+    }
+    Ok(())
+}
+
+/// Registers `email` at `base`; its session token.
+fn signed_up(base: &str, email: &str) -> Result<String, String> {
+    let body = format!(r#"{{"email":"{email}","password":"correct horse battery staple"}}"#);
     let registered = Command::new("curl")
-        .args(["-sf", "-D", "-", "-o", "/dev/null", "-H", "content-type: application/json"])
-        .args(["-d", r#"{"email":"schemathesis@example.com","password":"correct horse battery staple"}"#])
+        .args(["-sf", "-D", "-", "-o", "/dev/null", "-H", "content-type: application/json", "-d", &body])
         .arg(format!("{base}/api/auth/register"))
         .output()
         .map_err(|err| format!("curl: {err}"))?;
     let headers = String::from_utf8_lossy(&registered.stdout);
-    let cookie = headers
+    headers
         .lines()
         .find_map(|line| line.strip_prefix("set-cookie: ").or_else(|| line.strip_prefix("Set-Cookie: ")))
         .and_then(|value| value.split(';').next())
-        .ok_or("registering the schemathesis user set no cookie")?
-        .to_owned();
-    // From a scratch directory: schemathesis keeps a cache where it runs.
-    run(Command::new("schemathesis")
-        .current_dir(env::temp_dir())
-        .arg("--config-file")
-        .arg(project_root().join("schemathesis.toml"))
-        .args(["run", &format!("{base}/api/openapi.json"), "--checks", "all", "--max-examples", "25"])
-        .args(["--generation-deterministic", "--header", &format!("Cookie: {cookie}")]))
+        .and_then(|pair| pair.split_once('='))
+        .map(|(_, token)| token.to_owned())
+        .ok_or_else(|| format!("registering {email} set no cookie"))
 }
 
-/// Builds the release service and the benchmark, and runs the login storm.
 /// The release `sesame` and `sesame-bench`, built; their directory.
 fn release_binaries() -> Result<PathBuf, String> {
     run(&mut cargo_command(&["build", "-q", "--release", "-p", "sesame-web", "-p", "sesame-bench", "--bins"]))?;
     Ok(target_dir().join("release"))
 }
 
+/// Builds the release service and the benchmark, and runs the login storm.
 fn bench_storm() -> Result<(), String> {
     let target = release_binaries()?;
     run(Command::new(target.join("sesame-bench")).arg("storm").arg("--sesame").arg(target.join("sesame")))
