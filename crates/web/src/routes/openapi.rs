@@ -209,6 +209,25 @@ pub(super) async fn openapi_json() -> ([(header::HeaderName, HeaderValue); 1], &
 
 #[cfg(test)]
 mod tests {
+    /// The document's problem codes are exactly those the error policy answers with.
+    #[test]
+    fn every_problem_code_the_service_answers_is_documented() {
+        let policy = include_str!("../error.rs");
+        let mapping = policy.split("fn status_and_code").nth(1).expect("the code mapping").split("\n    }").next();
+        let mut answered: Vec<&str> =
+            mapping.expect("its body").split("StatusCode::").skip(1).filter_map(|arm| arm.split('"').nth(1)).collect();
+        answered.sort_unstable();
+        let document: serde_json::Value = serde_json::from_str(super::document()).unwrap();
+        let mut documented: Vec<&str> = document["components"]["schemas"]["ProblemCode"]["enum"]
+            .as_array()
+            .expect("the ProblemCode enum")
+            .iter()
+            .filter_map(serde_json::Value::as_str)
+            .collect();
+        documented.sort_unstable();
+        assert_eq!(documented, answered);
+    }
+
     /// The committed document is the one the code generates: run the test
     /// with `UPDATE_OPENAPI=1` to rewrite it after changing the API.
     #[test]
