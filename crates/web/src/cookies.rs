@@ -190,12 +190,20 @@ impl SessionCookie {
 /// authenticated under a previous cookie name, or the one a legacy token was
 /// rotated to — for [`SessionCookie::carry_over`].
 #[derive(Debug, Clone, Default)]
-pub struct Reissue(Arc<OnceLock<SessionToken>>);
+pub struct Reissue(Arc<OnceLock<(SessionToken, bool)>>);
 
 impl Reissue {
-    /// Records `token` as the one the client is to hold.
-    pub fn set(&self, token: SessionToken) {
-        let _ = self.0.set(token);
+    /// Records `token`, which authenticated under a previous name, as the one
+    /// to re-issue when the answer succeeds (the old cookie still works
+    /// otherwise).
+    pub fn renamed(&self, token: SessionToken) {
+        let _ = self.0.set((token, false));
+    }
+
+    /// Records `token`, which a legacy token was rotated to, as the one to
+    /// issue whatever the answer: the legacy token stops working a minute later.
+    pub fn rotated(&self, token: SessionToken) {
+        let _ = self.0.set((token, true));
     }
 }
 
@@ -212,11 +220,13 @@ impl SessionCookie {
     }
 
     /// When the session extractor left a token to re-issue and the answer
-    /// succeeds without setting the cookie: issues the token under the
-    /// current name and expires the old names.
+    /// does not set the cookie itself: issues the token under the current
+    /// name and expires the old names — a renamed one only when the answer
+    /// succeeds, a rotated one whatever it is.
     pub fn carry_over(&self, reissue: &Reissue, response: &mut Response) {
         let untouched = !response.headers().contains_key(header::SET_COOKIE);
-        if let Some(token) = reissue.0.get().filter(|_| response.status().is_success() && untouched) {
+        let due = |rotated: bool| untouched && (rotated || response.status().is_success());
+        if let Some((token, _)) = reissue.0.get().filter(|(_, rotated)| due(*rotated)) {
             let headers = response.headers_mut();
             headers.append(header::SET_COOKIE, self.header(&self.name, token.expose(), self.persistent));
             for old in &self.previous {
@@ -263,6 +273,29 @@ mod tests {
 
     fn tokens(candidates: &[Candidate]) -> Vec<&SessionToken> {
         candidates.iter().map(|candidate| &candidate.token).collect()
+    }
+
+    #[test]
+    fn a_rotated_token_is_issued_whatever_the_answer_and_a_renamed_one_only_on_success() {
+        let cookie = SessionCookie::new("sessionId", false);
+        let refused = || {
+            let mut response = Response::new(axum::body::Body::empty());
+            *response.status_mut() = axum::http::StatusCode::NOT_FOUND;
+            response
+        };
+        let (renamed, rotated) = (Reissue::default(), Reissue::default());
+        renamed.renamed(SessionToken::generate().unwrap());
+        let new_token = SessionToken::generate().unwrap();
+        rotated.rotated(new_token.clone());
+
+        let mut response = refused();
+        cookie.carry_over(&renamed, &mut response);
+        assert!(response.headers().get(header::SET_COOKIE).is_none(), "the old name still works: nothing to do");
+
+        let mut response = refused();
+        cookie.carry_over(&rotated, &mut response);
+        let set = response.headers()[header::SET_COOKIE].to_str().unwrap();
+        assert!(set.contains(new_token.expose()), "the legacy token ends soon: the new one must reach the client");
     }
 
     #[test]

@@ -108,12 +108,12 @@ impl FromRequestParts<AppState> for CurrentSession {
                             let caller = Caller::of(&state.proxies, parts);
                             audit::record(Event::LegacyTokenRotated, &caller, Some(session.user_id), Some(session.id));
                             if let Some(reissue) = reissue {
-                                reissue.set(new_token);
+                                reissue.rotated(new_token);
                             }
                         }
                         None if candidate.renamed => {
                             if let Some(reissue) = reissue {
-                                reissue.set(candidate.token);
+                                reissue.renamed(candidate.token);
                             }
                         }
                         None => {}
