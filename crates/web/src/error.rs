@@ -10,7 +10,7 @@
 
 use axum::{
     Json,
-    extract::rejection::JsonRejection,
+    extract::rejection::{FormRejection, JsonRejection},
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
@@ -66,7 +66,8 @@ pub enum ApiError {
     RateLimited(std::time::Duration),
     /// 417 `expectation_failed`: an `Expect` other than `100-continue`.
     ExpectationFailed,
-    /// 415 `unsupported_media_type`: a JSON route got another content type.
+    /// 415 `unsupported_media_type`: a JSON route got another content type (a
+    /// form route, a type other than `application/x-www-form-urlencoded`).
     UnsupportedMediaType,
     /// 422 `invalid_body`: JSON of the wrong shape (a missing field, a wrong type).
     InvalidBody(String),
@@ -96,7 +97,8 @@ struct Problem<'a> {
 }
 
 impl ApiError {
-    fn status_and_code(&self) -> (StatusCode, &'static str) {
+    /// The status and stable code this error answers with.
+    pub fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
             Self::MalformedJson => (StatusCode::BAD_REQUEST, "malformed_json"),
             Self::InvalidCredentials => (StatusCode::UNAUTHORIZED, "invalid_credentials"),
@@ -123,7 +125,7 @@ impl ApiError {
     }
 
     /// `Retry-After`, in seconds, for the answers that carry it.
-    fn retry_after(&self) -> Option<u64> {
+    pub fn retry_after(&self) -> Option<u64> {
         match self {
             Self::StoreUnavailable(_) | Self::Starting | Self::Busy => Some(RETRY_AFTER_SECONDS),
             Self::RateLimited(wait) => Some(crate::limits::retry_after_seconds(*wait)),
@@ -163,38 +165,51 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code) = self.status_and_code();
-        match &self {
-            Self::StoreUnavailable(cause) => tracing::debug!(code, cause = %cause, "store unavailable"),
-            // Logged with the request's id by `telemetry::Observed::finish`.
-            Self::Internal(_) => {}
-            _ => tracing::debug!(code, "request refused"),
-        }
-        let errors = match &self {
-            Self::Validation(errors) => errors.as_slice(),
-            _ => &[],
-        };
         let problem = Problem {
             kind: format!("urn:sesame:problem:{code}"),
             title: status.canonical_reason().unwrap_or("Error"),
             status: status.as_u16(),
             code,
             detail: self.detail(),
-            errors,
+            errors: self.field_errors(),
         };
         let mut response = (status, Json(problem)).into_response();
-        let headers = response.headers_mut();
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
-        if let Some(seconds) = self.retry_after() {
-            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
-        }
-        if let Self::Internal(cause) = &self {
-            response.extensions_mut().insert(Failure(cause.clone()));
-        }
+        response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        self.annotate(&mut response);
         response
     }
 }
 
 impl ApiError {
+    /// What every answer to this error gets, whatever its body: the log line
+    /// (a 5xx's cause goes there, never into the body), `Retry-After`, and for
+    /// an internal error the cause that telemetry logs with the request id.
+    pub fn annotate(&self, response: &mut Response) {
+        let (_, code) = self.status_and_code();
+        match self {
+            Self::StoreUnavailable(cause) => tracing::debug!(code, cause = %cause, "store unavailable"),
+            // Logged with the request's id by `telemetry::Observed::finish`.
+            Self::Internal(_) => {}
+            _ => tracing::debug!(code, "request refused"),
+        }
+        if let Some(seconds) = self.retry_after() {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        if let Self::Internal(cause) = self {
+            response.extensions_mut().insert(Failure(cause.clone()));
+        }
+    }
+}
+
+impl ApiError {
+    /// The fields that broke a rule, for `validation_failed`; else none.
+    pub fn field_errors(&self) -> &[FieldError] {
+        match self {
+            Self::Validation(errors) => errors,
+            _ => &[],
+        }
+    }
+
     /// The same error, with a field error about `password` naming `field` instead.
     pub fn for_field(mut self, field: &'static str) -> Self {
         if let Self::Validation(errors) = &mut self {
@@ -260,8 +275,20 @@ impl From<JsonRejection> for ApiError {
     }
 }
 
+impl From<FormRejection> for ApiError {
+    fn from(rejection: FormRejection) -> Self {
+        match rejection {
+            FormRejection::InvalidFormContentType(_) => Self::UnsupportedMediaType,
+            other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => Self::PayloadTooLarge,
+            other if timed_out(&other) => Self::RequestTimeout,
+            // serde_urlencoded's sentence may quote a value: never echoed.
+            _ => Self::InvalidBody("The form has the wrong shape.".to_owned()),
+        }
+    }
+}
+
 /// Whether reading the body failed because its deadline passed.
-fn timed_out(rejection: &JsonRejection) -> bool {
+fn timed_out(rejection: &(dyn std::error::Error + 'static)) -> bool {
     let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(rejection);
     while let Some(error) = cause {
         if error.is::<tower_http::timeout::TimeoutError>() {

@@ -5,6 +5,8 @@
 //! `sesame-core`, and serves SPEC §4's API over cookies. It depends on those two
 //! crates only (the ports come re-exported through `sesame-core`).
 
+pub mod account;
+pub mod actions;
 pub mod audit;
 pub mod client;
 pub mod cookies;

@@ -1,7 +1,7 @@
 //! What every matched route passes through, as one hand-written layer (a
 //! route layer runs once per route, so it must be cheap: no service stack is
 //! cloned and one future is boxed per request): the Origin check of
-//! state-changing requests, the re-issue of a cookie found under a previous
+//! state-changing requests (refused with a page under `/account`), the re-issue of a cookie found under a previous
 //! name, and the request's metrics under its route pattern.
 
 use std::{
@@ -19,7 +19,7 @@ use axum::{
 };
 use tower::{Layer, Service};
 
-use crate::{cookies::SessionCookie, csrf::OriginPolicy, metrics};
+use crate::{account, cookies::SessionCookie, csrf::OriginPolicy, metrics};
 
 /// The layer; see the module docs.
 #[derive(Clone)]
@@ -66,10 +66,11 @@ where
             let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
             metrics::record_request(route, method, response.status(), started);
         };
+        let page = request.uri().path().starts_with(account::PATH);
         let mut request = match self.routed.origins.check(request) {
             Ok(request) => request,
             Err(refused) => {
-                let refused = refused.into_response();
+                let refused = if page { account::refused(&refused) } else { refused.into_response() };
                 record(&refused);
                 return Box::pin(std::future::ready(Ok(refused)));
             }

@@ -10,22 +10,17 @@ use axum::{
     response::{IntoResponse, Response},
     routing::{delete, get, post},
 };
-use sesame_core::{
-    AuthError, LoggedIn,
-    ports::{Session, SessionId},
-};
+use sesame_core::{AuthError, LoggedIn, ports::SessionId};
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::{
-    AppState,
-    audit::{self, Event},
+    AppState, actions,
     dto::{
         Credentials, MeResponse, PasswordChange, PasswordConfirmation, SessionBody, SessionsResponse, UserBody,
         UserResponse,
     },
     error::ApiError,
     extract::{ApiJson, Caller, CurrentSession, PresentedTokens},
-    metrics::record_auth_outcome,
 };
 
 pub(super) fn router() -> Router<AppState> {
@@ -69,11 +64,7 @@ pub(super) async fn register(
     PresentedTokens(presented): PresentedTokens,
     ApiJson(body): ApiJson<Credentials>,
 ) -> Result<Response, ApiError> {
-    state.limits.register(&caller).await?;
-    let result = state.auth.register(&body.email, &body.password, &presented, caller.metadata()).await;
-    record_auth_outcome("register", &result);
-    let logged_in = result?;
-    audit::record(Event::Registered, &caller, Some(logged_in.user.id), Some(logged_in.session.id));
+    let logged_in = actions::register(&state, &caller, &presented, &body).await?;
     Ok(issue_session(&state, StatusCode::CREATED, &logged_in))
 }
 
@@ -103,19 +94,8 @@ pub(super) async fn login(
     PresentedTokens(presented): PresentedTokens,
     ApiJson(body): ApiJson<Credentials>,
 ) -> Result<Response, ApiError> {
-    state.limits.login(&caller, &body.email).await?;
-    let result = state.auth.login(&body.email, &body.password, &presented, caller.metadata()).await;
-    record_auth_outcome("login", &result);
-    match &result {
-        Ok(logged_in) => {
-            state.limits.login_succeeded(&body.email).await;
-            audit::record(Event::LoginSucceeded, &caller, Some(logged_in.user.id), Some(logged_in.session.id));
-        }
-        Err(AuthError::InvalidCredentials) => audit::record(Event::LoginFailed, &caller, None, None),
-        Err(AuthError::AccountDisabled) => audit::record(Event::LoginDisabled, &caller, None, None),
-        Err(_) => {}
-    }
-    Ok(issue_session(&state, StatusCode::OK, &result?))
+    let logged_in = actions::login(&state, &caller, &presented, &body).await?;
+    Ok(issue_session(&state, StatusCode::OK, &logged_in))
 }
 
 fn issue_session(state: &AppState, status: StatusCode, logged_in: &LoggedIn) -> Response {
@@ -140,11 +120,7 @@ pub(super) async fn logout(
     caller: Caller,
     PresentedTokens(presented): PresentedTokens,
 ) -> Result<Response, ApiError> {
-    for token in presented {
-        if let Some(ended) = state.auth.logout(&token).await? {
-            audit::record(Event::LoggedOut, &caller, Some(ended.user_id), Some(ended.id));
-        }
-    }
+    actions::logout(&state, &caller, presented).await?;
     Ok(signed_out(&state))
 }
 
@@ -168,8 +144,7 @@ pub(super) async fn logout_all(
     caller: Caller,
     CurrentSession(session): CurrentSession,
 ) -> Result<Response, ApiError> {
-    state.auth.logout_everywhere(session.user_id).await?;
-    audit::record(Event::LoggedOutEverywhere, &caller, Some(session.user_id), Some(session.id));
+    actions::logout_everywhere(&state, &caller, &session).await?;
     Ok(signed_out(&state))
 }
 
@@ -249,8 +224,7 @@ pub(super) async fn revoke_session(
     id: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
     let id = id.ok().and_then(|Path(id)| SessionId::parse(&id).ok()).ok_or(AuthError::SessionNotFound)?;
-    state.auth.revoke_session(current.user_id, id).await?;
-    audit::record(Event::SessionRevoked, &caller, Some(current.user_id), Some(id));
+    actions::revoke_session(&state, &caller, &current, id).await?;
     if id == current.id { Ok(signed_out(&state)) } else { Ok(StatusCode::NO_CONTENT.into_response()) }
 }
 
@@ -282,14 +256,7 @@ pub(super) async fn change_password(
     CurrentSession(session): CurrentSession,
     ApiJson(body): ApiJson<PasswordChange>,
 ) -> Result<Response, ApiError> {
-    state.limits.confirmation(&caller, session.user_id).await?;
-    let changed = state
-        .auth
-        .change_password(&session, &body.current_password, &body.new_password, caller.metadata())
-        .await
-        .map_err(|err| refused_confirmation(&caller, &session, err).for_field("newPassword"))?;
-    state.limits.confirmation_succeeded(session.user_id).await;
-    audit::record(Event::PasswordChanged, &caller, Some(changed.user.id), Some(changed.session.id));
+    let changed = actions::change_password(&state, &caller, &session, &body).await?;
     Ok(issue_session(&state, StatusCode::OK, &changed))
 }
 
@@ -320,20 +287,6 @@ pub(super) async fn delete_account(
     CurrentSession(session): CurrentSession,
     ApiJson(body): ApiJson<PasswordConfirmation>,
 ) -> Result<Response, ApiError> {
-    state.limits.confirmation(&caller, session.user_id).await?;
-    state
-        .auth
-        .delete_account(&session, &body.password)
-        .await
-        .map_err(|err| refused_confirmation(&caller, &session, err))?;
-    audit::record(Event::AccountDeleted, &caller, Some(session.user_id), Some(session.id));
+    actions::delete_account(&state, &caller, &session, &body.password).await?;
     Ok(signed_out(&state))
-}
-
-/// A password change or account deletion refused; a wrong password is audited.
-fn refused_confirmation(caller: &Caller, session: &Session, err: AuthError) -> ApiError {
-    if matches!(err, AuthError::WrongPassword) {
-        audit::record(Event::ConfirmationFailed, caller, Some(session.user_id), Some(session.id));
-    }
-    ApiError::from(err)
 }

@@ -19,6 +19,7 @@ pub const MAX_BODY_BYTES: usize = 16 * 1024;
 pub fn router(state: AppState, serve_metrics: bool) -> Router {
     Router::new()
         .merge(auth::router())
+        .merge(crate::account::router())
         .merge(health::router(serve_metrics))
         .route("/api/openapi.json", axum::routing::get(openapi::openapi_json))
         .fallback(|| async { ApiError::NotFound })

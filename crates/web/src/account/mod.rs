@@ -1,0 +1,285 @@
+//! `/account`: the page where people sign up, sign in, see their sessions
+//! (device, address, when each signed in and was last active, this one
+//! marked), sign out one device or every one, change their password and
+//! delete their account — served by sesame itself, so that no one has to
+//! write a front end to use it.
+//!
+//! Server-rendered: every form is a plain form-encoded `POST` to
+//! `/account/*` that answers with a redirect (303) to `/account` and a notice
+//! when it worked, or with the page and a message for its problem code when
+//! it did not. The forms pass through the same route layer as the JSON API
+//! (`Routed`: the Origin rule) and the same body limits, and the work itself
+//! is [`crate::actions`], the JSON API's own. Every answer carries a strict
+//! Content-Security-Policy: styles and the enhancing script come from this
+//! origin only, and nothing inline runs.
+
+mod device;
+mod feedback;
+mod pages;
+
+use axum::{
+    Form, Router,
+    extract::{FromRequestParts, Path, State, rejection::FormRejection},
+    http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts},
+    response::{Html, IntoResponse, Response},
+    routing::{get, post},
+};
+use maud::Markup;
+use serde::Deserialize;
+use sesame_core::{
+    LoggedIn,
+    ports::{Session, SessionId},
+};
+use tower_http::set_header::SetResponseHeaderLayer;
+
+use crate::{
+    AppState, actions,
+    dto::{Credentials, PasswordChange, PasswordConfirmation},
+    error::ApiError,
+    extract::{Caller, CurrentSession, PresentedTokens},
+};
+use feedback::{Feedback, Form as Which, Notice};
+
+/// Where the page lives; every path under it answers with pages, not JSON.
+pub const PATH: &str = "/account";
+
+/// Only this origin's stylesheet and script; no inline script or style, no
+/// frames, forms that post only here.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; \
+     form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'";
+
+/// The page's routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(PATH, get(show))
+        .route("/account/register", post(register))
+        .route("/account/login", post(login))
+        .route("/account/logout", post(logout))
+        .route("/account/logout-all", post(logout_all))
+        .route("/account/sessions/{id}/revoke", post(revoke_session))
+        .route("/account/password", post(change_password))
+        .route("/account/delete", post(delete_account))
+        .route("/account/account.css", get(|| asset("text/css; charset=utf-8", include_str!("account.css"))))
+        .route("/account/account.js", get(|| asset("text/javascript; charset=utf-8", include_str!("account.js"))))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+        ))
+        // Pages carry personal data; the assets say how long they keep.
+        .layer(SetResponseHeaderLayer::if_not_present(header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+}
+
+async fn asset(content_type: &'static str, body: &'static str) -> Response {
+    ([(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "public, max-age=3600")], body).into_response()
+}
+
+/// The answer to a request under [`PATH`] that the route layer refused
+/// (a foreign Origin): the page, with its message.
+pub fn refused(err: &ApiError) -> Response {
+    problem_page(err, pages::signed_out(&Feedback::problem(err, None), ""))
+}
+
+/// Who is looking at the page.
+enum Visitor {
+    SignedIn(Box<Session>),
+    /// No session cookie.
+    SignedOut,
+    /// A session cookie that opens nothing: signed out elsewhere, or expired.
+    Ended,
+}
+
+impl FromRequestParts<AppState> for Visitor {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        match CurrentSession::from_request_parts(parts, state).await {
+            Ok(CurrentSession(session)) => Ok(Self::SignedIn(Box::new(session))),
+            Err(ApiError::Unauthenticated) if state.cookie.candidates(&parts.headers).is_empty() => Ok(Self::SignedOut),
+            Err(ApiError::Unauthenticated) => Ok(Self::Ended),
+            Err(err) => Err(problem_page(&err, pages::signed_out(&Feedback::problem(&err, None), ""))),
+        }
+    }
+}
+
+/// The session of a signed-in visitor, for the forms that need one; a visitor
+/// without one is sent to sign in (told that their session ended, when it did).
+struct Member(Session);
+
+impl FromRequestParts<AppState> for Member {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        match Visitor::from_request_parts(parts, state).await? {
+            Visitor::SignedIn(session) => Ok(Self(*session)),
+            Visitor::SignedOut => Err(see_account(None, HeaderMap::new())),
+            Visitor::Ended => Err(session_ended(state)),
+        }
+    }
+}
+
+/// To sign in again, saying why, with the dead cookie expired.
+fn session_ended(state: &AppState) -> Response {
+    see_account(Some(Notice::SessionEnded), state.cookie.sign_out())
+}
+
+#[derive(Deserialize)]
+struct NoticeQuery {
+    notice: Option<Notice>,
+}
+
+async fn show(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    query: Result<axum::extract::Query<NoticeQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let notice = query.ok().and_then(|query| query.0.notice);
+    let feedback = notice.map_or_else(Feedback::quiet, Feedback::notice);
+    match visitor {
+        Visitor::SignedIn(session) => account_page(&state, &session, &feedback, None).await,
+        Visitor::SignedOut => page(StatusCode::OK, pages::signed_out(&feedback, "")),
+        Visitor::Ended => {
+            let ended = pages::signed_out(&Feedback::notice(Notice::SessionEnded), "");
+            (state.cookie.sign_out(), page(StatusCode::OK, ended)).into_response()
+        }
+    }
+}
+
+async fn register(
+    State(state): State<AppState>,
+    caller: Caller,
+    PresentedTokens(presented): PresentedTokens,
+    form: Result<Form<Credentials>, FormRejection>,
+) -> Response {
+    let email = form.as_ref().map(|Form(body)| body.email.clone()).unwrap_or_default();
+    let registered = async { actions::register(&state, &caller, &presented, &form?.0).await };
+    match registered.await {
+        Ok(logged_in) => signed_in(&state, &logged_in, Notice::Registered),
+        Err(err) => problem_page(&err, pages::signed_out(&Feedback::problem(&err, Some(Which::SignUp)), &email)),
+    }
+}
+
+async fn login(
+    State(state): State<AppState>,
+    caller: Caller,
+    PresentedTokens(presented): PresentedTokens,
+    form: Result<Form<Credentials>, FormRejection>,
+) -> Response {
+    let email = form.as_ref().map(|Form(body)| body.email.clone()).unwrap_or_default();
+    let logged_in = async { actions::login(&state, &caller, &presented, &form?.0).await };
+    match logged_in.await {
+        Ok(logged_in) => signed_in(&state, &logged_in, Notice::SignedIn),
+        Err(err) => problem_page(&err, pages::signed_out(&Feedback::problem(&err, Some(Which::SignIn)), &email)),
+    }
+}
+
+async fn logout(
+    State(state): State<AppState>,
+    caller: Caller,
+    PresentedTokens(presented): PresentedTokens,
+) -> Response {
+    match actions::logout(&state, &caller, presented).await {
+        Ok(()) => see_account(Some(Notice::SignedOut), state.cookie.sign_out()),
+        Err(err) => problem_page(&err, pages::signed_out(&Feedback::problem(&err, None), "")),
+    }
+}
+
+async fn logout_all(State(state): State<AppState>, caller: Caller, Member(session): Member) -> Response {
+    match actions::logout_everywhere(&state, &caller, &session).await {
+        Ok(()) => see_account(Some(Notice::SignedOutEverywhere), state.cookie.sign_out()),
+        Err(err) => account_page(&state, &session, &Feedback::problem(&err, None), Some(&err)).await,
+    }
+}
+
+async fn revoke_session(
+    State(state): State<AppState>,
+    caller: Caller,
+    Member(session): Member,
+    Path(id): Path<String>,
+) -> Response {
+    let revoked = async {
+        let id = SessionId::parse(&id).map_err(|_| ApiError::SessionNotFound)?;
+        actions::revoke_session(&state, &caller, &session, id).await.map(|()| id)
+    };
+    match revoked.await {
+        Ok(id) if id == session.id => see_account(Some(Notice::SignedOut), state.cookie.sign_out()),
+        Ok(_) => see_account(Some(Notice::SessionRevoked), HeaderMap::new()),
+        Err(err) => account_page(&state, &session, &Feedback::problem(&err, None), Some(&err)).await,
+    }
+}
+
+async fn change_password(
+    State(state): State<AppState>,
+    caller: Caller,
+    Member(session): Member,
+    form: Result<Form<PasswordChange>, FormRejection>,
+) -> Response {
+    let changed = async { actions::change_password(&state, &caller, &session, &form?.0).await };
+    match changed.await {
+        Ok(changed) => signed_in(&state, &changed, Notice::PasswordChanged),
+        Err(err) => account_page(&state, &session, &Feedback::problem(&err, Some(Which::Password)), Some(&err)).await,
+    }
+}
+
+async fn delete_account(
+    State(state): State<AppState>,
+    caller: Caller,
+    Member(session): Member,
+    form: Result<Form<PasswordConfirmation>, FormRejection>,
+) -> Response {
+    let deleted = async { actions::delete_account(&state, &caller, &session, &form?.0.password).await };
+    match deleted.await {
+        Ok(()) => see_account(Some(Notice::AccountDeleted), state.cookie.sign_out()),
+        Err(err) => account_page(&state, &session, &Feedback::problem(&err, Some(Which::Delete)), Some(&err)).await,
+    }
+}
+
+/// The signed-in page for `session` saying `feedback`, with the status of
+/// `err` when it answers one. A session that ended meanwhile is sent to sign in.
+async fn account_page(state: &AppState, session: &Session, feedback: &Feedback, err: Option<&ApiError>) -> Response {
+    if matches!(err, Some(ApiError::Unauthenticated)) {
+        return session_ended(state);
+    }
+    let loaded = async {
+        let user = state.auth.current_user(session).await?;
+        let sessions = state.auth.list_sessions(session.user_id).await?;
+        Ok::<_, ApiError>((user, sessions))
+    };
+    let (user, sessions) = match loaded.await {
+        Ok(loaded) => loaded,
+        Err(failed) => return problem_page(&failed, pages::signed_out(&Feedback::problem(&failed, None), "")),
+    };
+    let account = pages::Account { email: user.email.as_str(), sessions: &sessions, current: session.id };
+    let markup = pages::signed_in(&account, feedback);
+    match err {
+        Some(err) => problem_page(err, markup),
+        None => page(StatusCode::OK, markup),
+    }
+}
+
+/// The redirect after signing in: the new session's cookie, and the notice.
+fn signed_in(state: &AppState, logged_in: &LoggedIn, notice: Notice) -> Response {
+    let mut headers = HeaderMap::new();
+    headers.insert(header::SET_COOKIE, state.cookie.issue(logged_in));
+    see_account(Some(notice), headers)
+}
+
+/// 303 to the page, with `headers` (cookies) and `notice`.
+fn see_account(notice: Option<Notice>, headers: HeaderMap) -> Response {
+    let location = match notice {
+        Some(notice) => format!("{PATH}?notice={}", notice.query()),
+        None => PATH.to_owned(),
+    };
+    let location = HeaderValue::try_from(location).expect("a fixed path is a valid header value");
+    (StatusCode::SEE_OTHER, headers, [(header::LOCATION, location)]).into_response()
+}
+
+fn page(status: StatusCode, markup: Markup) -> Response {
+    (status, Html(markup.into_string())).into_response()
+}
+
+/// `markup` answered with the status of `err` (and its `Retry-After`, log line).
+fn problem_page(err: &ApiError, markup: Markup) -> Response {
+    let mut response = page(err.status_and_code().0, markup);
+    err.annotate(&mut response);
+    response
+}

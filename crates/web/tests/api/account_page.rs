@@ -1,0 +1,233 @@
+//! The account page (`/account`) over HTTP, as a browser without script uses
+//! it: form-encoded posts answered by a redirect and a notice, or by the page
+//! and a message; the Origin rule, the size limit and the CSP. The browser
+//! suite (`crates/browser`) drives the same page in Chromium.
+
+use reqwest::{Client, Response, StatusCode, header, redirect};
+
+use crate::helpers::{PASSWORD, TestApp, session_token, spawn_app, spawn_app_with};
+
+const FIREFOX: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0";
+const IPHONE: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1";
+
+/// A browser that keeps cookies and shows each redirect rather than following it.
+fn browser(user_agent: &str) -> Client {
+    Client::builder().cookie_store(true).redirect(redirect::Policy::none()).user_agent(user_agent).build().unwrap()
+}
+
+async fn submit(app: &TestApp, client: &Client, path: &str, fields: &[(&str, &str)]) -> Response {
+    client.post(app.url(path)).header(header::ORIGIN, &app.base).form(fields).send().await.expect("request")
+}
+
+async fn page(app: &TestApp, client: &Client, path: &str) -> (StatusCode, String) {
+    let response = client.get(app.url(path)).send().await.expect("request");
+    (response.status(), response.text().await.expect("body"))
+}
+
+fn assert_sees_account(response: &Response, notice: &str) {
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let location = response.headers().get(header::LOCATION).expect("a redirect").to_str().unwrap();
+    assert_eq!(location, format!("/account?notice={notice}"));
+}
+
+async fn signed_up(app: &TestApp, client: &Client, email: &str) {
+    let response = submit(app, client, "/account/register", &[("email", email), ("password", PASSWORD)]).await;
+    assert_sees_account(&response, "registered");
+    assert!(session_token(&response).is_some(), "registering sets the session cookie");
+}
+
+#[tokio::test]
+async fn the_page_is_html_under_a_strict_content_security_policy_with_no_inline_script_or_style() {
+    let app = spawn_app().await;
+    let response = browser(FIREFOX).get(app.url("/account")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let headers = response.headers().clone();
+    assert_eq!(headers[header::CONTENT_TYPE], "text/html; charset=utf-8");
+    assert_eq!(headers[header::CACHE_CONTROL], "no-store");
+    let policy = headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+    for directive in ["default-src 'self'", "script-src 'self'", "style-src 'self'", "frame-ancestors 'none'"] {
+        assert!(policy.contains(directive), "{policy}");
+    }
+    assert!(!policy.contains("unsafe"), "{policy}");
+    let html = response.text().await.unwrap();
+    assert!(html.starts_with("<!DOCTYPE html><html lang=\"en\">"));
+    assert!(html.contains("<script src=\"/account/account.js\" defer></script>"));
+    assert_eq!(html.matches("<script").count(), 1, "no inline script");
+    assert!(!html.contains(" style=") && !html.contains("<style") && !html.contains(" onclick="));
+    for input in html.split("<input").skip(1) {
+        let id = input.split("id=\"").nth(1).and_then(|rest| rest.split('"').next()).expect("every input has an id");
+        assert!(html.contains(&format!("<label for=\"{id}\">")), "input {id} has a label");
+    }
+    for asset in ["/account/account.css", "/account/account.js"] {
+        let response = browser(FIREFOX).get(app.url(asset)).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{asset}");
+        assert!(response.headers()[header::CACHE_CONTROL].to_str().unwrap().contains("max-age"));
+    }
+}
+
+#[tokio::test]
+async fn sign_up_shows_the_sessions_with_their_device_and_the_current_one_marked() {
+    let app = spawn_app().await;
+    let laptop = browser(FIREFOX);
+    signed_up(&app, &laptop, "page@example.com").await;
+    let phone = browser(IPHONE);
+    let response =
+        submit(&app, &phone, "/account/login", &[("email", "page@example.com"), ("password", PASSWORD)]).await;
+    assert_sees_account(&response, "signed_in");
+
+    let (status, html) = page(&app, &laptop, "/account?notice=registered").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("Your account is ready, and you are signed in."));
+    assert!(html.contains("<strong id=\"account-email\">page@example.com</strong>"));
+    assert!(html.contains("<h3>Firefox on Linux</h3><span class=\"badge\">This device</span>"), "{html}");
+    assert!(html.contains("<h3>Safari on iPhone</h3>"));
+    assert_eq!(html.matches("class=\"session current\"").count(), 1);
+    assert!(html.contains("<dd>127.0.0.1</dd>"));
+    let (_, unknown) = page(&app, &laptop, "/account?notice=<script>").await;
+    assert!(!unknown.contains("<script>") && !unknown.contains("role=\"status\""), "an unknown notice says nothing");
+}
+
+#[tokio::test]
+async fn a_device_signed_out_elsewhere_is_sent_to_sign_in_at_its_next_click() {
+    let app = spawn_app().await;
+    let laptop = browser(FIREFOX);
+    signed_up(&app, &laptop, "devices@example.com").await;
+    let phone = browser(IPHONE);
+    submit(&app, &phone, "/account/login", &[("email", "devices@example.com"), ("password", PASSWORD)]).await;
+
+    let (_, html) = page(&app, &laptop, "/account").await;
+    let phone_form = html.split("<h3>Safari on iPhone</h3>").nth(1).expect("the phone's row");
+    let action = phone_form.split("action=\"").nth(1).and_then(|rest| rest.split('"').next()).expect("its form");
+    assert_sees_account(&submit(&app, &laptop, action, &[]).await, "session_revoked");
+    let (_, html) = page(&app, &laptop, "/account?notice=session_revoked").await;
+    assert!(html.contains("That device is signed out.") && !html.contains("Safari on iPhone"));
+
+    // The phone's next click: to sign in, told why, its cookie expired.
+    let response = submit(&app, &phone, "/account/logout-all", &[]).await;
+    assert_sees_account(&response, "session_ended");
+    assert!(response.headers()[header::SET_COOKIE].to_str().unwrap().contains("Max-Age=0"));
+    let (status, html) = page(&app, &phone, "/account?notice=session_ended").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("Your session has ended") && html.contains("action=\"/account/login\""));
+    assert_eq!(page(&app, &laptop, "/account").await.0, StatusCode::OK, "the laptop stays signed in");
+}
+
+#[tokio::test]
+async fn a_failed_form_answers_its_status_with_a_message_and_changes_nothing() {
+    let app = spawn_app().await;
+    let laptop = browser(FIREFOX);
+    signed_up(&app, &laptop, "careful@example.com").await;
+
+    let wrong = submit(&app, &laptop, "/account/delete", &[("password", "not my password")]).await;
+    assert_eq!(wrong.status(), StatusCode::FORBIDDEN);
+    let html = wrong.text().await.unwrap();
+    assert!(html.contains("role=\"alert\"") && html.contains("That is not your current password."));
+    assert!(app.user_exists("careful@example.com").await);
+
+    let common =
+        submit(&app, &laptop, "/account/password", &[("currentPassword", PASSWORD), ("newPassword", "password123")])
+            .await;
+    assert_eq!(common.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = common.text().await.unwrap();
+    assert!(html.contains("id=\"password-new-password-error\""), "the field says why");
+    assert!(
+        html.contains(
+            "aria-invalid=\"true\" aria-describedby=\"password-new-password-hint password-new-password-error\""
+        )
+    );
+
+    let taken = submit(
+        &app,
+        &browser(FIREFOX),
+        "/account/register",
+        &[("email", "careful@example.com"), ("password", PASSWORD)],
+    )
+    .await;
+    assert_eq!(taken.status(), StatusCode::CONFLICT);
+    let html = taken.text().await.unwrap();
+    assert!(html.contains("An account with this email address already exists."));
+    assert!(html.contains("value=\"careful@example.com\""), "the email is kept, the password is not");
+    assert!(!html.contains(PASSWORD));
+
+    let wrong_login = submit(
+        &app,
+        &browser(FIREFOX),
+        "/account/login",
+        &[("email", "careful@example.com"), ("password", "nope nope nope")],
+    )
+    .await;
+    assert_eq!(wrong_login.status(), StatusCode::UNAUTHORIZED);
+    assert!(wrong_login.text().await.unwrap().contains("The email address or password is not right."));
+
+    let missing = submit(&app, &browser(FIREFOX), "/account/login", &[("email", "careful@example.com")]).await;
+    assert_eq!(missing.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let json = browser(FIREFOX)
+        .post(app.url("/account/login"))
+        .json(&serde_json::json!({"email": "careful@example.com", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(json.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert!(json.headers().get(header::SET_COOKIE).is_none());
+}
+
+#[tokio::test]
+async fn forms_follow_the_origin_rule_and_the_size_limit_of_the_json_api() {
+    let app = spawn_app().await;
+    let foreign = browser(FIREFOX)
+        .post(app.url("/account/register"))
+        .header(header::ORIGIN, "https://evil.example")
+        .form(&[("email", "forged@example.com"), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(foreign.status(), StatusCode::FORBIDDEN);
+    assert_eq!(foreign.headers()[header::CONTENT_TYPE], "text/html; charset=utf-8");
+    assert!(foreign.text().await.unwrap().contains("sent from another website, so nothing was changed"));
+    assert!(!app.user_exists("forged@example.com").await);
+
+    let padding = "x".repeat(17 * 1024);
+    let large =
+        submit(&app, &browser(FIREFOX), "/account/register", &[("email", "big@example.com"), ("password", &padding)])
+            .await;
+    assert_eq!(large.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(!app.user_exists("big@example.com").await);
+}
+
+#[tokio::test]
+async fn changing_the_password_keeps_this_device_and_signs_out_the_others_then_deletion_ends_all() {
+    let app = spawn_app().await;
+    let laptop = browser(FIREFOX);
+    signed_up(&app, &laptop, "mover@example.com").await;
+    let phone = browser(IPHONE);
+    submit(&app, &phone, "/account/login", &[("email", "mover@example.com"), ("password", PASSWORD)]).await;
+
+    let new = "a brand new passphrase";
+    let changed =
+        submit(&app, &laptop, "/account/password", &[("currentPassword", PASSWORD), ("newPassword", new)]).await;
+    assert_sees_account(&changed, "password_changed");
+    assert!(session_token(&changed).is_some(), "a new cookie for this device");
+    let (_, html) = page(&app, &laptop, "/account").await;
+    assert_eq!(html.matches("<li class=\"session").count(), 1, "only this device is left");
+    assert!(page(&app, &phone, "/account").await.1.contains("Your session has ended"));
+
+    assert_sees_account(&submit(&app, &laptop, "/account/delete", &[("password", new)]).await, "account_deleted");
+    assert!(!app.user_exists("mover@example.com").await);
+    let (_, html) = page(&app, &laptop, "/account?notice=account_deleted").await;
+    assert!(html.contains("Your account is deleted.") && html.contains("Create an account"));
+}
+
+#[tokio::test]
+async fn a_rate_limited_sign_in_says_how_long_to_wait() {
+    let app = spawn_app_with(&[("SESAME__RATE_LIMIT__LOGIN_PER_EMAIL", "2/10m")]).await;
+    signed_up(&app, &browser(FIREFOX), "limited@example.com").await;
+    let guess = [("email", "limited@example.com"), ("password", "wrong guess here")];
+    for _ in 0..2 {
+        assert_eq!(submit(&app, &browser(FIREFOX), "/account/login", &guess).await.status(), StatusCode::UNAUTHORIZED);
+    }
+    let limited = submit(&app, &browser(FIREFOX), "/account/login", &guess).await;
+    assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(limited.headers().contains_key(header::RETRY_AFTER));
+    let html = limited.text().await.unwrap();
+    assert!(html.contains("Too many attempts. Wait ") && html.contains(" seconds and try again."), "{html}");
+}
