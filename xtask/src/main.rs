@@ -8,7 +8,9 @@
 //! - `db migrate|reset`: the development database's migrations, or a fresh database.
 //! - `test`: the whole suite, store-backed and Redis Cluster tests included (it
 //!   starts the services and throw-away Redis servers — a Cluster, a
-//!   password-protected one, a TLS one — and stops those after).
+//!   password-protected one, a TLS one — and stops those after), and the
+//!   account page's browser tests in headless Chromium (it installs their
+//!   axe-core from npm; screenshots land in the build directory's `screenshots`).
 //! - `faults [--quick] [--only NAME]`: the fault suite (`sesame-faults`) on
 //!   throw-away stores; the full run writes its table into docs/reliability.md.
 //! - `topology [--quick]`: the production topology natively — the release
@@ -187,6 +189,7 @@ fn test(extra: &[&str]) -> Result<(), String> {
         ensure_database(TEST_DATABASE)?;
         run(&mut psql(TEST_DATABASE, DROP_TEST_SCHEMAS))?;
     }
+    let screenshots = browser_prerequisites()?;
     let redis = services::TestRedis::start()?;
     let with_servers = |command: &mut Command| {
         command
@@ -197,14 +200,30 @@ fn test(extra: &[&str]) -> Result<(), String> {
             .env("SSL_CERT_FILE", redis.tls_ca_file());
     };
     let mut everything = cargo_command(&["test", "--workspace"]);
-    everything.args(extra);
+    everything.args(extra).env("SESAME_SCREENSHOTS", &screenshots);
     with_servers(&mut everything);
     run(&mut everything)?;
+    eprintln!("xtask: the browser tests' screenshots are in {}", screenshots.display());
     // The HTTP flows once more, unchanged, on real PostgreSQL and Redis.
     let mut flows = cargo_command(&["test", "-p", "sesame-web", "--test", "api"]);
     flows.env("TEST_SESSION_ENVIRONMENT", "development");
     with_servers(&mut flows);
     run(&mut flows)
+}
+
+/// What the browser tests (crates/browser) need besides Chromium and
+/// chromedriver, which they find themselves (or fail naming `CHROMIUM` and
+/// `CHROMEDRIVER`): axe-core, installed from its lock file when missing.
+/// Returns where their screenshots go.
+fn browser_prerequisites() -> Result<PathBuf, String> {
+    let browser = project_root().join("crates/browser");
+    if env::var_os("AXE_CORE").is_none() && !browser.join("node_modules/axe-core/axe.min.js").exists() {
+        if Command::new("npm").arg("--version").output().is_err() {
+            return Err("npm is not installed (apt-get install npm): the browser tests need axe-core from npm".into());
+        }
+        run(Command::new("npm").args(["ci", "--no-audit", "--no-fund"]).current_dir(&browser))?;
+    }
+    Ok(env::var_os("SESAME_SCREENSHOTS").map_or_else(|| target_dir().join("screenshots"), PathBuf::from))
 }
 
 /// `.ci/run`, so that the two cannot drift apart.

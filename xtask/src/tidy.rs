@@ -28,6 +28,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("sesame-bench", &["sesame-testbed", "sesame-core", "sesame-factory"]),
     ("sesame-factory", &["sesame-ports", "sesame-mock", "sesame-postgres", "sesame-redis", "sesame-tiered"]),
     ("sesame-web", &["sesame-core", "sesame-factory"]),
+    ("sesame-browser", &["sesame-core", "sesame-factory", "sesame-web"]),
     ("xtask", &[]),
 ];
 

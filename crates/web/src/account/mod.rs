@@ -65,6 +65,10 @@ pub fn router() -> Router<AppState> {
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(CONTENT_SECURITY_POLICY),
         ))
+        // Not the envelope's `no-referrer`: under it a browser sends
+        // `Origin: null` with the page's own form posts, which the Origin
+        // rule refuses. `same-origin` still sends nothing to other sites.
+        .layer(SetResponseHeaderLayer::overriding(header::REFERRER_POLICY, HeaderValue::from_static("same-origin")))
         // Pages carry personal data; the assets say how long they keep.
         .layer(SetResponseHeaderLayer::if_not_present(header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
 }

@@ -44,6 +44,8 @@ async fn the_page_is_html_under_a_strict_content_security_policy_with_no_inline_
     let headers = response.headers().clone();
     assert_eq!(headers[header::CONTENT_TYPE], "text/html; charset=utf-8");
     assert_eq!(headers[header::CACHE_CONTROL], "no-store");
+    // Under `no-referrer` a browser's form posts say `Origin: null`, which the Origin rule refuses.
+    assert_eq!(headers[header::REFERRER_POLICY], "same-origin");
     let policy = headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
     for directive in ["default-src 'self'", "script-src 'self'", "style-src 'self'", "frame-ancestors 'none'"] {
         assert!(policy.contains(directive), "{policy}");
