@@ -7,7 +7,9 @@
 //! `Referer` names it. `Origin: null` (sandboxed frames, some redirects) is
 //! refused. A request with none of these headers is not from a browser page
 //! (browsers send `Origin` on every cross-origin POST and DELETE) and is
-//! allowed, as OWASP's CSRF cheat sheet recommends for header-based checks.
+//! allowed, as OWASP's CSRF cheat sheet recommends for header-based checks —
+//! except on the account page's forms, which only browsers send: there a
+//! request must say where it comes from.
 //! Allowed are the configured origins, or, when none is configured, the
 //! origin the browser used to reach sesame.
 
@@ -38,8 +40,9 @@ impl OriginPolicy {
         Self { allowed, proxies, scheme: if secure { "https" } else { "http" } }
     }
 
-    /// Whether `parts` may change state.
-    fn allows(&self, parts: &Parts) -> bool {
+    /// Whether `parts` may change state; `from_browser`: only a browser
+    /// sends it, so one that names no origin is refused.
+    fn allows(&self, parts: &Parts, from_browser: bool) -> bool {
         let headers = &parts.headers;
         let text = |name: HeaderName| headers.get(name).map(|value| value.to_str().unwrap_or(""));
         let origin = if let Some(origin) = text(header::ORIGIN) {
@@ -49,7 +52,7 @@ impl OriginPolicy {
         } else if let Some(referer) = text(header::REFERER) {
             Origin::of_url(referer)
         } else {
-            return true;
+            return !from_browser;
         };
         origin.is_some_and(|origin| self.accepts(&origin, parts))
     }
@@ -86,13 +89,14 @@ impl OriginPolicy {
 
 impl OriginPolicy {
     /// `request` back, or the refusal of a state-changing request from a
-    /// foreign origin (audited).
-    pub fn check(&self, request: Request) -> Result<Request, ApiError> {
+    /// foreign origin (audited); `from_browser` for routes only browsers use
+    /// (the account page's forms), where a request naming no origin is refused too.
+    pub fn check(&self, request: Request, from_browser: bool) -> Result<Request, ApiError> {
         if !matches!(*request.method(), Method::POST | Method::PUT | Method::PATCH | Method::DELETE) {
             return Ok(request);
         }
         let (parts, body) = request.into_parts();
-        if !self.allows(&parts) {
+        if !self.allows(&parts, from_browser) {
             audit::csrf_rejected(&self.proxies, &parts);
             return Err(ApiError::CsrfRejected);
         }

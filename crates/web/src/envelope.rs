@@ -1,7 +1,8 @@
 //! What every request passes through before routing, as one hand-written
 //! layer so that it costs one boxed future and nothing cloned per request: its
 //! request id, span and log lines ([`Observed`]); a body announced too large,
-//! or an `Expect` other than `100-continue`, refused unread; and on every
+//! or an `Expect` other than `100-continue`, refused unread (with a page under
+//! `/account`); and on every
 //! response the security headers (no MIME sniffing, no referrer, no framing,
 //! HSTS when configured) and, while the service drains, `Connection: close`.
 
@@ -67,14 +68,15 @@ where
         let (observed, span) = Observed::start(&mut request);
         let envelope = Arc::clone(&self.envelope);
         let answer = match refusal(&request) {
-            Some(refused) => Err(refused),
+            Some(refused) => Err((refused, crate::account::is_page(request.uri().path()))),
             None => Ok(self.inner.call(request)),
         };
         Box::pin(
             async move {
                 let mut response = match answer {
                     Ok(answer) => answer.await?,
-                    Err(refused) => refused.into_response(),
+                    Err((refused, true)) => crate::account::refused(&refused),
+                    Err((refused, false)) => refused.into_response(),
                 };
                 envelope.seal(&mut response);
                 observed.finish(&mut response);

@@ -1,7 +1,7 @@
 //! What every matched route passes through, as one hand-written layer (a
 //! route layer runs once per route, so it must be cheap: no service stack is
 //! cloned and one future is boxed per request): the Origin check of
-//! state-changing requests (refused with a page under `/account`), the re-issue of a cookie found under a previous
+//! state-changing requests (stricter, and refused with a page, under `/account`), the re-issue of a cookie found under a previous
 //! name, and the request's metrics under its route pattern.
 
 use std::{
@@ -66,8 +66,8 @@ where
             let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
             metrics::record_request(route, method, response.status(), started);
         };
-        let page = request.uri().path().starts_with(account::PATH);
-        let mut request = match self.routed.origins.check(request) {
+        let page = account::is_page(request.uri().path());
+        let mut request = match self.routed.origins.check(request, page) {
             Ok(request) => request,
             Err(refused) => {
                 let refused = if page { account::refused(&refused) } else { refused.into_response() };

@@ -1,6 +1,7 @@
 // The account page's enhancements; every form works without them.
 // - Times are shown in the reader's own time zone.
-// - A form's button is disabled while it is being sent, so a second click does not send it twice.
+// - A form's button is disabled while it is being sent, so a second click does not send it twice
+//   (and enabled again when the page comes back from the back/forward cache).
 // - The page's message takes the focus, so keyboard and screen-reader users start from it.
 "use strict";
 
@@ -20,6 +21,11 @@ document.addEventListener("DOMContentLoaded", () => {
       }
     });
   }
+  window.addEventListener("pageshow", () => {
+    for (const button of document.querySelectorAll("button[type=submit]")) {
+      button.disabled = false;
+    }
+  });
   const message = document.getElementById("message");
   if (message) {
     message.focus();

@@ -117,7 +117,18 @@ impl Feedback {
             ),
             _ => problem_message(code).unwrap_or("The request could not be completed. Try again.").to_owned(),
         };
-        Self { tone: Tone::Problem, message, form, fields: err.field_errors().to_vec() }
+        let mut fields = err.field_errors().to_vec();
+        // A wrong password is about the field that holds it.
+        let confirming = match form {
+            Some(Form::Password) => Some("currentPassword"),
+            Some(Form::Delete) => Some("password"),
+            _ => None,
+        };
+        if let (Some(field), "wrong_password") = (confirming, code) {
+            let message = "That is not your current password.".to_owned();
+            fields.push(FieldError { field, code, message });
+        }
+        Self { tone: Tone::Problem, message, form, fields }
     }
 
     /// The error about `input` (a field's name: the forms use the JSON
@@ -145,9 +156,9 @@ fn problem_message(code: &str) -> Option<&'static str> {
         "validation_failed" => "Some fields need another look; each says why below.",
         "rate_limited" => "Too many attempts. Wait a minute and try again.",
         "store_unavailable" | "service_starting" => {
-            "The service is briefly unavailable. Nothing was changed; try again in a moment."
+            "The service is briefly unavailable, so this may not have been done. Try again in a moment."
         }
-        "service_busy" => "The service is busy checking passwords. Nothing was changed; try again in a moment.",
+        "service_busy" => "The service is busy checking passwords; nothing was done. Try again in a moment.",
         "request_timeout" => "The form took too long to arrive. Try again.",
         "payload_too_large" => "The form is larger than 16 KiB. Shorten what you typed and try again.",
         "malformed_json" | "invalid_body" | "unsupported_media_type" | "expectation_failed" => {

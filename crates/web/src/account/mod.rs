@@ -22,7 +22,7 @@ use axum::{
     extract::{FromRequestParts, Path, State, rejection::FormRejection},
     http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts},
     response::{Html, IntoResponse, Response},
-    routing::{get, post},
+    routing::{MethodRouter, any, get, post},
 };
 use maud::Markup;
 use serde::Deserialize;
@@ -30,7 +30,6 @@ use sesame_core::{
     LoggedIn,
     ports::{Session, SessionId},
 };
-use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::{
     AppState, actions,
@@ -40,47 +39,67 @@ use crate::{
 };
 use feedback::{Feedback, Form as Which, Notice};
 
-/// Where the page lives; every path under it answers with pages, not JSON.
+/// Where the page lives.
 pub const PATH: &str = "/account";
+
+/// Whether `path` is the page or under it: answered with pages, not JSON,
+/// and its forms held to the stricter Origin rule of routes only browsers use.
+pub fn is_page(path: &str) -> bool {
+    path.strip_prefix(PATH).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
 
 /// Only this origin's stylesheet and script; no inline script or style, no
 /// frames, forms that post only here.
 const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; \
      form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'";
 
-/// The page's routes.
+/// The page's routes. A form's address asked for with another method, and
+/// any other address under the page, lead back to the page.
 pub fn router() -> Router<AppState> {
+    let form = |handler: MethodRouter<AppState>| handler.fallback(back);
     Router::new()
         .route(PATH, get(show))
-        .route("/account/register", post(register))
-        .route("/account/login", post(login))
-        .route("/account/logout", post(logout))
-        .route("/account/logout-all", post(logout_all))
-        .route("/account/sessions/{id}/revoke", post(revoke_session))
-        .route("/account/password", post(change_password))
-        .route("/account/delete", post(delete_account))
+        .route("/account/register", form(post(register)))
+        .route("/account/login", form(post(login)))
+        .route("/account/logout", form(post(logout)))
+        .route("/account/logout-all", form(post(logout_all)))
+        .route("/account/sessions/{id}/revoke", form(post(revoke_session)))
+        .route("/account/password", form(post(change_password)))
+        .route("/account/delete", form(post(delete_account)))
         .route("/account/account.css", get(|| asset("text/css; charset=utf-8", include_str!("account.css"))))
         .route("/account/account.js", get(|| asset("text/javascript; charset=utf-8", include_str!("account.js"))))
-        .layer(SetResponseHeaderLayer::overriding(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(CONTENT_SECURITY_POLICY),
-        ))
-        // Not the envelope's `no-referrer`: under it a browser sends
-        // `Origin: null` with the page's own form posts, which the Origin
-        // rule refuses. `same-origin` still sends nothing to other sites.
-        .layer(SetResponseHeaderLayer::overriding(header::REFERRER_POLICY, HeaderValue::from_static("same-origin")))
-        // Pages carry personal data; the assets say how long they keep.
-        .layer(SetResponseHeaderLayer::if_not_present(header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+        .route("/account/{*rest}", any(back))
+        .layer(axum::middleware::map_response(|mut response: Response| async move {
+            seal(response.headers_mut());
+            response
+        }))
+}
+
+/// The page's own headers, on every answer under it.
+fn seal(headers: &mut HeaderMap) {
+    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CONTENT_SECURITY_POLICY));
+    // Not the envelope's `no-referrer`: under it a browser sends `Origin:
+    // null` with the page's own form posts, which the Origin rule refuses.
+    // `same-origin` still sends nothing to other sites.
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    // Pages carry personal data; the assets say how long they keep.
+    headers.entry(header::CACHE_CONTROL).or_insert(HeaderValue::from_static("no-store"));
+}
+
+async fn back() -> Response {
+    see_account(None, HeaderMap::new())
 }
 
 async fn asset(content_type: &'static str, body: &'static str) -> Response {
     ([(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "public, max-age=3600")], body).into_response()
 }
 
-/// The answer to a request under [`PATH`] that the route layer refused
-/// (a foreign Origin): the page, with its message.
+/// The answer to a request under [`PATH`] refused before it reached the
+/// page (a foreign origin, a body announced too large): a page saying why.
 pub fn refused(err: &ApiError) -> Response {
-    problem_page(err, pages::signed_out(&Feedback::problem(err, None), ""))
+    let mut response = problem_page(err, pages::problem(&Feedback::problem(err, None)));
+    seal(response.headers_mut());
+    response
 }
 
 /// Who is looking at the page.
@@ -100,7 +119,7 @@ impl FromRequestParts<AppState> for Visitor {
             Ok(CurrentSession(session)) => Ok(Self::SignedIn(Box::new(session))),
             Err(ApiError::Unauthenticated) if state.cookie.candidates(&parts.headers).is_empty() => Ok(Self::SignedOut),
             Err(ApiError::Unauthenticated) => Ok(Self::Ended),
-            Err(err) => Err(problem_page(&err, pages::signed_out(&Feedback::problem(&err, None), ""))),
+            Err(err) => Err(problem_page(&err, pages::problem(&Feedback::problem(&err, None)))),
         }
     }
 }
@@ -123,7 +142,13 @@ impl FromRequestParts<AppState> for Member {
 
 /// To sign in again, saying why, with the dead cookie expired.
 fn session_ended(state: &AppState) -> Response {
-    see_account(Some(Notice::SessionEnded), state.cookie.sign_out())
+    see_account(Some(Notice::SessionEnded), expired(state))
+}
+
+/// The dead cookie expired: not a sign-out (no `Clear-Site-Data`), the
+/// session is gone already.
+fn expired(state: &AppState) -> HeaderMap {
+    HeaderMap::from_iter([(header::SET_COOKIE, state.cookie.expire())])
 }
 
 #[derive(Deserialize)]
@@ -143,7 +168,7 @@ async fn show(
         Visitor::SignedOut => page(StatusCode::OK, pages::signed_out(&feedback, "")),
         Visitor::Ended => {
             let ended = pages::signed_out(&Feedback::notice(Notice::SessionEnded), "");
-            (state.cookie.sign_out(), page(StatusCode::OK, ended)).into_response()
+            (expired(&state), page(StatusCode::OK, ended)).into_response()
         }
     }
 }
@@ -154,12 +179,8 @@ async fn register(
     PresentedTokens(presented): PresentedTokens,
     form: Result<Form<Credentials>, FormRejection>,
 ) -> Response {
-    let email = form.as_ref().map(|Form(body)| body.email.clone()).unwrap_or_default();
-    let registered = async { actions::register(&state, &caller, &presented, &form?.0).await };
-    match registered.await {
-        Ok(logged_in) => signed_in(&state, &logged_in, Notice::Registered),
-        Err(err) => problem_page(&err, pages::signed_out(&Feedback::problem(&err, Some(Which::SignUp)), &email)),
-    }
+    let register = async |body: &Credentials| actions::register(&state, &caller, &presented, body).await;
+    enter(&state, form, Which::SignUp, Notice::Registered, register).await
 }
 
 async fn login(
@@ -168,11 +189,24 @@ async fn login(
     PresentedTokens(presented): PresentedTokens,
     form: Result<Form<Credentials>, FormRejection>,
 ) -> Response {
+    let login = async |body: &Credentials| actions::login(&state, &caller, &presented, body).await;
+    enter(&state, form, Which::SignIn, Notice::SignedIn, login).await
+}
+
+/// Sign-up or sign-in (`which`): `act` on the form's credentials, then to the
+/// page signed in with `notice`; or the form again, its email kept, saying why not.
+async fn enter(
+    state: &AppState,
+    form: Result<Form<Credentials>, FormRejection>,
+    which: Which,
+    notice: Notice,
+    act: impl AsyncFnOnce(&Credentials) -> Result<LoggedIn, ApiError>,
+) -> Response {
     let email = form.as_ref().map(|Form(body)| body.email.clone()).unwrap_or_default();
-    let logged_in = async { actions::login(&state, &caller, &presented, &form?.0).await };
-    match logged_in.await {
-        Ok(logged_in) => signed_in(&state, &logged_in, Notice::SignedIn),
-        Err(err) => problem_page(&err, pages::signed_out(&Feedback::problem(&err, Some(Which::SignIn)), &email)),
+    let entered = async { act(&form?.0).await };
+    match entered.await {
+        Ok(logged_in) => signed_in(state, &logged_in, notice),
+        Err(err) => problem_page(&err, pages::signed_out(&Feedback::problem(&err, Some(which)), &email)),
     }
 }
 
@@ -183,7 +217,7 @@ async fn logout(
 ) -> Response {
     match actions::logout(&state, &caller, presented).await {
         Ok(()) => see_account(Some(Notice::SignedOut), state.cookie.sign_out()),
-        Err(err) => problem_page(&err, pages::signed_out(&Feedback::problem(&err, None), "")),
+        Err(err) => problem_page(&err, pages::problem(&Feedback::problem(&err, None))),
     }
 }
 
@@ -250,7 +284,9 @@ async fn account_page(state: &AppState, session: &Session, feedback: &Feedback, 
     };
     let (user, sessions) = match loaded.await {
         Ok(loaded) => loaded,
-        Err(failed) => return problem_page(&failed, pages::signed_out(&Feedback::problem(&failed, None), "")),
+        // The user was deleted meanwhile.
+        Err(ApiError::Unauthenticated) => return session_ended(state),
+        Err(failed) => return problem_page(&failed, pages::problem(&Feedback::problem(&failed, None))),
     };
     let account = pages::Account { email: user.email.as_str(), sessions: &sessions, current: session.id };
     let markup = pages::signed_in(&account, feedback);

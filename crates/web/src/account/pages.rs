@@ -28,6 +28,7 @@ pub(super) fn signed_out(feedback: &Feedback, email: &str) -> Markup {
     let refill = |form| if feedback.form == Some(form) { email } else { "" };
     layout(
         "Sign in",
+        feedback,
         &html! {
             h1 { "Sign in to sesame" }
             (message(feedback))
@@ -35,7 +36,7 @@ pub(super) fn signed_out(feedback: &Feedback, email: &str) -> Markup {
                 section.card aria-labelledby="sign-in-heading" {
                     h2 #sign-in-heading { "Sign in" }
                     form method="post" action="/account/login" {
-                        (field(feedback, Form::SignIn, &Input::email(refill(Form::SignIn))))
+                        (field(feedback, Form::SignIn, &Input { autocomplete: "username", ..Input::email(refill(Form::SignIn)) }))
                         (field(feedback, Form::SignIn, &Input::password("password", "Password", "current-password")))
                         button.primary type="submit" { "Sign in" }
                     }
@@ -57,6 +58,7 @@ pub(super) fn signed_out(feedback: &Feedback, email: &str) -> Markup {
 pub(super) fn signed_in(account: &Account<'_>, feedback: &Feedback) -> Markup {
     layout(
         "Your account",
+        feedback,
         &html! {
             div.title {
                 h1 { "Your account" }
@@ -69,7 +71,8 @@ pub(super) fn signed_in(account: &Account<'_>, feedback: &Feedback) -> Markup {
             section.card aria-labelledby="sessions-heading" {
                 h2 #sessions-heading { "Your sessions" }
                 p { "These devices are signed in to your account. Sign out any you do not recognise." }
-                ul.sessions {
+                // `role` keeps the list a list for VoiceOver, which drops it without bullets.
+                ul.sessions role="list" {
                     @for session in account.sessions {
                         (session_item(session, session.id == account.current))
                     }
@@ -116,7 +119,7 @@ fn session_item(session: &Session, current: bool) -> Markup {
             form method="post" action={ "/account/sessions/" (session.id) "/revoke" } {
                 button.secondary type="submit" {
                     @if current { "Sign out this device" } @else {
-                        "Sign out" span.visually-hidden { " " (device) ", " (ip) }
+                        "Sign out" span.visually-hidden { " " (device) ", " (ip) ", signed in " (moment(session.created_at)) }
                     }
                 }
             }
@@ -151,7 +154,7 @@ struct Input<'a> {
     kind: &'static str,
     autocomplete: &'static str,
     value: &'a str,
-    /// A new password's bounds, which the browser checks too.
+    /// A new password: its least length, which the browser checks too.
     bounded: bool,
     hint: Option<&'static str>,
 }
@@ -196,7 +199,8 @@ fn field(feedback: &Feedback, form: Form, input: &Input<'_>) -> Markup {
             @if let (Some(error), Some(error_id)) = (error, &error_id) { p.field-error id=(error_id) { (sentence(error)) } }
             input id=(id) name=(input.name) type=(input.kind) autocomplete=(input.autocomplete) required
                 value=[(!input.value.is_empty()).then_some(input.value)]
-                maxlength=[if input.kind == "email" { Some(254) } else if input.bounded { Some(128) } else { None }]
+                // No `maxlength`: a browser would cut a pasted password short
+                // without a word; the server says when one is too long.
                 minlength=[input.bounded.then_some(8)]
                 aria-invalid=[error.map(|_| "true")]
                 aria-describedby=[described];
@@ -219,15 +223,29 @@ fn kebab(name: &str) -> String {
         .collect()
 }
 
-/// The page around `content`.
-fn layout(title: &str, content: &Markup) -> Markup {
+/// A page that only says what went wrong (the service busy, a request
+/// refused before it reached a form), and leads back.
+pub(super) fn problem(feedback: &Feedback) -> Markup {
+    layout(
+        "Not done",
+        feedback,
+        &html! {
+            h1 { "That did not work" }
+            (message(feedback))
+            p { a href="/account" { "Back to your account" } }
+        },
+    )
+}
+
+/// The page around `content`; its title says when something went wrong.
+fn layout(title: &str, feedback: &Feedback, content: &Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (title) " — sesame" }
+                title { @if feedback.tone == Tone::Problem { "Error: " } (title) " — sesame" }
                 link rel="stylesheet" href="/account/account.css";
                 script src="/account/account.js" defer {}
             }

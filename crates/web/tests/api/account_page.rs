@@ -124,6 +124,8 @@ async fn a_failed_form_answers_its_status_with_a_message_and_changes_nothing() {
     assert_eq!(wrong.status(), StatusCode::FORBIDDEN);
     let html = wrong.text().await.unwrap();
     assert!(html.contains("role=\"alert\"") && html.contains("That is not your current password."));
+    assert!(html.contains("<title>Error: Your account — sesame</title>"));
+    assert!(html.contains("id=\"delete-password-error\""), "the password field says why");
     assert!(app.user_exists("careful@example.com").await);
 
     let common =
@@ -165,6 +167,7 @@ async fn a_failed_form_answers_its_status_with_a_message_and_changes_nothing() {
     assert_eq!(missing.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let json = browser(FIREFOX)
         .post(app.url("/account/login"))
+        .header(header::ORIGIN, &app.base)
         .json(&serde_json::json!({"email": "careful@example.com", "password": PASSWORD}))
         .send()
         .await
@@ -173,19 +176,33 @@ async fn a_failed_form_answers_its_status_with_a_message_and_changes_nothing() {
     assert!(json.headers().get(header::SET_COOKIE).is_none());
 }
 
+/// Every answer under /account carries the page's headers, refusals included.
+fn assert_page_headers(response: &Response) {
+    let headers = response.headers();
+    assert_eq!(headers[header::CONTENT_TYPE], "text/html; charset=utf-8");
+    assert!(headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap().starts_with("default-src 'self'"));
+    assert_eq!(headers[header::REFERRER_POLICY], "same-origin");
+    assert_eq!(headers[header::CACHE_CONTROL], "no-store");
+}
+
 #[tokio::test]
 async fn forms_follow_the_origin_rule_and_the_size_limit_of_the_json_api() {
     let app = spawn_app().await;
+    let credentials = [("email", "forged@example.com"), ("password", PASSWORD)];
     let foreign = browser(FIREFOX)
         .post(app.url("/account/register"))
         .header(header::ORIGIN, "https://evil.example")
-        .form(&[("email", "forged@example.com"), ("password", PASSWORD)])
+        .form(&credentials)
         .send()
         .await
         .unwrap();
     assert_eq!(foreign.status(), StatusCode::FORBIDDEN);
-    assert_eq!(foreign.headers()[header::CONTENT_TYPE], "text/html; charset=utf-8");
+    assert_page_headers(&foreign);
     assert!(foreign.text().await.unwrap().contains("sent from another website, so nothing was changed"));
+    // Only browsers post these forms, and browsers say where from: a post
+    // that names no origin is refused here (the JSON API lets it through).
+    let anonymous = browser(FIREFOX).post(app.url("/account/register")).form(&credentials).send().await.unwrap();
+    assert_eq!(anonymous.status(), StatusCode::FORBIDDEN);
     assert!(!app.user_exists("forged@example.com").await);
 
     let padding = "x".repeat(17 * 1024);
@@ -193,7 +210,34 @@ async fn forms_follow_the_origin_rule_and_the_size_limit_of_the_json_api() {
         submit(&app, &browser(FIREFOX), "/account/register", &[("email", "big@example.com"), ("password", &padding)])
             .await;
     assert_eq!(large.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_page_headers(&large);
+    assert!(large.text().await.unwrap().contains("The form is larger than 16 KiB."));
     assert!(!app.user_exists("big@example.com").await);
+}
+
+#[tokio::test]
+async fn a_form_address_opened_or_an_unknown_address_leads_back_to_the_page() {
+    let app = spawn_app().await;
+    for path in ["/account/login", "/account/sessions/whatever/revoke", "/account/nothing/here"] {
+        let response = browser(FIREFOX).get(app.url(path)).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "{path}");
+        assert_eq!(response.headers()[header::LOCATION], "/account");
+    }
+}
+
+#[tokio::test]
+async fn signing_out_this_device_from_its_own_row_ends_it_and_expires_the_cookie() {
+    let app = spawn_app().await;
+    let laptop = browser(FIREFOX);
+    signed_up(&app, &laptop, "own-row@example.com").await;
+    let (_, html) = page(&app, &laptop, "/account").await;
+    let row = html.split("class=\"session current\"").nth(1).expect("this device's row");
+    let action = row.split("action=\"").nth(1).and_then(|rest| rest.split('"').next()).expect("its form");
+    let response = submit(&app, &laptop, action, &[]).await;
+    assert_sees_account(&response, "signed_out");
+    assert!(response.headers()[header::SET_COOKIE].to_str().unwrap().contains("Max-Age=0"));
+    let (_, html) = page(&app, &laptop, "/account?notice=signed_out").await;
+    assert!(html.contains("You are signed out.") && html.contains("action=\"/account/login\""));
 }
 
 #[tokio::test]
