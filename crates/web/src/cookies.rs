@@ -157,6 +157,12 @@ impl SessionCookie {
         self.header(&self.name, "", Some(time::Duration::ZERO))
     }
 
+    /// `Set-Cookie`s that make the client forget a session found dead, under
+    /// the current name and every previous one (it may hold any of them).
+    pub fn expire_every_name(&self) -> impl Iterator<Item = HeaderValue> + '_ {
+        std::iter::once(&self.name).chain(&self.previous).map(|name| self.header(name, "", Some(time::Duration::ZERO)))
+    }
+
     /// The headers of an answer that signs the client out: the expired
     /// cookie, and `Clear-Site-Data` when configured.
     pub fn sign_out(&self) -> HeaderMap {

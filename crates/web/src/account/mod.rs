@@ -145,10 +145,14 @@ fn session_ended(state: &AppState) -> Response {
     see_account(Some(Notice::SessionEnded), expired(state))
 }
 
-/// The dead cookie expired: not a sign-out (no `Clear-Site-Data`), the
-/// session is gone already.
+/// The dead cookie expired, under whichever of our names it came: not a
+/// sign-out (no `Clear-Site-Data`), the session is gone already.
 fn expired(state: &AppState) -> HeaderMap {
-    HeaderMap::from_iter([(header::SET_COOKIE, state.cookie.expire())])
+    let mut headers = HeaderMap::new();
+    for cookie in state.cookie.expire_every_name() {
+        headers.append(header::SET_COOKIE, cookie);
+    }
+    headers
 }
 
 #[derive(Deserialize)]

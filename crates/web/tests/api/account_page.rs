@@ -277,3 +277,21 @@ async fn a_rate_limited_sign_in_says_how_long_to_wait() {
     let html = limited.text().await.unwrap();
     assert!(html.contains("Too many attempts. Wait ") && html.contains(" seconds and try again."), "{html}");
 }
+
+#[tokio::test]
+async fn a_dead_cookie_is_forgotten_under_every_name_it_may_have_come_by() {
+    let app = spawn_app_with(&[("SESAME__COOKIE__PREVIOUS_NAMES", "oldSession")]).await;
+    let (client, token) = app.signed_up("renamed@example.com").await;
+    assert_eq!(app.post(&client, "/api/auth/logout").await.status(), StatusCode::NO_CONTENT);
+    let response =
+        app.raw().get(app.url("/account")).header(header::COOKIE, format!("oldSession={token}")).send().await.unwrap();
+    assert_page_headers(&response);
+    let cleared: Vec<&str> =
+        response.headers().get_all(header::SET_COOKIE).iter().map(|value| value.to_str().unwrap()).collect();
+    for name in ["sessionId", "oldSession"] {
+        let expired = |cookie: &&str| cookie.starts_with(&format!("{name}=;")) && cookie.contains("Max-Age=0");
+        assert!(cleared.iter().any(expired), "{name} expired: {cleared:?}");
+    }
+    assert!(!response.headers().contains_key("clear-site-data"), "only a sign-out clears the site");
+    assert!(response.text().await.unwrap().contains("Your session has ended"));
+}
