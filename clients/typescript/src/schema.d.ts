@@ -412,7 +412,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `request_timeout`. */
+            /** @description `request_timeout`: the body did not arrive in time. */
             408: {
                 headers: {
                     [name: string]: unknown;
@@ -421,7 +421,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `payload_too_large`. */
+            /** @description `payload_too_large`: over 16 KiB. */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -430,7 +430,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `unsupported_media_type`. */
+            /** @description `unsupported_media_type`: not application/json. */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -466,7 +466,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `service_busy` (Retry-After), `store_unavailable`, `service_starting`. */
+            /** @description `service_busy` (passwords queued; Retry-After), `store_unavailable`, `service_starting`. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -528,7 +528,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `request_timeout`. */
+            /** @description `request_timeout`: the body did not arrive in time. */
             408: {
                 headers: {
                     [name: string]: unknown;
@@ -537,7 +537,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `payload_too_large`. */
+            /** @description `payload_too_large`: over 16 KiB. */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -546,7 +546,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `unsupported_media_type`. */
+            /** @description `unsupported_media_type`: not application/json. */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -582,7 +582,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `service_busy` (Retry-After), `store_unavailable`, `service_starting`. */
+            /** @description `service_busy` (passwords queued; Retry-After), `store_unavailable`, `service_starting`. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -812,7 +812,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `request_timeout`. */
+            /** @description `request_timeout`: the body did not arrive in time. */
             408: {
                 headers: {
                     [name: string]: unknown;
@@ -821,7 +821,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `payload_too_large`. */
+            /** @description `payload_too_large`: over 16 KiB. */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -830,7 +830,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `unsupported_media_type`. */
+            /** @description `unsupported_media_type`: not application/json. */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -866,7 +866,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `service_busy` (Retry-After), `store_unavailable`, `service_starting`. */
+            /** @description `service_busy` (passwords queued; Retry-After), `store_unavailable`, `service_starting`. */
             503: {
                 headers: {
                     [name: string]: unknown;

@@ -46,16 +46,12 @@ pub(super) fn router() -> Router<AppState> {
     request_body(content = Credentials, content_type = "application/json"),
     responses(
         (status = 201, description = "Registered and logged in.", body = UserResponse, headers(("set-cookie" = String, description = "The new session cookie (HttpOnly, SameSite=Lax; Secure in production)."))),
-        (status = 400, description = "`malformed_json`.", body = super::openapi::Problem, content_type = "application/problem+json"),
         (status = 403, description = "`csrf_rejected`: from an origin that is not allowed.", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 408, description = "`request_timeout`: the body did not arrive in time.", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 413, description = "`payload_too_large`: over 16 KiB.", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 415, description = "`unsupported_media_type`: not application/json.", body = super::openapi::Problem, content_type = "application/problem+json"),
         (status = 409, description = "`email_taken`.", body = super::openapi::Problem, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed` (invalid email, weak or common password; `errors` lists each field), `invalid_body`.", body = super::openapi::Problem, content_type = "application/problem+json"),
         (status = 429, description = "`rate_limited`: registrations from this client (Retry-After).", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 500, description = "`internal_error`.", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "`service_busy` (passwords queued; Retry-After), `store_unavailable`, `service_starting`.", body = super::openapi::Problem, content_type = "application/problem+json")
+        super::openapi::BodyProblems,
+        super::openapi::HashingProblems
     )
 )]
 pub(super) async fn register(
@@ -76,16 +72,12 @@ pub(super) async fn register(
     request_body(content = Credentials, content_type = "application/json"),
     responses(
         (status = 200, description = "Logged in; the sessions presented, if any, ended.", body = UserResponse, headers(("set-cookie" = String, description = "The new session cookie (HttpOnly, SameSite=Lax; Secure in production)."))),
-        (status = 400, description = "`malformed_json`.", body = super::openapi::Problem, content_type = "application/problem+json"),
         (status = 401, description = "`invalid_credentials`: unknown email or wrong password, one answer for both.", body = super::openapi::Problem, content_type = "application/problem+json"),
         (status = 403, description = "`account_disabled` (right password, disabled account), `csrf_rejected`.", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 408, description = "`request_timeout`.", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 413, description = "`payload_too_large`.", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 415, description = "`unsupported_media_type`.", body = super::openapi::Problem, content_type = "application/problem+json"),
         (status = 422, description = "`invalid_body`.", body = super::openapi::Problem, content_type = "application/problem+json"),
         (status = 429, description = "`rate_limited`: logins from this client or for this email (Retry-After).", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 500, description = "`internal_error`.", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "`service_busy` (Retry-After), `store_unavailable`, `service_starting`.", body = super::openapi::Problem, content_type = "application/problem+json")
+        super::openapi::BodyProblems,
+        super::openapi::HashingProblems
     )
 )]
 pub(super) async fn login(
@@ -111,8 +103,7 @@ fn issue_session(state: &AppState, status: StatusCode, logged_in: &LoggedIn) -> 
     responses(
         (status = 204, description = "Logged out (also without a session: idempotent).", headers(("set-cookie" = String, description = "The session cookie, expired."))),
         (status = 403, description = "`csrf_rejected`.", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 500, description = "`internal_error`.", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "`store_unavailable` (with Retry-After), `service_starting`.", body = super::openapi::Problem, content_type = "application/problem+json")
+        super::openapi::ServerProblems
     )
 )]
 pub(super) async fn logout(
@@ -132,10 +123,8 @@ pub(super) async fn logout(
     responses(
         (status = 204, description = "Every session of the caller ended, this one included.", headers(("set-cookie" = String, description = "The session cookie, expired."))),
         (status = 403, description = "`csrf_rejected`.", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "`unauthenticated`: no live session.", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 429, description = "`rate_limited`: too many cookies that open nothing from this client (Retry-After).", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 500, description = "`internal_error`.", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "`store_unavailable` (with Retry-After), `service_starting`.", body = super::openapi::Problem, content_type = "application/problem+json")
+        super::openapi::SessionProblems,
+        super::openapi::ServerProblems
     ),
     security(("sessionCookie" = []))
 )]
@@ -159,10 +148,8 @@ fn signed_out(state: &AppState) -> Response {
     tag = "auth",
     responses(
         (status = 200, description = "The caller and the session making the request.", body = MeResponse),
-        (status = 401, description = "`unauthenticated`: no live session.", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 429, description = "`rate_limited`: too many cookies that open nothing from this client (Retry-After).", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 500, description = "`internal_error`.", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "`store_unavailable` (with Retry-After), `service_starting`.", body = super::openapi::Problem, content_type = "application/problem+json")
+        super::openapi::SessionProblems,
+        super::openapi::ServerProblems
     ),
     security(("sessionCookie" = []))
 )]
@@ -184,10 +171,8 @@ pub(super) async fn me(
     tag = "sessions",
     responses(
         (status = 200, description = "The caller's live sessions, oldest first, the current one marked.", body = SessionsResponse),
-        (status = 401, description = "`unauthenticated`: no live session.", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 429, description = "`rate_limited`: too many cookies that open nothing from this client (Retry-After).", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 500, description = "`internal_error`.", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "`store_unavailable` (with Retry-After), `service_starting`.", body = super::openapi::Problem, content_type = "application/problem+json")
+        super::openapi::SessionProblems,
+        super::openapi::ServerProblems
     ),
     security(("sessionCookie" = []))
 )]
@@ -210,10 +195,8 @@ pub(super) async fn list_sessions(
         (status = 204, description = "The session ended; when it was the current one, its cookie expired too."),
         (status = 403, description = "`csrf_rejected`.", body = super::openapi::Problem, content_type = "application/problem+json"),
         (status = 404, description = "`session_not_found`: not one of the caller's sessions (a malformed id is not one either).", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "`unauthenticated`: no live session.", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 429, description = "`rate_limited`: too many cookies that open nothing from this client (Retry-After).", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 500, description = "`internal_error`.", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "`store_unavailable` (with Retry-After), `service_starting`.", body = super::openapi::Problem, content_type = "application/problem+json")
+        super::openapi::SessionProblems,
+        super::openapi::ServerProblems
     ),
     security(("sessionCookie" = []))
 )]
@@ -237,16 +220,11 @@ pub(super) async fn revoke_session(
     request_body(content = PasswordChange, content_type = "application/json"),
     responses(
         (status = 200, description = "Password changed: every session of the user ended, a new one opened for the caller.", body = UserResponse, headers(("set-cookie" = String, description = "The new session cookie (HttpOnly, SameSite=Lax; Secure in production)."))),
-        (status = 400, description = "`malformed_json`.", body = super::openapi::Problem, content_type = "application/problem+json"),
         (status = 403, description = "`wrong_password`: `currentPassword` is not the user's; `csrf_rejected`.", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 408, description = "`request_timeout`.", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 413, description = "`payload_too_large`.", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 415, description = "`unsupported_media_type`.", body = super::openapi::Problem, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed` (weak or common `newPassword`), `invalid_body`.", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "`unauthenticated`: no live session.", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 429, description = "`rate_limited`: too many cookies that open nothing from this client (Retry-After).", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 500, description = "`internal_error`.", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "`service_busy` (Retry-After), `store_unavailable`, `service_starting`.", body = super::openapi::Problem, content_type = "application/problem+json")
+        super::openapi::BodyProblems,
+        super::openapi::SessionProblems,
+        super::openapi::HashingProblems
     ),
     security(("sessionCookie" = []))
 )]
@@ -268,16 +246,11 @@ pub(super) async fn change_password(
     request_body(content = PasswordConfirmation, content_type = "application/json"),
     responses(
         (status = 204, description = "The user deleted and every session of theirs ended.", headers(("set-cookie" = String, description = "The session cookie, expired."))),
-        (status = 400, description = "`malformed_json`.", body = super::openapi::Problem, content_type = "application/problem+json"),
         (status = 403, description = "`wrong_password`, `csrf_rejected`.", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 408, description = "`request_timeout`.", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 413, description = "`payload_too_large`.", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 415, description = "`unsupported_media_type`.", body = super::openapi::Problem, content_type = "application/problem+json"),
         (status = 422, description = "`invalid_body`.", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "`unauthenticated`: no live session.", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 429, description = "`rate_limited`: too many cookies that open nothing from this client (Retry-After).", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 500, description = "`internal_error`.", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "`service_busy` (Retry-After), `store_unavailable`, `service_starting`.", body = super::openapi::Problem, content_type = "application/problem+json")
+        super::openapi::BodyProblems,
+        super::openapi::SessionProblems,
+        super::openapi::HashingProblems
     ),
     security(("sessionCookie" = []))
 )]

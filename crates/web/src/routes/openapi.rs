@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 use axum::http::{HeaderValue, header};
 use serde::Serialize;
 use utoipa::{
-    Modify, OpenApi, ToSchema,
+    IntoResponses, Modify, OpenApi, ToSchema,
     openapi::{
         RefOr,
         link::LinkBuilder,
@@ -85,6 +85,84 @@ pub enum ProblemCode {
     ServiceStarting,
     ServiceBusy,
     InternalError,
+}
+
+/// The problems of every operation with a JSON body.
+#[derive(IntoResponses)]
+pub enum BodyProblems {
+    /// The body is not JSON.
+    #[response(status = 400, description = "`malformed_json`.", content_type = "application/problem+json")]
+    MalformedJson(Problem),
+    /// The body was too slow.
+    #[response(
+        status = 408,
+        description = "`request_timeout`: the body did not arrive in time.",
+        content_type = "application/problem+json"
+    )]
+    RequestTimeout(Problem),
+    /// The body was too large.
+    #[response(
+        status = 413,
+        description = "`payload_too_large`: over 16 KiB.",
+        content_type = "application/problem+json"
+    )]
+    PayloadTooLarge(Problem),
+    /// The body was not JSON by its type.
+    #[response(
+        status = 415,
+        description = "`unsupported_media_type`: not application/json.",
+        content_type = "application/problem+json"
+    )]
+    UnsupportedMediaType(Problem),
+}
+
+/// The problems of every operation that needs a session.
+#[derive(IntoResponses)]
+pub enum SessionProblems {
+    /// No session.
+    #[response(
+        status = 401,
+        description = "`unauthenticated`: no live session.",
+        content_type = "application/problem+json"
+    )]
+    Unauthenticated(Problem),
+    /// Guessing cookies.
+    #[response(
+        status = 429,
+        description = "`rate_limited`: too many cookies that open nothing from this client (Retry-After).",
+        content_type = "application/problem+json"
+    )]
+    RateLimited(Problem),
+}
+
+/// The server's own failures, for an operation that checks no password.
+#[derive(IntoResponses)]
+pub enum ServerProblems {
+    /// A bug.
+    #[response(status = 500, description = "`internal_error`.", content_type = "application/problem+json")]
+    Internal(Problem),
+    /// A store down, or not yet connected.
+    #[response(
+        status = 503,
+        description = "`store_unavailable` (with Retry-After), `service_starting`.",
+        content_type = "application/problem+json"
+    )]
+    Unavailable(Problem),
+}
+
+/// The server's own failures, for an operation that checks a password.
+#[derive(IntoResponses)]
+pub enum HashingProblems {
+    /// A bug.
+    #[response(status = 500, description = "`internal_error`.", content_type = "application/problem+json")]
+    Internal(Problem),
+    /// Passwords queued, a store down, or not yet connected.
+    #[response(
+        status = 503,
+        description = "`service_busy` (passwords queued; Retry-After), `store_unavailable`, `service_starting`.",
+        content_type = "application/problem+json"
+    )]
+    Unavailable(Problem),
 }
 
 /// The session cookie as a security scheme.
