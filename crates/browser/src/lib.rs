@@ -32,12 +32,29 @@ const PATIENCE: Duration = Duration::from_secs(15);
 /// The password every test user starts with.
 pub const PASSWORD: &str = "correct horse battery staple";
 
-/// Devices, by the user agent their browser sends.
+/// A device: the user agent its browser sends, and its window's width.
+#[derive(Debug, Clone, Copy)]
+pub struct Device {
+    /// `User-Agent`.
+    pub user_agent: &'static str,
+    /// CSS pixels.
+    pub width: u32,
+}
+
+/// The devices the tests use.
 pub mod devices {
+    use super::Device;
+
     /// A Windows laptop.
-    pub const LAPTOP: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
-    /// An iPhone.
-    pub const PHONE: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1";
+    pub const LAPTOP: Device = Device {
+        user_agent: "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
+        width: 1280,
+    };
+    /// An iPhone: a narrow window.
+    pub const PHONE: Device = Device {
+        user_agent: "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1",
+        width: 390,
+    };
 }
 
 /// The service on the in-memory stores, on a free loopback port, with
@@ -81,24 +98,24 @@ impl Driver {
         Self { url, _process: process }
     }
 
-    /// A new headless Chromium with a profile of its own, sending `user_agent`.
-    pub async fn browser(&self, user_agent: &str) -> Browser {
-        self.open(user_agent, true).await
+    /// A new headless Chromium with a profile of its own, as `device`.
+    pub async fn browser(&self, device: Device) -> Browser {
+        self.open(device, true).await
     }
 
     /// A browser with JavaScript turned off.
-    pub async fn browser_without_script(&self, user_agent: &str) -> Browser {
-        self.open(user_agent, false).await
+    pub async fn browser_without_script(&self, device: Device) -> Browser {
+        self.open(device, false).await
     }
 
-    async fn open(&self, user_agent: &str, script: bool) -> Browser {
+    async fn open(&self, device: Device, script: bool) -> Browser {
         let chromium = required("CHROMIUM", "/usr/bin/chromium", "apt-get install chromium");
         let mut options = json!({
             "binary": chromium,
             "args": [
                 "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--window-size=1280,900", "--lang=en-US", "--force-device-scale-factor=1",
-                format!("--user-agent={user_agent}"),
+                format!("--window-size={},900", device.width), "--lang=en-US", "--force-device-scale-factor=1",
+                format!("--user-agent={}", device.user_agent),
             ],
         });
         if !script {
@@ -111,7 +128,7 @@ impl Driver {
             .connect(&self.url)
             .await
             .unwrap_or_else(|err| panic!("chromedriver could not start Chromium (CHROMIUM): {err}"));
-        Browser { client }
+        Browser { client, width: device.width }
     }
 }
 
@@ -125,6 +142,7 @@ fn required(variable: &str, default: &str, install: &str) -> PathBuf {
 /// One browser: one device, with its own cookies.
 pub struct Browser {
     client: Client,
+    width: u32,
 }
 
 impl Browser {
@@ -216,11 +234,11 @@ impl Browser {
     pub async fn screenshot(&self, name: &str, for_docs: bool) {
         // The window is the page's height plus the browser's own frame.
         let height = self
-            .script("return document.documentElement.scrollHeight + window.outerHeight - window.innerHeight")
+            .script("return document.documentElement.scrollHeight + window.outerHeight - window.innerHeight + 16")
             .await
             .as_u64()
             .unwrap_or(900);
-        self.client.set_window_size(1280, u32::try_from(height.clamp(600, 4000)).unwrap_or(900)).await.ok();
+        self.client.set_window_size(self.width, u32::try_from(height.clamp(600, 4000)).unwrap_or(900)).await.ok();
         let png = self.client.screenshot().await.expect("screenshot");
         let dir = screenshots_dir();
         std::fs::create_dir_all(&dir).expect("the screenshots directory");
@@ -230,7 +248,7 @@ impl Browser {
             std::fs::create_dir_all(&docs).expect("docs/screenshots");
             std::fs::write(docs.join(format!("{name}.png")), &png).expect("docs screenshot written");
         }
-        self.client.set_window_size(1280, 900).await.ok();
+        self.client.set_window_size(self.width, 900).await.ok();
     }
 
     /// axe-core's serious and critical violations on the page, one line each.

@@ -89,6 +89,9 @@ async fn device_a_signs_device_b_out_and_b_is_sent_to_sign_in_at_its_next_click(
     let phone = driver.browser(devices::PHONE).await;
     sign_up(&laptop, &base, "grace@example.com").await;
     sign_in(&phone, &base, "grace@example.com", PASSWORD).await;
+    assert_eq!(phone.text(".session.current h3").await.as_deref(), Some("Safari on iPhone"));
+    assert_accessible("the account page on a narrow screen", &phone.accessibility_violations().await);
+    phone.screenshot("sessions-phone", true).await;
 
     laptop.open(&format!("{base}/account")).await;
     let devices: Vec<String> = {
