@@ -7,7 +7,9 @@
 //!
 //! Users go through the proxy only (HTTPS, trusting the throw-away
 //! certificate), with no retry of their own: what the proxy does not save
-//! fails. Two scenarios:
+//! fails. First, the account page's forms as a browser posts them through
+//! the proxy (its `Origin`, the `Secure` cookie over TLS, the forwarded
+//! scheme the Origin rule compares with); then two scenarios:
 //! - **rolling restart**: instance A, then B, is sent SIGTERM, drains, exits
 //!   and starts again, the next stopped only once the proxy's checks see the
 //!   last one up, as an orchestrator waits for readiness; promise: no failed
@@ -190,6 +192,7 @@ pub(crate) async fn run(binary: &Path, proxy_config: &Path, scale: Scale) -> Vec
         .expect("a client");
     load::wait_ready(&client, std::slice::from_ref(&topology.base)).await;
     let users = load::register(&client, std::slice::from_ref(&topology.base), scale.users).await;
+    let page = account_page(&topology.base, &cert).await;
 
     // A rolling restart: A, then B.
     let running = Users::start(&client, &topology.base, &users, scale).await;
@@ -271,5 +274,66 @@ pub(crate) async fn run(binary: &Path, proxy_config: &Path, scale: Scale) -> Vec
         broken,
     };
     tokio::task::spawn_blocking(move || drop(topology)).await.expect("teardown");
-    vec![rolling, crash]
+    vec![page, rolling, crash]
+}
+
+/// The account page through the proxy, as a browser uses it: a sign-up
+/// posted from the page's own HTTPS origin is answered with a redirect and a
+/// `Secure` cookie that opens the page; one posted from another origin is refused.
+async fn account_page(base: &str, cert: &[u8]) -> Outcome {
+    let started = Instant::now();
+    let browser = Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .tls_certs_only([reqwest::Certificate::from_pem(cert).expect("the certificate")])
+        .build()
+        .expect("a client");
+    let sign_up = |origin: &str| {
+        browser
+            .post(format!("{base}/account/register"))
+            .header(reqwest::header::ORIGIN, origin)
+            .header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body("email=page%40example.com&password=correct+horse+battery+staple")
+            .send()
+    };
+    let mut tally = Tally::default();
+    let mut broken = Vec::new();
+    let mut saw = Vec::new();
+    let sent = Instant::now();
+    let foreign = sign_up("https://elsewhere.example").await.map(|response| response.status().as_u16());
+    tally.record(*foreign.as_ref().unwrap_or(&0), sent);
+    saw.push(format!("another origin: {}", foreign.as_ref().map_or(0, |status| *status)));
+    if foreign.ok() != Some(403) {
+        broken.push("a sign-up from another origin was not refused with 403".to_owned());
+    }
+    let sent = Instant::now();
+    match sign_up(base).await {
+        Ok(response) => {
+            tally.record(response.status().as_u16(), sent);
+            let cookie = response.headers().get(reqwest::header::SET_COOKIE).and_then(|v| v.to_str().ok());
+            let cookie = cookie.unwrap_or_default().to_owned();
+            saw.push(format!("its own origin: {}", response.status().as_u16()));
+            if response.status() != reqwest::StatusCode::SEE_OTHER || !cookie.contains("; Secure") {
+                broken.push(format!("a sign-up from the page's origin got {} ({cookie:?})", response.status()));
+            }
+            let token = cookie.split(';').next().unwrap_or_default().to_owned();
+            let page = browser.get(format!("{base}/account")).header(reqwest::header::COOKIE, token).send().await;
+            let shown = match page {
+                Ok(page) => page.text().await.unwrap_or_default().contains("page@example.com"),
+                Err(_) => false,
+            };
+            saw.push(format!("the page shows the account: {}", if shown { "yes" } else { "no" }));
+            if !shown {
+                broken.push("the new cookie did not open the account page".to_owned());
+            }
+        }
+        Err(err) => broken.push(format!("the sign-up got no answer: {err}")),
+    }
+    Outcome {
+        fault: "proxy-account-page",
+        what: "the account page's forms through HAProxy over HTTPS, posted as a browser posts them",
+        saw: saw.join("; "),
+        tally,
+        took: started.elapsed(),
+        broken,
+    }
 }
