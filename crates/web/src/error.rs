@@ -199,9 +199,7 @@ impl ApiError {
             response.extensions_mut().insert(Failure(cause.clone()));
         }
     }
-}
 
-impl ApiError {
     /// The fields that broke a rule, for `validation_failed`; else none.
     pub fn field_errors(&self) -> &[FieldError] {
         match self {

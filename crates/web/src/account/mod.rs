@@ -19,7 +19,10 @@ mod pages;
 
 use axum::{
     Form, Router,
-    extract::{FromRequestParts, Path, State, rejection::FormRejection},
+    extract::{
+        FromRequestParts, Path, State,
+        rejection::{FormRejection, PathRejection},
+    },
     http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts},
     response::{Html, IntoResponse, Response},
     routing::{MethodRouter, any, get, post},
@@ -97,7 +100,7 @@ async fn asset(content_type: &'static str, body: &'static str) -> Response {
 /// The answer to a request under [`PATH`] refused before it reached the
 /// page (a foreign origin, a body announced too large): a page saying why.
 pub fn refused(err: &ApiError) -> Response {
-    let mut response = problem_page(err, pages::problem(&Feedback::problem(err, None)));
+    let mut response = short_problem(err);
     seal(response.headers_mut());
     response
 }
@@ -119,7 +122,7 @@ impl FromRequestParts<AppState> for Visitor {
             Ok(CurrentSession(session)) => Ok(Self::SignedIn(Box::new(session))),
             Err(ApiError::Unauthenticated) if state.cookie.candidates(&parts.headers).is_empty() => Ok(Self::SignedOut),
             Err(ApiError::Unauthenticated) => Ok(Self::Ended),
-            Err(err) => Err(problem_page(&err, pages::problem(&Feedback::problem(&err, None)))),
+            Err(err) => Err(short_problem(&err)),
         }
     }
 }
@@ -221,14 +224,14 @@ async fn logout(
 ) -> Response {
     match actions::logout(&state, &caller, presented).await {
         Ok(()) => see_account(Some(Notice::SignedOut), state.cookie.sign_out()),
-        Err(err) => problem_page(&err, pages::problem(&Feedback::problem(&err, None))),
+        Err(err) => short_problem(&err),
     }
 }
 
 async fn logout_all(State(state): State<AppState>, caller: Caller, Member(session): Member) -> Response {
     match actions::logout_everywhere(&state, &caller, &session).await {
         Ok(()) => see_account(Some(Notice::SignedOutEverywhere), state.cookie.sign_out()),
-        Err(err) => account_page(&state, &session, &Feedback::problem(&err, None), Some(&err)).await,
+        Err(err) => account_problem(&state, &session, &err, None).await,
     }
 }
 
@@ -236,16 +239,17 @@ async fn revoke_session(
     State(state): State<AppState>,
     caller: Caller,
     Member(session): Member,
-    Path(id): Path<String>,
+    id: Result<Path<String>, PathRejection>,
 ) -> Response {
     let revoked = async {
-        let id = SessionId::parse(&id).map_err(|_| ApiError::SessionNotFound)?;
+        // A malformed id (even one that is not UTF-8) is not one of theirs either.
+        let id = id.ok().and_then(|Path(id)| SessionId::parse(&id).ok()).ok_or(ApiError::SessionNotFound)?;
         actions::revoke_session(&state, &caller, &session, id).await.map(|()| id)
     };
     match revoked.await {
         Ok(id) if id == session.id => see_account(Some(Notice::SignedOut), state.cookie.sign_out()),
         Ok(_) => see_account(Some(Notice::SessionRevoked), HeaderMap::new()),
-        Err(err) => account_page(&state, &session, &Feedback::problem(&err, None), Some(&err)).await,
+        Err(err) => account_problem(&state, &session, &err, None).await,
     }
 }
 
@@ -258,7 +262,7 @@ async fn change_password(
     let changed = async { actions::change_password(&state, &caller, &session, &form?.0).await };
     match changed.await {
         Ok(changed) => signed_in(&state, &changed, Notice::PasswordChanged),
-        Err(err) => account_page(&state, &session, &Feedback::problem(&err, Some(Which::Password)), Some(&err)).await,
+        Err(err) => account_problem(&state, &session, &err, Some(Which::Password)).await,
     }
 }
 
@@ -271,8 +275,13 @@ async fn delete_account(
     let deleted = async { actions::delete_account(&state, &caller, &session, &form?.0.password).await };
     match deleted.await {
         Ok(()) => see_account(Some(Notice::AccountDeleted), state.cookie.sign_out()),
-        Err(err) => account_page(&state, &session, &Feedback::problem(&err, Some(Which::Delete)), Some(&err)).await,
+        Err(err) => account_problem(&state, &session, &err, Some(Which::Delete)).await,
     }
+}
+
+/// The signed-in page for `session` after `form` (or another button) failed with `err`.
+async fn account_problem(state: &AppState, session: &Session, err: &ApiError, form: Option<Which>) -> Response {
+    account_page(state, session, &Feedback::problem(err, form), Some(err)).await
 }
 
 /// The signed-in page for `session` saying `feedback`, with the status of
@@ -290,7 +299,7 @@ async fn account_page(state: &AppState, session: &Session, feedback: &Feedback, 
         Ok(loaded) => loaded,
         // The user was deleted meanwhile.
         Err(ApiError::Unauthenticated) => return session_ended(state),
-        Err(failed) => return problem_page(&failed, pages::problem(&Feedback::problem(&failed, None))),
+        Err(failed) => return short_problem(&failed),
     };
     let account = pages::Account { email: user.email.as_str(), sessions: &sessions, current: session.id };
     let markup = pages::signed_in(&account, feedback);
@@ -319,6 +328,11 @@ fn see_account(notice: Option<Notice>, headers: HeaderMap) -> Response {
 
 fn page(status: StatusCode, markup: Markup) -> Response {
     (status, Html(markup.into_string())).into_response()
+}
+
+/// The short page that only says what went wrong, answered as `err` is.
+fn short_problem(err: &ApiError) -> Response {
+    problem_page(err, pages::problem(&Feedback::problem(err, None)))
 }
 
 /// `markup` answered with the status of `err` (and its `Retry-After`, log line).

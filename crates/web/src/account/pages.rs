@@ -218,9 +218,14 @@ fn sentence(text: &str) -> String {
 
 /// `currentPassword` as `current-password`, for ids.
 fn kebab(name: &str) -> String {
-    name.chars()
-        .flat_map(|c| if c.is_ascii_uppercase() { vec!['-', c.to_ascii_lowercase()] } else { vec![c] })
-        .collect()
+    let mut id = String::with_capacity(name.len() + 2);
+    for c in name.chars() {
+        if c.is_ascii_uppercase() {
+            id.push('-');
+        }
+        id.push(c.to_ascii_lowercase());
+    }
+    id
 }
 
 /// A page that only says what went wrong (the service busy, a request

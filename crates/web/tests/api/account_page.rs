@@ -128,6 +128,13 @@ async fn a_failed_form_answers_its_status_with_a_message_and_changes_nothing() {
     assert!(html.contains("id=\"delete-password-error\""), "the password field says why");
     assert!(app.user_exists("careful@example.com").await);
 
+    // An id that is no session id — not even UTF-8 — is none of theirs: the page, 404.
+    for id in ["not-an-id", "%FF"] {
+        let unknown = submit(&app, &laptop, &format!("/account/sessions/{id}/revoke"), &[]).await;
+        assert_eq!(unknown.status(), StatusCode::NOT_FOUND, "{id}");
+        assert!(unknown.text().await.unwrap().contains("That device was already signed out."));
+    }
+
     let common =
         submit(&app, &laptop, "/account/password", &[("currentPassword", PASSWORD), ("newPassword", "password123")])
             .await;
