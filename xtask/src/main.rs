@@ -218,9 +218,7 @@ fn test(extra: &[&str]) -> Result<(), String> {
 fn browser_prerequisites() -> Result<PathBuf, String> {
     let browser = project_root().join("crates/browser");
     if env::var_os("AXE_CORE").is_none() && !browser.join("node_modules/axe-core/axe.min.js").exists() {
-        if Command::new("npm").arg("--version").output().is_err() {
-            return Err("npm is not installed (apt-get install npm): the browser tests need axe-core from npm".into());
-        }
+        require("npm", "apt-get install npm; the browser tests need axe-core from npm")?;
         run(Command::new("npm").args(["ci", "--no-audit", "--no-fund"]).current_dir(&browser))?;
     }
     Ok(env::var_os("SESAME_SCREENSHOTS").map_or_else(|| target_dir().join("screenshots"), PathBuf::from))
@@ -265,9 +263,7 @@ const IMAGE_BUILD: [&str; 7] = ["build", "--release", "--locked", "-p", "sesame-
 
 /// Builds the service as the image does and runs the production topology.
 fn topology(extra: &[&str]) -> Result<(), String> {
-    if Command::new("haproxy").arg("-v").output().is_err() {
-        return Err("haproxy is not installed (Debian: apt-get install haproxy)".to_owned());
-    }
+    require("haproxy", "apt-get install haproxy")?;
     run(&mut cargo_command(&IMAGE_BUILD))?;
     run(&mut cargo_command(&["build", "-q", "-p", "sesame-faults", "--bins"]))?;
     let target = target_dir();
@@ -284,11 +280,8 @@ fn topology(extra: &[&str]) -> Result<(), String> {
 
 /// schemathesis against a mock service, then the TypeScript client's checks.
 fn api_check() -> Result<(), String> {
-    for (tool, install) in [("schemathesis", "pip install schemathesis"), ("npm", "apt-get install npm")] {
-        if Command::new(tool).arg("--version").output().is_err() {
-            return Err(format!("{tool} is not installed ({install})"));
-        }
-    }
+    require("schemathesis", "pip install schemathesis")?;
+    require("npm", "apt-get install npm")?;
     run(&mut cargo_command(&["build", "-q", "-p", "sesame-web", "--bin", "sesame"]))?;
     let port =
         std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map_err(|e| e.to_string())?.port();
@@ -456,8 +449,18 @@ const BENCH_BEGIN: &str = "<!-- cargo xtask bench: begin -->";
 const BENCH_END: &str = "<!-- cargo xtask bench: end -->";
 
 /// Installs wrk from Debian's packages when it is missing.
+/// Fails, saying how to `install` it, when `tool` is not on the `PATH`.
+fn require(tool: &str, install: &str) -> Result<(), String> {
+    if installed(tool) { Ok(()) } else { Err(format!("{tool} is not installed ({install})")) }
+}
+
+/// Whether `tool` can be started (whatever it answers to `--version`).
+fn installed(tool: &str) -> bool {
+    Command::new(tool).arg("--version").output().is_ok()
+}
+
 fn ensure_wrk() -> Result<(), String> {
-    if Command::new("wrk").arg("--version").output().is_ok() {
+    if installed("wrk") {
         return Ok(());
     }
     eprintln!("installing wrk (apt-get install wrk)");
