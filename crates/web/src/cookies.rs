@@ -121,7 +121,7 @@ impl SessionCookie {
             let value = cookie.value();
             let (token, legacy) = match SessionToken::parse(value) {
                 Some(token) => (token, false),
-                None => match SessionToken::parse_legacy(value).filter(|_| self.legacy_tokens) {
+                None => match self.legacy_tokens.then(|| SessionToken::parse_legacy(value)).flatten() {
                     Some(token) => (token, true),
                     None => continue,
                 },

@@ -102,21 +102,18 @@ impl FromRequestParts<AppState> for CurrentSession {
             };
             match authenticated {
                 Ok((session, rotated)) => {
-                    let reissue = parts.extensions.get::<Reissue>();
-                    match rotated {
-                        Some(new_token) => {
-                            let caller = Caller::of(&state.proxies, parts);
-                            audit::record(Event::LegacyTokenRotated, &caller, Some(session.user_id), Some(session.id));
-                            if let Some(reissue) = reissue {
-                                reissue.rotated(new_token);
-                            }
+                    if rotated.is_some() {
+                        let caller = Caller::of(&state.proxies, parts);
+                        audit::record(Event::LegacyTokenRotated, &caller, Some(session.user_id), Some(session.id));
+                    }
+                    if let Some(reissue) = parts.extensions.get::<Reissue>() {
+                        match rotated {
+                            Some(new_token) => reissue.rotated(new_token),
+                            // A legacy token already rotated (its minute of grace) is
+                            // never re-issued: the browser holds its successor.
+                            None if candidate.renamed && !candidate.legacy => reissue.renamed(candidate.token),
+                            None => {}
                         }
-                        None if candidate.renamed => {
-                            if let Some(reissue) = reissue {
-                                reissue.renamed(candidate.token);
-                            }
-                        }
-                        None => {}
                     }
                     return Ok(Self(session));
                 }

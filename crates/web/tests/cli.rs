@@ -518,6 +518,7 @@ async fn a_legacy_cookie_keeps_working_and_is_rotated_at_its_first_use() {
 
     let mut vars = real.vars.clone();
     vars.insert("SESAME__COOKIE__LEGACY_TOKENS".into(), "true".into());
+    vars.insert("SESAME__COOKIE__PREVIOUS_NAMES".into(), "legacySid".into());
     let served = service(&vars);
     let base = ready(&served).await;
     let first = me(&base, legacy_token).await;
@@ -532,6 +533,17 @@ async fn a_legacy_cookie_keeps_working_and_is_rotated_at_its_first_use() {
     let in_flight = me(&base, legacy_token).await;
     assert_eq!(in_flight.status(), 200, "the legacy token works for 60 s after the rotation");
     assert!(in_flight.headers().get("set-cookie").is_none(), "and is not rotated twice");
+    let renamed = reqwest::Client::new()
+        .get(format!("{base}/api/auth/me"))
+        .header("cookie", format!("legacySid={legacy_token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(renamed.status(), 200);
+    assert!(
+        renamed.headers().get("set-cookie").is_none(),
+        "under a previous name too, the rotated legacy token is not re-issued over its successor"
+    );
     assert_eq!(me(&base, "legacy-cookie-made-up-000000").await.status(), 401, "only imported sessions open");
     assert_eq!(login(&base, &email, "password").await.status(), 200, "the bcrypt hash verifies");
     let rotations = served.logs().matches("legacy_token_rotated").count();
