@@ -115,8 +115,11 @@ pub(super) async fn import(
             Err(err) => return Err(err.cause_chain()),
         };
         if let Some(token) = token.filter(|_| created) {
-            auth.adopt_legacy_session(&user, &token).await.map_err(|err| err.to_string())?;
-            done.sessions += 1;
+            match auth.adopt_legacy_session(&user, &token).await {
+                Ok(_) => done.sessions += 1,
+                // The user exists now and a rerun skips it: say whose cookie was not kept.
+                Err(err) => done.tally.fail("record", number, &format!("user created, its legacy session not: {err}")),
+            }
         }
     }
     Ok(done)
