@@ -57,6 +57,19 @@ impl Tally {
         self.statuses.iter().filter(|(status, _)| is_failure(**status)).map(|(_, n)| n).sum()
     }
 
+    /// The promises every run keeps that this tally broke: no session lost
+    /// (a 401 for a live session), no failed request.
+    pub(crate) fn broken(&self) -> Vec<String> {
+        let mut broken = Vec::new();
+        if self.lost > 0 {
+            broken.push(format!("{} sessions lost (401)", self.lost));
+        }
+        if self.failed() > 0 {
+            broken.push(format!("{} failed requests", self.failed()));
+        }
+        broken
+    }
+
     /// Counts one request that started at `started` and ended with `status`.
     pub(crate) fn record(&mut self, status: u16, started: Instant) {
         *self.statuses.entry(status).or_default() += 1;

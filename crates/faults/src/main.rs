@@ -262,13 +262,7 @@ async fn run(fault: &Fault, binary: &std::path::Path, scale: Scale) -> Outcome {
         Promise::Flawless => REDIS_TIMEOUT + Duration::from_secs(1),
         Promise::NoFailures => POSTGRES_TIMEOUT + Duration::from_secs(1),
     };
-    let mut broken = Vec::new();
-    if tally.lost > 0 {
-        broken.push(format!("{} sessions lost", tally.lost));
-    }
-    if tally.failed() > 0 {
-        broken.push(format!("{} failed requests", tally.failed()));
-    }
+    let mut broken = tally.broken();
     if tally.slowest > limit {
         broken.push(format!("slowest request {:?} > {limit:?}", tally.slowest));
     }
@@ -392,6 +386,7 @@ fn parse_args() -> Result<Args, String> {
     let scale = Scale { users: users.unwrap_or(scale.users), ..scale };
     let topology = match (topology, proxy_config) {
         (true, None) => return Err("--topology needs --proxy-config FILE (docker/haproxy/haproxy.cfg)".to_owned()),
+        (true, Some(_)) if only.is_some() => return Err("--only picks a fault; --topology runs no faults".to_owned()),
         (true, config) => config,
         (false, _) => None,
     };

@@ -195,13 +195,7 @@ pub(crate) async fn run(one: &Move, binary: &Path, scale: Scale) -> Outcome {
     let mut tally = load.stop().await;
     logins.stop_into(&mut tally).await;
 
-    let mut broken = Vec::new();
-    if tally.lost > 0 {
-        broken.push(format!("{} unexpected 401s", tally.lost));
-    }
-    if tally.failed() > 0 {
-        broken.push(format!("{} failed requests", tally.failed()));
-    }
+    let broken = tally.broken();
     let logs = instances.iter().map(Instance::logs).collect::<Vec<_>>().join("\n---\n");
     if !broken.is_empty() {
         eprintln!("faults: {} broke its promise ({}); the instances' logs:\n{logs}", one.name, broken.join(", "));

@@ -218,13 +218,7 @@ pub(crate) async fn run(binary: &Path, proxy_config: &Path, scale: Scale) -> Vec
     .expect("the rolling restart");
     tokio::time::sleep(scale.after).await;
     let tally = running.stop().await;
-    let mut broken = Vec::new();
-    if tally.failed() > 0 {
-        broken.push(format!("{} failed requests", tally.failed()));
-    }
-    if tally.lost > 0 {
-        broken.push(format!("{} logouts", tally.lost));
-    }
+    let broken = tally.broken();
     let rolling = Outcome {
         fault: "proxy-rolling-restart",
         what: "two production instances behind HAProxy (docker/haproxy/haproxy.cfg), restarted one after the other",
@@ -313,7 +307,10 @@ async fn account_page(base: &str, cert: &[u8]) -> Outcome {
             let cookie = cookie.unwrap_or_default().to_owned();
             saw.push(format!("its own origin: {}", response.status().as_u16()));
             if response.status() != reqwest::StatusCode::SEE_OTHER || !cookie.contains("; Secure") {
-                broken.push(format!("a sign-up from the page's origin got {} ({cookie:?})", response.status()));
+                // The cookie's attributes, never its token.
+                let attributes = cookie.split_once(';').map_or("", |(_, attributes)| attributes);
+                broken
+                    .push(format!("a sign-up from the page's origin got {} (cookie:{attributes})", response.status()));
             }
             let token = cookie.split(';').next().unwrap_or_default().to_owned();
             let page = browser.get(format!("{base}/account")).header(reqwest::header::COOKIE, token).send().await;
