@@ -94,3 +94,27 @@ async fn open(
     store.create(&session).await.expect("creating a seeded session");
     token
 }
+
+/// One session in the portable format (`sesame sessions import`), its times
+/// in RFC 3339, its user's snapshot made from the user's id.
+pub(crate) struct SessionLine<'a> {
+    pub(crate) token_hash: &'a str,
+    pub(crate) user: UserId,
+    pub(crate) created: &'a str,
+    pub(crate) last_seen: &'a str,
+    pub(crate) idle_expires: &'a str,
+    pub(crate) absolute_expires: &'a str,
+}
+
+impl SessionLine<'_> {
+    /// Writes the line, with a new session id.
+    pub(crate) fn write(&self, out: &mut impl std::io::Write) {
+        let Self { token_hash, user, created, last_seen, idle_expires, absolute_expires } = self;
+        writeln!(
+            out,
+            r#"{{"kind":"session","version":1,"tokenHash":"{token_hash}","id":"{id}","userId":"{user}","createdAt":"{created}","lastSeenAt":"{last_seen}","idleExpiresAt":"{idle_expires}","absoluteExpiresAt":"{absolute_expires}","ip":"203.0.113.7","userAgent":"Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0","user":{{"email":"user-{user}@example.com","isVerified":false,"createdAt":"{created}"}}}}"#,
+            id = SessionId::random(),
+        )
+        .expect("a session line");
+    }
+}

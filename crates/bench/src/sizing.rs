@@ -25,14 +25,12 @@ use std::{
     time::{Duration, Instant},
 };
 
-use sesame_core::{
-    SessionToken,
-    ports::{SessionId, UserId},
-};
+use sesame_core::{SessionToken, ports::UserId};
 use sesame_testbed::{Postgres, Redis, free_port};
 use time::OffsetDateTime;
 
 use crate::{
+    seed::SessionLine,
     throughput::{Process, loopback, wait_until_ok},
     wrk,
 };
@@ -63,14 +61,16 @@ fn seed(path: &Path, count: usize, keep: usize) -> Seed {
             at(seen + time::Duration::minutes(30)),
             at(now + time::Duration::hours(11)),
         );
-        writeln!(
-            out,
-            r#"{{"kind":"session","version":1,"tokenHash":"{hash}","id":"{id}","userId":"{user}","createdAt":"{created}","lastSeenAt":"{seen}","idleExpiresAt":"{idle}","absoluteExpiresAt":"{absolute}","ip":"203.0.113.7","userAgent":"Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0","user":{{"email":"user-{user}@example.com","isVerified":false,"createdAt":"{created}"}}}}"#,
-            hash = token.hash().to_hex(),
-            id = SessionId::random(),
-            seen = at(seen),
-        )
-        .expect("a line");
+        let (token_hash, last_seen) = (token.hash().to_hex(), at(seen));
+        SessionLine {
+            token_hash: &token_hash,
+            user,
+            created: &created,
+            last_seen: &last_seen,
+            idle_expires: &idle,
+            absolute_expires: &absolute,
+        }
+        .write(&mut out);
         if cookies.len() < keep {
             cookies.push(format!("sessionId={}", token.expose()));
         }

@@ -14,10 +14,10 @@ use std::{
     time::{Duration, Instant},
 };
 
-use sesame_core::ports::{SessionId, UserId};
+use sesame_core::ports::UserId;
 use sesame_testbed::Redis;
 
-use crate::throughput::resident_if_running;
+use crate::{seed::SessionLine, throughput::resident_if_running};
 
 /// How far above its start a command's resident memory may go.
 const HEADROOM: u64 = 32 * 1024 * 1024;
@@ -111,12 +111,15 @@ fn write_sessions(path: &Path, sessions: u64) {
         // Unique within the run; the Redis is the run's own.
         let hash = format!("{n:064x}");
         let user = users[(n % 1000) as usize];
-        writeln!(
-            out,
-            r#"{{"kind":"session","version":1,"tokenHash":"{hash}","id":"{id}","userId":"{user}","createdAt":"{created}","lastSeenAt":"{created}","idleExpiresAt":"{idle}","absoluteExpiresAt":"{absolute}","ip":"203.0.113.7","userAgent":"Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0","user":{{"email":"user-{user}@example.com","isVerified":false,"createdAt":"{created}"}}}}"#,
-            id = SessionId::random(),
-        )
-        .expect("a line");
+        SessionLine {
+            token_hash: &hash,
+            user,
+            created: &created,
+            last_seen: &created,
+            idle_expires: &idle,
+            absolute_expires: &absolute,
+        }
+        .write(&mut out);
     }
     out.flush().expect("the sessions file");
 }
