@@ -282,6 +282,7 @@ fn topology(extra: &[&str]) -> Result<(), String> {
 fn api_check() -> Result<(), String> {
     require("schemathesis", "pip install schemathesis")?;
     require("npm", "apt-get install npm")?;
+    require("curl", "apt-get install curl")?;
     run(&mut cargo_command(&["build", "-q", "-p", "sesame-web", "--bin", "sesame"]))?;
     let port =
         std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map_err(|e| e.to_string())?.port();
@@ -333,14 +334,10 @@ const SCHEMATHESIS_RUNS: [(Option<&str>, &[&str], &str); 5] = [
 
 /// Runs schemathesis at `base`, every check on, run by run ([`SCHEMATHESIS_RUNS`]).
 fn schemathesis(base: &str) -> Result<(), String> {
-    let mut waited = 0;
-    while Command::new("curl").args(["-sf", &format!("{base}/readyz")]).output().map_or(true, |o| !o.status.success()) {
-        waited += 1;
-        if waited > 100 {
-            return Err(format!("{base} never became ready"));
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    let readyz = format!("{base}/readyz");
+    services::wait_for(&readyz, std::time::Duration::from_secs(10), || {
+        Command::new("curl").args(["-sf", &readyz]).output().is_ok_and(|answer| answer.status.success())
+    })?;
     for (user, operations, phases) in SCHEMATHESIS_RUNS {
         // From a scratch directory: schemathesis keeps a cache where it runs.
         let mut command = Command::new("schemathesis");
@@ -448,7 +445,6 @@ fn bench_throughput(quick: bool) -> Result<(), String> {
 const BENCH_BEGIN: &str = "<!-- cargo xtask bench: begin -->";
 const BENCH_END: &str = "<!-- cargo xtask bench: end -->";
 
-/// Installs wrk from Debian's packages when it is missing.
 /// Fails, saying how to `install` it, when `tool` is not on the `PATH`.
 fn require(tool: &str, install: &str) -> Result<(), String> {
     if installed(tool) { Ok(()) } else { Err(format!("{tool} is not installed ({install})")) }
@@ -459,6 +455,7 @@ fn installed(tool: &str) -> bool {
     Command::new(tool).arg("--version").output().is_ok()
 }
 
+/// Installs wrk from Debian's packages when it is missing.
 fn ensure_wrk() -> Result<(), String> {
     if installed("wrk") {
         return Ok(());

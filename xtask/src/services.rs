@@ -30,7 +30,8 @@ pub(crate) fn answers(address: &str) -> bool {
     TcpStream::connect_timeout(&address, Duration::from_millis(500)).is_ok()
 }
 
-fn wait_for(what: &str, deadline: Duration, mut ready: impl FnMut() -> bool) -> Result<(), String> {
+/// Waits until `ready`, checking every 200 ms; fails after `deadline`.
+pub(crate) fn wait_for(what: &str, deadline: Duration, mut ready: impl FnMut() -> bool) -> Result<(), String> {
     let started = Instant::now();
     while !ready() {
         if started.elapsed() > deadline {
