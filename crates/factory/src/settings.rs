@@ -513,7 +513,6 @@ fn rate_limit<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<RateL
     Ok(Some(RateLimit { burst, period: std::time::Duration::from_secs(seconds) }))
 }
 
-/// The variables of a dotenv file, or none when it does not exist.
 /// The settings that hold a password, each of which may instead be read
 /// from the file its `…_FILE` variable names (Docker and Kubernetes secrets).
 const SECRET_VARIABLES: [&str; 3] = ["DATABASE_URL", "REDIS_URL", "SESAME__MIGRATE_FROM__URL"];
@@ -535,6 +534,7 @@ fn read_secret_files(vars: &mut HashMap<String, String>) -> Result<(), SettingsE
     Ok(())
 }
 
+/// The variables of a dotenv file, or none when it does not exist.
 fn read_env_file(path: &Path) -> Result<HashMap<String, String>, SettingsError> {
     let file_error = |err: dotenvy::Error| {
         let reason = match err {

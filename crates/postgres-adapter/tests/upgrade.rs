@@ -5,8 +5,9 @@
 //! writes (`disable_users`) is replayed: the statements of the version before
 //! it keep working once it is applied.
 //!
-//! Needs PostgreSQL at `TEST_DATABASE_URL` (`cargo xtask test` provides it);
-//! fails, naming the variable, without it.
+//! Needs PostgreSQL at `TEST_DATABASE_URL` (default
+//! `postgres://postgres@127.0.0.1:5432/test`); fails, naming the variable,
+//! when none answers there.
 
 use sqlx::{AssertSqlSafe, Connection as _, PgConnection};
 
@@ -62,7 +63,8 @@ async fn the_version_before_disable_users_keeps_working_once_it_is_applied() {
     let mut db = PgConnection::connect(&url)
         .await
         .unwrap_or_else(|err| panic!("PostgreSQL is needed: {err}. Start it, or set TEST_DATABASE_URL."));
-    let schema = format!("sesame_upgrade_{}", uuid::Uuid::new_v4().simple());
+    // `sesame_test_…`: `cargo xtask test` drops what a failed run leaves.
+    let schema = format!("sesame_test_upgrade_{}", uuid::Uuid::new_v4().simple());
     sqlx::raw_sql(AssertSqlSafe(format!("CREATE SCHEMA {schema}; SET search_path TO {schema}")))
         .execute(&mut db)
         .await
