@@ -245,7 +245,12 @@ impl AuthService {
     /// A legacy session with less than the grace left (one rotated already)
     /// is served as it is. Two requests presenting the token at the same
     /// moment may each rotate it; the session whose token the client does not
-    /// keep then ends at its idle expiry. Errors: as `authenticate`.
+    /// keep then ends at its idle expiry. The grace is written with `create`,
+    /// which overwrites: a logout or revocation that lands in the instant
+    /// between this request's read and that write is undone for the minute of
+    /// grace (and the rotated session, created after it, outlives it); closing
+    /// that needs a conditional "shorten if still live" write in every store.
+    /// Errors: as `authenticate`.
     pub async fn authenticate_legacy(
         &self,
         token: &SessionToken,
