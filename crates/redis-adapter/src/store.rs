@@ -664,10 +664,10 @@ fn glob_escape(text: &str) -> String {
 impl SessionCache for RedisSessionStore {
     async fn lookup(&self, token_hash: &SessionTokenHash) -> Result<Cached, PortError> {
         let now = self.clock.now();
-        if let Some(session) = self.local.as_ref().and_then(|local| local.get(token_hash)) {
-            if session.is_live_at(now) {
-                return Ok(Cached::Live { session, durable: true });
-            }
+        if let Some(session) = self.local.as_ref().and_then(|local| local.get(token_hash))
+            && session.is_live_at(now)
+        {
+            return Ok(Cached::Live { session, durable: true });
         }
         let version = self.local.as_ref().and_then(|local| local.version());
         Ok(match self.read(token_hash).await? {

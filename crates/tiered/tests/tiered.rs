@@ -183,10 +183,10 @@ impl<T: SessionCache + ?Sized> SessionCache for Flaky<T> {
     }
     async fn mark_durable(&self, hash: &SessionTokenHash) -> Result<bool, PortError> {
         self.check()?;
-        if self.logout_before_mark.load(Ordering::SeqCst) {
-            if let Cached::Live { session, .. } = self.inner.lookup(hash).await? {
-                self.inner.end(&[session]).await?;
-            }
+        if self.logout_before_mark.load(Ordering::SeqCst)
+            && let Cached::Live { session, .. } = self.inner.lookup(hash).await?
+        {
+            self.inner.end(&[session]).await?;
         }
         self.inner.mark_durable(hash).await
     }

@@ -180,12 +180,12 @@ async fn serve(settings: Settings) -> ExitCode {
         eprintln!("sesame: {err}");
         return ExitCode::FAILURE;
     }
-    if let (Some(dir), Some(stores)) = (snapshot_dir, built.get()) {
-        if let Err(err) = snapshot::save(&dir, stores).await {
-            tracing::error!(error = %err, dir = %dir.display(), "the snapshot could not be saved");
-            eprintln!("sesame: the snapshot could not be saved in {}: {err}", dir.display());
-            return ExitCode::FAILURE;
-        }
+    if let (Some(dir), Some(stores)) = (snapshot_dir, built.get())
+        && let Err(err) = snapshot::save(&dir, stores).await
+    {
+        tracing::error!(error = %err, dir = %dir.display(), "the snapshot could not be saved");
+        eprintln!("sesame: the snapshot could not be saved in {}: {err}", dir.display());
+        return ExitCode::FAILURE;
     }
     ExitCode::SUCCESS
 }
