@@ -28,6 +28,7 @@ pub mod startup;
 pub mod state;
 pub mod telemetry;
 pub mod transfer;
+pub mod words;
 
 pub use startup::Application;
 pub use state::AppState;

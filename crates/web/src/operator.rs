@@ -17,7 +17,10 @@ use sesame_core::{
 };
 use time::OffsetDateTime;
 
-use crate::audit::{self, Event};
+use crate::{
+    audit::{self, Event},
+    words::{counted, when},
+};
 
 /// Exit code: the user or session named does not exist.
 const NOT_FOUND: u8 = 3;
@@ -173,9 +176,21 @@ struct Stats {
     top_users: Vec<(UserId, u64)>,
 }
 
-/// Who runs the command, for the audit log.
+/// Who runs the command, for the audit log: the user `sudo` ran it for,
+/// else the login name, else the numeric uid (a container sets no `USER`).
 fn operator_name() -> String {
-    std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_else(|_| "unknown".to_owned())
+    let named = |variable: &str| std::env::var(variable).ok().filter(|name| !name.trim().is_empty());
+    named("SUDO_USER")
+        .or_else(|| named("USER"))
+        .or_else(|| named("LOGNAME"))
+        .or_else(|| uid().map(|uid| format!("uid {uid}")))
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
+/// This process's real uid, from `/proc/self/status` (no `libc` needed).
+fn uid() -> Option<u32> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status.lines().find_map(|line| line.strip_prefix("Uid:"))?.split_whitespace().next()?.parse().ok()
 }
 
 fn print_json(value: &impl Serialize) {
@@ -222,7 +237,8 @@ impl Operator {
                 match self.auth.set_disabled(&parsed, true).await {
                     Ok((user, ended)) => {
                         audit::record_operator(Event::UserDisabled, &operator, Some(user.id), None, ended);
-                        eprintln!("{email} disabled; {ended} sessions ended. `sesame users enable {email}` undoes it");
+                        let ended = counted(ended, "session", "sessions");
+                        eprintln!("{email} disabled; {ended} ended. `sesame users enable {email}` undoes it");
                         ExitCode::SUCCESS
                     }
                     Err(err) => failed(&err, &email),
@@ -248,7 +264,7 @@ impl Operator {
                 match self.auth.delete_user(&parsed).await {
                     Ok((user, ended)) => {
                         audit::record_operator(Event::UserDeleted, &operator, Some(user.id), None, ended);
-                        eprintln!("{email} deleted; {ended} sessions ended");
+                        eprintln!("{email} deleted; {} ended", counted(ended, "session", "sessions"));
                         ExitCode::SUCCESS
                     }
                     Err(err) => failed(&err, &email),
@@ -297,7 +313,7 @@ impl Operator {
                             session,
                             ended,
                         );
-                        eprintln!("{ended} sessions of {user} ended");
+                        eprintln!("{} of {user} ended", counted(ended, "session", "sessions"));
                         ExitCode::SUCCESS
                     }
                     Err(err) => failed(&err, &user),
@@ -309,7 +325,7 @@ impl Operator {
                     ExitCode::SUCCESS
                 }
                 Ok(stats) => {
-                    println!("{} live sessions", stats.live);
+                    println!("{}", counted(stats.live, "live session", "live sessions"));
                     for (age, count) in stats.by_age {
                         println!("  opened {age}: {count}");
                     }
@@ -331,7 +347,7 @@ impl Operator {
                     }
                 }
                 audit::record_operator(Event::SessionsPurged, &operator, None, None, purged);
-                eprintln!("{purged} expired sessions removed");
+                eprintln!("{} removed", counted(purged, "expired session", "expired sessions"));
                 ExitCode::SUCCESS
             }
         }
@@ -361,9 +377,9 @@ impl Operator {
                     (false, true) => "verified",
                     (false, false) => "unverified",
                 };
-                println!("{}  {:<40}  {:<10}  registered {}", user.id, user.email, state, user.created_at);
+                println!("{}  {:<40}  {:<10}  registered {}", user.id, user.email, state, when(user.created_at));
             }
-            eprintln!("{} users", users.len());
+            eprintln!("{}", counted(users.len() as u64, "user", "users"));
         }
         ExitCode::SUCCESS
     }
@@ -385,7 +401,9 @@ impl Operator {
                     println!("{}  {}", user.id, user.email);
                     println!(
                         "  verified: {}, disabled: {}, registered {}",
-                        user.is_verified, user.is_disabled, user.created_at
+                        user.is_verified,
+                        user.is_disabled,
+                        when(user.created_at)
                     );
                     print_sessions(&sessions, false);
                 }
@@ -435,12 +453,12 @@ fn print_sessions(sessions: &[Session], json: bool) {
         println!(
             "  session {}  opened {}  last seen {}  ends {}  {}  {}",
             view.id,
-            view.created_at,
-            view.last_seen_at,
-            view.expires_at,
+            when(view.created_at),
+            when(view.last_seen_at),
+            when(view.expires_at),
             view.ip.as_deref().unwrap_or("-"),
             view.user_agent.as_deref().unwrap_or("-"),
         );
     }
-    eprintln!("{} live sessions", sessions.len());
+    eprintln!("{}", counted(sessions.len() as u64, "live session", "live sessions"));
 }

@@ -9,6 +9,7 @@
 //! the request id itself.
 
 use std::{
+    io::IsTerminal as _,
     sync::{
         LazyLock,
         atomic::{AtomicU64, Ordering},
@@ -34,22 +35,37 @@ pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id"
 /// standard error for commands (whose output may be records). Calling it
 /// twice is harmless.
 pub fn init(settings: &LogSettings, to_stdout: bool) {
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|value| !value.is_empty());
     if to_stdout {
-        install(settings, std::io::stdout);
+        install(settings, std::io::stdout, colour(std::io::stdout().is_terminal(), no_color));
     } else {
-        install(settings, std::io::stderr);
+        install(settings, std::io::stderr, colour(std::io::stderr().is_terminal(), no_color));
     }
 }
 
-fn install<W>(settings: &LogSettings, writer: W)
+/// Whether text lines carry ANSI colour: only when they go to a terminal,
+/// and never when `NO_COLOR` is set (<https://no-color.org>) — a pipe, a file
+/// or a log collector gets plain text.
+pub fn colour(to_terminal: bool, no_color: bool) -> bool {
+    to_terminal && !no_color
+}
+
+fn install<W>(settings: &LogSettings, writer: W, ansi: bool)
 where
     W: for<'a> fmt::MakeWriter<'a> + Send + Sync + 'static,
 {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&settings.filter));
+    let text = std::env::var("RUST_LOG").ok().filter(|text| !text.is_empty());
+    let text = text.as_deref().unwrap_or(&settings.filter);
+    let mut filter = EnvFilter::try_new(text).unwrap_or_else(|_| EnvFilter::new(&settings.filter));
+    if !text.contains("sqlx") {
+        // PostgreSQL's notices ("relation _sqlx_migrations already exists"
+        // on every start) are its small talk, not the operator's concern.
+        filter = filter.add_directive("sqlx::postgres::notice=warn".parse().expect("a valid directive"));
+    }
     let registry = tracing_subscriber::registry().with(filter);
     let _ = match settings.format {
         LogFormat::Json => registry.with(fmt::layer().json().flatten_event(true).with_writer(writer)).try_init(),
-        LogFormat::Text => registry.with(fmt::layer().with_writer(writer)).try_init(),
+        LogFormat::Text => registry.with(fmt::layer().with_ansi(ansi).with_writer(writer)).try_init(),
     };
 }
 

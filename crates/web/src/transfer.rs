@@ -157,7 +157,8 @@ impl Progress {
             bar.set_position(done);
         } else if self.last.elapsed() >= self.every {
             self.last = Instant::now();
-            eprintln!("{}: {done} records, {:.0?}", self.what, self.started.elapsed());
+            let done = crate::words::counted(done, "record", "records");
+            eprintln!("{}: {done}, {:.0?}", self.what, self.started.elapsed());
         }
     }
 }

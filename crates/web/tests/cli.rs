@@ -399,7 +399,7 @@ async fn an_operator_lists_ends_disables_enables_and_deletes_and_each_change_is_
 
     let (code, _, said) = operate(&real, &["users", "disable", email]);
     assert_eq!(code, 0, "{said}");
-    assert!(said.contains("user_disabled") && said.contains("1 sessions ended"), "{said}");
+    assert!(said.contains("user_disabled") && said.contains("1 session ended"), "{said}");
     assert_eq!(me(&base, &second).await.status(), 401, "disabling ends every session");
     let refused = login(&base, email, password).await;
     assert_eq!(refused.status(), 403);

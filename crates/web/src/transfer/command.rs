@@ -197,7 +197,7 @@ async fn run_export(store: Store, args: ExportArgs) -> ExitCode {
     };
     match written {
         Ok(written) => {
-            eprintln!("{noun} export: {written} records written");
+            eprintln!("{noun} export: {} written", crate::words::counted(written, "record", "records"));
             ExitCode::SUCCESS
         }
         Err(err) => said(&format!("{noun} export: {err}")),
