@@ -86,6 +86,17 @@ pub(crate) fn accepted(key: &str) -> Option<&'static [&'static str]> {
     }
 }
 
+/// What the default of a setting that follows something else follows, as
+/// `sesame check-config` says it.
+pub(crate) fn follows(key: &str) -> Option<&'static str> {
+    match key {
+        "redis.cluster" => Some("follows REDIS_URL"),
+        "migrate_from.cluster" => Some("follows SESAME__MIGRATE_FROM__URL"),
+        "password.max_concurrent_hashes" => Some("half the cores"),
+        _ => None,
+    }
+}
+
 /// The variable that sets `key`: `http.addr` is `SESAME__HTTP__ADDR`.
 pub fn variable(key: &str) -> String {
     format!("SESAME__{}", key.replace('.', "__").to_uppercase())

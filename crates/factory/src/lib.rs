@@ -13,6 +13,7 @@ mod environment;
 mod health;
 mod located;
 mod origin;
+mod provenance;
 mod settings;
 
 pub use build::{Adapters, FactoryError, Upkeep, build, migrate, redact_url};
@@ -22,6 +23,7 @@ pub use health::{Health, HealthReport, StoreHealth, StoreStatus};
 pub use ipnet::IpNet;
 pub use located::StoreLocation;
 pub use origin::Origin;
+pub use provenance::{SettingLine, Source, explain, explain_process_env};
 /// The guard around every store the factory builds (timeout, breaker, retry,
 /// per-call metrics), for ports composed elsewhere.
 pub use sesame_tiered::{Guard, GuardSettings};

@@ -324,7 +324,7 @@ pub enum SettingsError {
 }
 
 /// The seed's variable names and the keys they set.
-const SEED_NAMES: [(&str, &str); 3] = [
+pub(crate) const SEED_NAMES: [(&str, &str); 3] = [
     ("DATABASE_URL", "database_url"),
     ("REDIS_URL", "redis_url"),
     ("SESSION_MAX_AGE_SECONDS", "session.max_age_seconds"),
@@ -344,11 +344,7 @@ impl Settings {
     /// from a crate's directory finds the workspace's file), if any, overridden
     /// by `vars` (the process environment, or a test's map).
     pub fn load(environment: Environment, dir: &Path, vars: HashMap<String, String>) -> Result<Self, SettingsError> {
-        let name = format!(".env.{environment}");
-        let mut merged = match dir.ancestors().map(|dir| dir.join(&name)).find(|file| file.exists()) {
-            Some(file) => read_env_file(&file)?,
-            None => HashMap::new(),
-        };
+        let (_, mut merged) = env_file(environment, dir)?;
         merged.extend(vars);
         Self::from_vars(environment, merged)
     }
@@ -515,12 +511,12 @@ fn rate_limit<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<RateL
 
 /// The settings that hold a password, each of which may instead be read
 /// from the file its `…_FILE` variable names (Docker and Kubernetes secrets).
-const SECRET_VARIABLES: [&str; 3] = ["DATABASE_URL", "REDIS_URL", "SESAME__MIGRATE_FROM__URL"];
+pub(crate) const SECRET_VARIABLES: [&str; 3] = ["DATABASE_URL", "REDIS_URL", "SESAME__MIGRATE_FROM__URL"];
 
 /// Replaces each `NAME_FILE` of [`SECRET_VARIABLES`] by `NAME`, set to the
 /// file's contents without the trailing newline. Setting both is refused, as
 /// is a file that cannot be read (named; its contents never are).
-fn read_secret_files(vars: &mut HashMap<String, String>) -> Result<(), SettingsError> {
+pub(crate) fn read_secret_files(vars: &mut HashMap<String, String>) -> Result<(), SettingsError> {
     for name in SECRET_VARIABLES {
         let file_variable = format!("{name}_FILE");
         let Some(file) = vars.remove(&file_variable).filter(|file| !file.is_empty()) else { continue };
@@ -532,6 +528,20 @@ fn read_secret_files(vars: &mut HashMap<String, String>) -> Result<(), SettingsE
         vars.insert(name.to_owned(), value.trim_end_matches(['\r', '\n']).to_owned());
     }
     Ok(())
+}
+
+/// `.env.{environment}` in `dir` or the nearest directory above it that has
+/// one: its name and its variables (none when there is no such file).
+pub(crate) fn env_file(
+    environment: Environment,
+    dir: &Path,
+) -> Result<(String, HashMap<String, String>), SettingsError> {
+    let name = format!(".env.{environment}");
+    let vars = match dir.ancestors().map(|dir| dir.join(&name)).find(|file| file.exists()) {
+        Some(file) => read_env_file(&file)?,
+        None => HashMap::new(),
+    };
+    Ok((name, vars))
 }
 
 /// The variables of a dotenv file, or none when it does not exist.

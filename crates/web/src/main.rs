@@ -2,6 +2,7 @@
 //! `migrate`, `check-config`, `users …` and `sessions …` are for operators.
 
 use std::{
+    io::Write as _,
     path::PathBuf,
     process::ExitCode,
     sync::{Arc, OnceLock},
@@ -9,7 +10,7 @@ use std::{
 
 use clap::{Parser, Subcommand};
 use sesame_core::ports::SystemClock;
-use sesame_factory::{Settings, SettingsError};
+use sesame_factory::{SessionBackend, Settings, SettingsError, UserBackend};
 use sesame_web::{
     Application, operator, snapshot,
     startup::{self, shutdown_signal},
@@ -31,8 +32,13 @@ enum Command {
     Serve,
     /// Apply pending migrations to the PostgreSQL users store (DATABASE_URL), and exit.
     Migrate,
-    /// Load and check the settings, print them (secrets redacted), and exit.
-    CheckConfig,
+    /// Load and check the settings, and print each: its variable, its value
+    /// (passwords hidden) and where it came from; exit 1 if they are refused.
+    CheckConfig {
+        /// One JSON array of {variable, value, source} instead of lines.
+        #[arg(long)]
+        json: bool,
+    },
     /// Ask the running service's /readyz on SESAME__HTTP__ADDR: exit 0 when
     /// it answers 200, 1 otherwise (the container image's health check).
     Healthcheck,
@@ -102,10 +108,7 @@ async fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
-        Command::CheckConfig => {
-            eprintln!("{settings:#?}");
-            ExitCode::SUCCESS
-        }
+        Command::CheckConfig { json } => check_config(&here, json),
         Command::Users { command } => {
             let Some(adapters) = stores(&settings).await else { return ExitCode::FAILURE };
             match command {
@@ -136,8 +139,12 @@ fn operator(settings: &Settings, adapters: sesame_factory::Adapters) -> operator
     }
 }
 
-/// The configured stores, or `None` after saying why not.
+/// The configured stores, or `None` after saying why not. A store in this
+/// process's memory is one nobody else sees: the command says so first.
 async fn stores(settings: &Settings) -> Option<sesame_factory::Adapters> {
+    if let Some(warning) = in_memory_warning(settings) {
+        eprintln!("{warning}");
+    }
     match sesame_factory::build(settings, Arc::new(SystemClock)).await {
         Ok(adapters) => Some(adapters),
         Err(err) => {
@@ -145,6 +152,69 @@ async fn stores(settings: &Settings) -> Option<sesame_factory::Adapters> {
             None
         }
     }
+}
+
+/// `sesame check-config`: one line per setting on standard output,
+/// `NAME=value` then where it came from.
+fn check_config(here: &std::path::Path, json: bool) -> ExitCode {
+    let lines = match sesame_factory::explain_process_env(here) {
+        Ok(lines) => lines,
+        Err(err) => {
+            eprintln!("sesame: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    let written = if json {
+        let rows: Vec<_> = lines
+            .iter()
+            .map(|line| {
+                serde_json::json!({"variable": line.variable, "value": line.value, "source": line.source.to_string()})
+            })
+            .collect();
+        writeln!(out, "{}", serde_json::Value::Array(rows))
+    } else {
+        let assignments: Vec<String> =
+            lines.iter().map(|line| format!("{}={}", line.variable, line.value.as_deref().unwrap_or(""))).collect();
+        let width = assignments.iter().map(String::len).max().unwrap_or(0);
+        lines.iter().zip(&assignments).try_for_each(|(line, assignment)| {
+            let unset = if line.value.is_none() { ", unset" } else { "" };
+            writeln!(out, "{assignment:<width$}  # {}{unset}", line.source)
+        })
+    };
+    match written {
+        Ok(()) => ExitCode::SUCCESS,
+        // A reader that stopped early (`| head`) is no failure.
+        Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("sesame: cannot write the settings: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// What an operator command says before it opens a store kept in its own
+/// memory: an empty store of its own, not the running server's.
+fn in_memory_warning(settings: &Settings) -> Option<String> {
+    let in_memory: Vec<&str> = [
+        (settings.store.users == UserBackend::Memory).then_some("users"),
+        (settings.store.sessions == SessionBackend::Memory).then_some("sessions"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    (!in_memory.is_empty()).then(|| {
+        format!(
+            "sesame: warning: {} in this command's own memory (SESSION_ENVIRONMENT={}): it starts empty and is \
+             not a running server's, so this command sees and changes nothing that server holds. Set \
+             SESSION_ENVIRONMENT (development, production) to work on the stores the server uses.",
+            match in_memory.as_slice() {
+                [one] => format!("{one} are"),
+                _ => "users and sessions are".to_owned(),
+            },
+            settings.environment,
+        )
+    })
 }
 
 async fn serve(settings: Settings) -> ExitCode {

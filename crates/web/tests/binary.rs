@@ -194,3 +194,112 @@ async fn outside_production_each_request_gets_an_access_line_with_its_request_id
         (Some("GET"), Some("/healthz"), Some(200))
     );
 }
+
+#[test]
+fn an_operator_command_on_the_in_memory_default_says_it_sees_no_server() {
+    let output = sesame().args(["users", "list"]).output().expect("run sesame users list");
+    assert!(output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("warning: users and sessions are in this command's own memory (SESSION_ENVIRONMENT=mock)")
+            && stderr.contains("Set SESSION_ENVIRONMENT"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("0 users"), "{stderr}");
+    let one_store = sesame()
+        .args(["sessions", "list", "--user", "alice@example.com"])
+        .env("SESSION_ENVIRONMENT", "development")
+        .env("SESAME__STORE__USERS", "memory")
+        .env("SESAME__STORE__SESSIONS", "memory")
+        .output()
+        .expect("run sesame sessions list");
+    let stderr = String::from_utf8_lossy(&one_store.stderr);
+    assert!(stderr.contains("(SESSION_ENVIRONMENT=development)"), "{stderr}");
+    let served = sesame().args(["check-config"]).output().expect("run sesame check-config");
+    assert!(!String::from_utf8_lossy(&served.stderr).contains("own memory"), "only commands that open a store warn");
+}
+
+#[test]
+fn check_config_prints_each_setting_with_its_value_and_where_it_came_from() {
+    let dir = std::env::temp_dir().join(format!("sesame-check-config-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(".env.development"), "SESSION_MAX_AGE_SECONDS=900\n").unwrap();
+    let secret = dir.join("redis_url");
+    std::fs::write(&secret, "redis://:hunter2@cache.internal:6379\n").unwrap();
+    let checked = |json: bool| {
+        let mut command = sesame();
+        command
+            .arg("check-config")
+            .args(json.then_some("--json"))
+            .current_dir(&dir)
+            .env("SESSION_ENVIRONMENT", "development")
+            .env("DATABASE_URL", "postgres://sesame:hunter2@db.internal:5432/sesame")
+            .env("REDIS_URL_FILE", &secret)
+            .env("SESAME__HTTP__ADDR", "127.0.0.1:4321");
+        let output = command.output().expect("run sesame check-config");
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8(output.stdout).expect("UTF-8")
+    };
+    let text = checked(false);
+    let json = checked(true);
+    std::fs::remove_dir_all(&dir).unwrap();
+
+    let line = |name: &str| {
+        let prefix = format!("{name}=");
+        let line = text.lines().find(|line| line.starts_with(&prefix)).unwrap_or_else(|| panic!("no {name}:\n{text}"));
+        let (assignment, source) = line.split_once("  # ").expect("NAME=value  # source");
+        (assignment.trim_end().to_owned(), source.to_owned())
+    };
+    let expected = [
+        ("SESSION_ENVIRONMENT", "SESSION_ENVIRONMENT=development", "environment"),
+        ("SESSION_MAX_AGE_SECONDS", "SESSION_MAX_AGE_SECONDS=900", ".env.development"),
+        ("SESAME__HTTP__ADDR", "SESAME__HTTP__ADDR=127.0.0.1:4321", "environment"),
+        ("DATABASE_URL", "DATABASE_URL=postgres://sesame:***@db.internal:5432/sesame", "environment"),
+        ("REDIS_URL", "REDIS_URL=redis://:***@cache.internal:6379", "file (REDIS_URL_FILE)"),
+        ("SESAME__STORE__SESSIONS", "SESAME__STORE__SESSIONS=tiered", "default (development)"),
+        ("SESAME__REDIS__CLUSTER", "SESAME__REDIS__CLUSTER=false", "default (follows REDIS_URL)"),
+        ("SESAME__COOKIE__PERSISTENT", "SESAME__COOKIE__PERSISTENT=false", "default"),
+        ("SESAME__HTTP__METRICS_ADDR", "SESAME__HTTP__METRICS_ADDR=", "default, unset"),
+    ];
+    for (name, assignment, source) in expected {
+        assert_eq!(line(name), (assignment.to_owned(), source.to_owned()), "{text}");
+    }
+    assert!(!text.contains("SESAME__SESSION__MAX_AGE_SECONDS"), "the seed's name, not its alias: {text}");
+    assert!(!text.contains("Settings {") && !text.contains("SecretBox"), "no Debug dump: {text}");
+
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&json).expect("a JSON array");
+    assert_eq!(rows.len(), text.lines().count(), "the same settings");
+    let addr = rows.iter().find(|row| row["variable"] == "SESAME__HTTP__ADDR").expect("SESAME__HTTP__ADDR");
+    assert_eq!((addr["value"].as_str(), addr["source"].as_str()), (Some("127.0.0.1:4321"), Some("environment")));
+    let metrics = rows.iter().find(|row| row["variable"] == "SESAME__HTTP__METRICS_ADDR").expect("metrics");
+    assert!(metrics["value"].is_null(), "unset is null: {metrics}");
+    assert!(!text.contains("hunter2") && !json.contains("hunter2"), "never a password");
+}
+
+#[test]
+fn log_lines_are_coloured_only_on_a_terminal_and_never_with_no_color() {
+    const ESCAPE: char = '\u{1b}';
+    // Piped: plain text.
+    let piped = sesame().args(["users", "list"]).output().expect("run sesame");
+    let piped = String::from_utf8_lossy(&piped.stderr);
+    assert!(piped.contains("store status changed") && !piped.contains(ESCAPE), "{piped:?}");
+    // On a terminal (`script` runs it on a pseudo-terminal): coloured, unless NO_COLOR.
+    let on_terminal = |no_color: Option<&str>| {
+        let mut command = Command::new("script");
+        command
+            .args(["-qec", &format!("{} users list", env!("CARGO_BIN_EXE_sesame")), "/dev/null"])
+            .current_dir(std::env::temp_dir())
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("TERM", "xterm");
+        if let Some(value) = no_color {
+            command.env("NO_COLOR", value);
+        }
+        let shown = command.output().expect("script (util-linux) runs");
+        String::from_utf8_lossy(&shown.stdout).into_owned()
+    };
+    let coloured = on_terminal(None);
+    assert!(coloured.contains("store status changed") && coloured.contains(ESCAPE), "{coloured:?}");
+    let plain = on_terminal(Some("1"));
+    assert!(plain.contains("store status changed") && !plain.contains(ESCAPE), "{plain:?}");
+}
