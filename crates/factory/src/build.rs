@@ -271,7 +271,12 @@ pub async fn build(settings: &Settings, clock: Arc<dyn Clock>) -> Result<Adapter
         SessionBackend::Tiered => {
             let redis = Arc::new(connect_redis_lazily(settings, Arc::clone(&clock))?);
             // A Redis that answers at once is there from the first request.
-            redis.wait_connected(Duration::from_millis(settings.redis.connection_timeout_ms)).await;
+            if !redis.wait_connected(Duration::from_millis(settings.redis.connection_timeout_ms)).await {
+                tracing::warn!(
+                    store = place(sesame_redis::BACKEND, settings.redis_url.as_ref()),
+                    "redis does not answer yet: sessions are served from PostgreSQL alone (degraded) until it does"
+                );
+            }
             limiter = shared_limiter(&redis);
             watched = Some(Arc::clone(&redis));
             let cache = Arc::new(redis_guard.wrap(redis));
@@ -304,7 +309,20 @@ pub async fn build(settings: &Settings, clock: Arc<dyn Clock>) -> Result<Adapter
         _ => (Arc::clone(&sessions), None),
     };
     let backends_names = (users_backend, sessions_backend);
-    let health = Arc::new(Health::new(users_probe, parts, backends_names));
+    let places = (
+        (backends.users == UserBackend::Postgres)
+            .then(|| place(sesame_postgres::BACKEND, settings.database_url.as_ref())),
+        match backends.sessions {
+            SessionBackend::Memory => (sesame_mock::BACKEND.to_owned(), None),
+            SessionBackend::Redis => (place(sesame_redis::BACKEND, settings.redis_url.as_ref()), None),
+            SessionBackend::Postgres => (place(sesame_postgres::BACKEND, settings.database_url.as_ref()), None),
+            SessionBackend::Tiered => (
+                place(sesame_postgres::BACKEND, settings.database_url.as_ref()),
+                Some(place(sesame_redis::BACKEND, settings.redis_url.as_ref())),
+            ),
+        },
+    );
+    let health = Arc::new(Health::new(users_probe, parts, backends_names, places));
     health.probe().await;
     let upkeep = Upkeep {
         health: Arc::clone(&health),
@@ -397,10 +415,16 @@ async fn connect_postgres(settings: &Settings) -> Result<Database, FactoryError>
         statement_timeout: Duration::from_millis(tuning.statement_timeout_ms),
         schema: tuning.schema.clone(),
     };
+    tracing::info!(store = place(sesame_postgres::BACKEND, Some(url)), "connecting");
     retry(sesame_postgres::BACKEND, url, settings.store.connect_attempts, PostgresError::is_transient, || {
         Database::connect(&postgres)
     })
     .await
+}
+
+/// `backend at URL`, the password hidden: how the log names a store.
+fn place(backend: &str, url: Option<&SecretString>) -> String {
+    format!("{backend} at {}", redact_url(url.map_or("", |url| url.expose_secret())))
 }
 
 /// `REDIS_URL` and the Redis tuning, as the adapter takes them.
@@ -421,6 +445,7 @@ fn redis_settings(settings: &Settings) -> Result<(&SecretString, RedisSettings),
 /// Connects to Redis now, retrying `store.connect_attempts` times: for Redis alone.
 async fn connect_redis(settings: &Settings, clock: Arc<dyn Clock>) -> Result<RedisSessionStore, FactoryError> {
     let (url, redis) = redis_settings(settings)?;
+    tracing::info!(store = place(sesame_redis::BACKEND, Some(url)), "connecting");
     retry(sesame_redis::BACKEND, url, settings.store.connect_attempts, RedisError::is_transient, || {
         RedisSessionStore::connect(&redis, Arc::clone(&clock))
     })
@@ -431,6 +456,7 @@ async fn connect_redis(settings: &Settings, clock: Arc<dyn Clock>) -> Result<Red
 /// PostgreSQL only and an instance restarted during a Redis outage serves.
 fn connect_redis_lazily(settings: &Settings, clock: Arc<dyn Clock>) -> Result<RedisSessionStore, FactoryError> {
     let (url, redis) = redis_settings(settings)?;
+    tracing::info!(store = place(sesame_redis::BACKEND, Some(url)), "connecting");
     RedisSessionStore::connect_lazily(&redis, clock).map_err(|err| FactoryError::Unreachable {
         backend: sesame_redis::BACKEND,
         url: redact_url(url.expose_secret()),
@@ -472,7 +498,8 @@ where
                 });
             }
             Err(err) => {
-                tracing::warn!(backend, attempt, error = %err, "store unreachable; retrying in {pause:?}");
+                let store = place(backend, Some(url));
+                tracing::warn!(store, attempt, error = %err, "store unreachable; retrying in {pause:?}");
                 tokio::time::sleep(pause).await;
                 pause = (pause * 2).min(Duration::from_secs(5));
             }
@@ -543,7 +570,8 @@ mod tests {
         for _ in 0..3 {
             store.create(&sesame_ports::testkit::SessionBuilder::opened_at(clock.now()).build()).await.unwrap();
         }
-        let health = Arc::new(Health::new(None, (Arc::clone(&store) as _, None), ("memory", "memory")));
+        let places = (None, ("memory".to_owned(), None));
+        let health = Arc::new(Health::new(None, (Arc::clone(&store) as _, None), ("memory", "memory"), places));
         let upkeep = Upkeep {
             health,
             replay_due: Arc::default(),

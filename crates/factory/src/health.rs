@@ -71,24 +71,31 @@ impl HealthReport {
 /// The parts of the sessions store: one, or a tiered store's durable tier and cache.
 pub(crate) type SessionParts = (Arc<dyn SessionStore>, Option<Arc<dyn SessionStore>>);
 
+/// Where each probed part is, as the log names it when it stops answering
+/// (`redis at redis://:***@cache:6379`): the users store's (none in memory),
+/// then the session store's one or two parts.
+pub(crate) type Places = (Option<String>, (String, Option<String>));
+
 /// The stores' probes and the last report.
 pub struct Health {
     users: Option<Arc<dyn UserRepository>>,
     sessions: SessionParts,
+    places: Places,
     report: RwLock<HealthReport>,
 }
 
 impl Health {
     /// Probes `users` (none for the in-memory store, which is always up) and the
-    /// parts of the sessions store.
+    /// parts of the sessions store, which are at `places`.
     pub(crate) fn new(
         users: Option<Arc<dyn UserRepository>>,
         sessions: SessionParts,
         backends: (&'static str, &'static str),
+        places: Places,
     ) -> Self {
         let unknown = |backend| StoreHealth { backend, status: StoreStatus::Down };
         let report = HealthReport { users: unknown(backends.0), sessions: unknown(backends.1) };
-        Self { users, sessions, report: RwLock::new(report) }
+        Self { users, sessions, places, report: RwLock::new(report) }
     }
 
     /// The last report.
@@ -113,18 +120,27 @@ impl Health {
         };
         let (users, first, second) = tokio::join!(users, first.ping(), second);
         let sessions: Vec<bool> = std::iter::once(first.is_ok()).chain(second).collect();
+        let (users_place, (first_place, second_place)) = &self.places;
+        let silent = |answered: &[bool], places: [Option<&String>; 2]| -> String {
+            let silent = answered.iter().zip(places).filter(|(up, _)| !**up).filter_map(|(_, place)| place);
+            silent.map(String::as_str).collect::<Vec<_>>().join(", ")
+        };
+        let unreachable = [
+            silent(&[users], [users_place.as_ref(), None]),
+            silent(&sessions, [Some(first_place), second_place.as_ref()]),
+        ];
         let mut report = self.report.write().unwrap_or_else(PoisonError::into_inner);
         let next = HealthReport {
             users: StoreHealth { status: StoreStatus::of(&[users]), ..report.users },
             sessions: StoreHealth { status: StoreStatus::of(&sessions), ..report.sessions },
         };
-        for (role, before, after) in [("users", report.users, next.users), ("sessions", report.sessions, next.sessions)]
-        {
+        let changes = [("users", report.users, next.users), ("sessions", report.sessions, next.sessions)];
+        for ((role, before, after), unreachable) in changes.into_iter().zip(unreachable) {
             if before.status != after.status {
                 let (backend, status) = (after.backend, after.status.as_str());
                 match after.status {
                     StoreStatus::Up => tracing::info!(role, backend, status, "store status changed"),
-                    _ => tracing::warn!(role, backend, status, "store status changed"),
+                    _ => tracing::warn!(role, backend, status, unreachable, "store status changed"),
                 }
             }
         }
