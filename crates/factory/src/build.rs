@@ -271,12 +271,7 @@ pub async fn build(settings: &Settings, clock: Arc<dyn Clock>) -> Result<Adapter
         SessionBackend::Tiered => {
             let redis = Arc::new(connect_redis_lazily(settings, Arc::clone(&clock))?);
             // A Redis that answers at once is there from the first request.
-            if !redis.wait_connected(Duration::from_millis(settings.redis.connection_timeout_ms)).await {
-                tracing::warn!(
-                    store = place(sesame_redis::BACKEND, settings.redis_url.as_ref()),
-                    "redis does not answer yet: sessions are served from PostgreSQL alone (degraded) until it does"
-                );
-            }
+            redis.wait_connected(Duration::from_millis(settings.redis.connection_timeout_ms)).await;
             limiter = shared_limiter(&redis);
             watched = Some(Arc::clone(&redis));
             let cache = Arc::new(redis_guard.wrap(redis));
