@@ -7,10 +7,14 @@
 //!   Docker engine answers, else the machine's own; it says which.
 //! - `db migrate|reset`: the development database's migrations, or a fresh database.
 //! - `test`: the whole suite, store-backed and Redis Cluster tests included (it
-//!   starts the services and throw-away Redis servers — a Cluster, a
-//!   password-protected one, a TLS one — and stops those after), and the
-//!   account page's browser tests in headless Chromium (it installs their
-//!   axe-core from npm; screenshots land in the build directory's `screenshots`).
+//!   installs the tools it uses first, starts the services and throw-away
+//!   Redis servers — a Cluster, a password-protected one, a TLS one — and
+//!   stops those after), and the account page's browser tests in headless
+//!   Chromium (it installs their axe-core from npm; screenshots land in the
+//!   build directory's `screenshots`). Both `cargo test` passes run to their
+//!   end; one summary names every failed test.
+//! - `tools [--ci]`: what `test` needs, and with `--ci` what `.ci/run` needs
+//!   besides, installed or named (`tools.rs`).
 //! - `faults [--quick] [--only NAME]`: the fault suite (`sesame-faults`) on
 //!   throw-away stores; the full run writes its table into docs/reliability.md.
 //! - `topology [--quick]`: the production topology natively — the release
@@ -39,7 +43,9 @@
 //! Every child command's exit status is checked; the first failure stops the task.
 
 mod services;
+mod suite;
 mod tidy;
+mod tools;
 
 use std::{
     env,
@@ -57,6 +63,7 @@ fn main() -> ExitCode {
         ["db", "migrate"] => migrate(),
         ["db", "reset"] => reset_database(),
         ["test", extra @ ..] => test(extra),
+        ["tools", extra @ ..] => install_tools(extra),
         ["faults", extra @ ..] => faults(extra),
         ["topology", extra @ ..] => topology(extra),
         ["api-check"] => api_check(),
@@ -87,8 +94,10 @@ tasks:
   setup             check PostgreSQL and Redis, create the development database, migrate
   services up|down  start or stop PostgreSQL and Redis (docker compose, or the local ones)
   db migrate|reset  migrate the development database, or drop and recreate it first
-  test [ARGS]       the whole test suite with its services and test Redis servers (ARGS go to
-                    the first `cargo test --workspace`)
+  test [ARGS]       the whole test suite with its services and test Redis servers, after
+                    installing the tools it uses (ARGS go to the first `cargo test --workspace`)
+  tools [--ci]      find and install what `test` needs (--ci: and what .ci/run needs besides),
+                    or name every missing piece and how to install it
   faults [--quick] [--only NAME]
                     users under load while throw-away stores fail; the full run writes
                     its table into docs/reliability.md
@@ -182,14 +191,16 @@ fn reset_database() -> Result<(), String> {
 }
 
 fn test(extra: &[&str]) -> Result<(), String> {
+    // Before anything is built: every tool the suite uses, installed or named.
+    tools::ensure(&[tools::FOR_TESTS])?;
+    let screenshots = browser_prerequisites()?;
     let _lock = services::RunLock::acquire()?;
     services::up()?;
     if env::var_os("TEST_DATABASE_URL").is_none() {
-        // The default test database: made if missing, emptied of earlier runs' schemas.
         ensure_database(TEST_DATABASE)?;
-        run(&mut psql(TEST_DATABASE, DROP_TEST_SCHEMAS))?;
     }
-    let screenshots = browser_prerequisites()?;
+    // What an interrupted run left, then (below) what this run made.
+    drop_test_data()?;
     let redis = services::TestRedis::start()?;
     let with_servers = |command: &mut Command| {
         command
@@ -199,29 +210,85 @@ fn test(extra: &[&str]) -> Result<(), String> {
             // rustls reads trusted roots from the system store, which SSL_CERT_FILE replaces.
             .env("SSL_CERT_FILE", redis.tls_ca_file());
     };
-    let mut everything = cargo_command(&["test", "--workspace"]);
+    // Both passes run whatever the first finds, each to its end.
+    let mut everything = cargo_command(&["test", "--workspace", "--no-fail-fast"]);
     everything.args(extra).env("SESAME_SCREENSHOTS", &screenshots);
     with_servers(&mut everything);
-    run(&mut everything)?;
+    let mut failed = suite::run("cargo test --workspace", &mut everything)?;
     eprintln!("xtask: the browser tests' screenshots are in {}", screenshots.display());
     // The HTTP flows once more, unchanged, on real PostgreSQL and Redis.
-    let mut flows = cargo_command(&["test", "-p", "sesame-web", "--test", "api"]);
+    let mut flows = cargo_command(&["test", "--no-fail-fast", "-p", "sesame-web", "--test", "api"]);
     flows.env("TEST_SESSION_ENVIRONMENT", "development");
     with_servers(&mut flows);
-    run(&mut flows)
+    failed.extend(suite::run("the HTTP flows on PostgreSQL and Redis", &mut flows)?);
+    drop(redis);
+    drop_test_data()?;
+    suite::summary(&failed)
+}
+
+/// The key prefix of every test's Redis keys (`sesame-test:<uuid>:`).
+const TEST_KEY_PATTERN: &str = "sesame-test:*";
+
+/// Drops the PostgreSQL schemas and Redis keys that test runs make (one
+/// schema and key prefix per test) from the default test database and Redis;
+/// a test run pointed elsewhere (`TEST_DATABASE_URL`, `TEST_REDIS_URL`)
+/// cleans up after itself there.
+fn drop_test_data() -> Result<(), String> {
+    if env::var_os("TEST_DATABASE_URL").is_none() {
+        run(&mut psql(TEST_DATABASE, DROP_TEST_SCHEMAS))?;
+    }
+    if env::var_os("TEST_REDIS_URL").is_none() {
+        let (host, port) = services::REDIS.split_once(':').expect("host:port");
+        let redis_cli = |args: &[&str]| {
+            let mut command = Command::new("redis-cli");
+            command.args(["-h", host, "-p", port]).args(args);
+            command
+        };
+        let scanned = redis_cli(&["--scan", "--pattern", TEST_KEY_PATTERN])
+            .output()
+            .map_err(|err| format!("cannot run redis-cli: {err}"))?;
+        let keys: Vec<String> = String::from_utf8_lossy(&scanned.stdout).lines().map(str::to_owned).collect();
+        for batch in keys.chunks(500) {
+            let mut unlink = redis_cli(&["unlink"]);
+            unlink.args(batch).stdout(std::process::Stdio::null());
+            run(&mut unlink)?;
+        }
+        if !keys.is_empty() {
+            eprintln!("xtask: {} test keys removed from Redis ({TEST_KEY_PATTERN})", keys.len());
+        }
+    }
+    Ok(())
 }
 
 /// What the browser tests (crates/browser) need besides Chromium and
-/// chromedriver, which they find themselves (or fail naming `CHROMIUM` and
-/// `CHROMEDRIVER`): axe-core, installed from its lock file when missing.
-/// Returns where their screenshots go.
+/// chromedriver ([`tools::FOR_TESTS`]): axe-core, installed from its lock
+/// file when missing. Returns where their screenshots go.
 fn browser_prerequisites() -> Result<PathBuf, String> {
     let browser = project_root().join("crates/browser");
     if env::var_os("AXE_CORE").is_none() && !browser.join("node_modules/axe-core/axe.min.js").exists() {
-        require("npm", "apt-get install npm; the browser tests need axe-core from npm")?;
         run(Command::new("npm").args(["ci", "--no-audit", "--no-fund"]).current_dir(&browser))?;
     }
     Ok(env::var_os("SESAME_SCREENSHOTS").map_or_else(|| target_dir().join("screenshots"), PathBuf::from))
+}
+
+/// `cargo xtask tools [--ci]`: installs what `test` needs (and, with `--ci`,
+/// what `.ci/run` needs besides: the deployment checks' tools and the Python
+/// tools' virtual environment), or names what it cannot.
+fn install_tools(extra: &[&str]) -> Result<(), String> {
+    let ci = match extra {
+        [] => false,
+        ["--ci"] => true,
+        _ => return Err(format!("tools takes --ci or nothing, not {extra:?}")),
+    };
+    if ci {
+        tools::ensure(&[tools::FOR_TESTS, tools::FOR_CI])?;
+        tools::ensure_python_tools()?;
+    } else {
+        tools::ensure(&[tools::FOR_TESTS])?;
+    }
+    browser_prerequisites()?;
+    eprintln!("tools: everything is here");
+    Ok(())
 }
 
 /// `.ci/run`, so that the two cannot drift apart.
@@ -280,9 +347,8 @@ fn topology(extra: &[&str]) -> Result<(), String> {
 
 /// schemathesis against a mock service, then the TypeScript client's checks.
 fn api_check() -> Result<(), String> {
-    require("schemathesis", "pip install schemathesis")?;
-    require("npm", "apt-get install npm")?;
-    require("curl", "apt-get install curl")?;
+    tools::ensure(&[tools::FOR_TESTS, tools::FOR_CI])?;
+    tools::ensure_python_tools()?;
     run(&mut cargo_command(&["build", "-q", "-p", "sesame-web", "--bin", "sesame"]))?;
     let port =
         std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map_err(|e| e.to_string())?.port();
@@ -340,7 +406,7 @@ fn schemathesis(base: &str) -> Result<(), String> {
     })?;
     for (user, operations, phases) in SCHEMATHESIS_RUNS {
         // From a scratch directory: schemathesis keeps a cache where it runs.
-        let mut command = Command::new("schemathesis");
+        let mut command = Command::new(tools::python_bin().join("schemathesis"));
         command
             .current_dir(env::temp_dir())
             .arg("--config-file")
@@ -457,11 +523,7 @@ fn installed(tool: &str) -> bool {
 
 /// Installs wrk from Debian's packages when it is missing.
 fn ensure_wrk() -> Result<(), String> {
-    if installed("wrk") {
-        return Ok(());
-    }
-    eprintln!("installing wrk (apt-get install wrk)");
-    run(Command::new("apt-get").args(["install", "-y", "-qq", "wrk"]).env("DEBIAN_FRONTEND", "noninteractive"))
+    tools::ensure(&[tools::FOR_BENCH])
 }
 
 fn write_faults_table(table: &str) -> Result<(), String> {
