@@ -69,6 +69,10 @@ pub(crate) fn catalog(environment: Environment, vars: &HashMap<String, String>) 
         // The access log (one line a request) costs a third of a small
         // request's time; in production the proxy in front keeps one.
         ("log.filter", either(production, "info,sesame::access=off", "info")),
+        ("account.product_name", fixed("sesame")),
+        ("account.help_url", None),
+        ("account.privacy_url", None),
+        ("account.logo_file", None),
         ("rate_limit.login_per_ip", fixed("30/1m")),
         ("rate_limit.login_per_email", fixed("10/10m")),
         ("rate_limit.register_per_ip", fixed("20/1h")),

@@ -28,6 +28,7 @@ pub use provenance::{SettingLine, Source, explain, explain_process_env};
 /// per-call metrics), for ports composed elsewhere.
 pub use sesame_tiered::{Guard, GuardSettings};
 pub use settings::{
-    CookieSettings, HttpSettings, LogFormat, LogSettings, PasswordSettings, PostgresTuning, RateLimitSettings,
-    RedisTuning, SessionBackend, SessionSettings, Settings, SettingsError, StoreSettings, UserBackend,
+    AccountSettings, CookieSettings, HttpSettings, LOGO_MAX_BYTES, LogFormat, LogSettings, PasswordSettings,
+    PostgresTuning, RateLimitSettings, RedisTuning, SessionBackend, SessionSettings, Settings, SettingsError,
+    StoreSettings, UserBackend, logo_content_type,
 };

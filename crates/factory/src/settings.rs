@@ -51,6 +51,8 @@ pub struct Settings {
     pub rate_limit: RateLimitSettings,
     /// `SESAME__MIGRATE_FROM__*`.
     pub migrate_from: MigrateFromSettings,
+    /// `SESAME__ACCOUNT__*`.
+    pub account: AccountSettings,
     /// What the loader noticed and went on past: `SESAME__…` variables that
     /// are no setting (a misspelling names the closest one). For the caller
     /// to log once logging is set up.
@@ -252,6 +254,91 @@ pub struct MigrateFromSettings {
     pub cluster: bool,
 }
 
+/// What the account page (`/account`) says it belongs to: the product's
+/// name, links to its help and privacy pages, its logo. Every value is
+/// escaped where it is shown.
+#[derive(Debug, Deserialize)]
+pub struct AccountSettings {
+    /// `SESAME__ACCOUNT__PRODUCT_NAME`: the product the page (and the mail
+    /// sesame sends) names, at most 64 characters; default `sesame`.
+    pub product_name: String,
+    /// `SESAME__ACCOUNT__HELP_URL`: a link to the product's help, `https://`
+    /// (or `http://` outside production); default none.
+    pub help_url: Option<String>,
+    /// `SESAME__ACCOUNT__PRIVACY_URL`: a link to the product's privacy
+    /// notice, as `SESAME__ACCOUNT__HELP_URL`; default none.
+    pub privacy_url: Option<String>,
+    /// `SESAME__ACCOUNT__LOGO_FILE`: an image (`.png`, `.jpg`, `.gif`,
+    /// `.webp`, `.svg` or `.ico`, at most 64 KiB) shown on the page and served
+    /// at `/account/logo` (the page's Content-Security-Policy allows images
+    /// from its own origin only); default none.
+    pub logo_file: Option<std::path::PathBuf>,
+}
+
+/// The largest logo `SESAME__ACCOUNT__LOGO_FILE` may name.
+pub const LOGO_MAX_BYTES: u64 = 64 * 1024;
+
+/// The content type of a logo file, by its extension; `None` for one that is not an image the page serves.
+pub fn logo_content_type(file: &Path) -> Option<&'static str> {
+    let extension = file.extension()?.to_str()?.to_ascii_lowercase();
+    Some(match extension.as_str() {
+        "png" => "image/png",
+        "jpg" | "jpeg" => "image/jpeg",
+        "gif" => "image/gif",
+        "webp" => "image/webp",
+        "svg" => "image/svg+xml",
+        "ico" => "image/x-icon",
+        _ => return None,
+    })
+}
+
+impl AccountSettings {
+    fn check(&self, production: bool) -> Result<(), SettingsError> {
+        let refuse = |message: String| Err(SettingsError::Refused(message));
+        let name = &self.product_name;
+        if name.trim().is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control) {
+            return refuse(format!(
+                "SESAME__ACCOUNT__PRODUCT_NAME={name:?} must be 1 to 64 characters, none of them control characters"
+            ));
+        }
+        for (variable, url) in
+            [("SESAME__ACCOUNT__HELP_URL", &self.help_url), ("SESAME__ACCOUNT__PRIVACY_URL", &self.privacy_url)]
+        {
+            let Some(url) = url else { continue };
+            let schemes: &[&str] = if production { &["https://"] } else { &["https://", "http://"] };
+            let host = schemes
+                .iter()
+                .find_map(|scheme| url.strip_prefix(scheme))
+                .map(|rest| rest.split(['/', '?', '#']).next());
+            let well_formed = url.len() <= 2048 && !url.chars().any(|c| c.is_whitespace() || c.is_control());
+            if !well_formed || host.flatten().is_none_or(str::is_empty) {
+                let wanted = if production { "an https:// URL (production)" } else { "an https:// or http:// URL" };
+                return refuse(format!("{variable}={url:?} is not {wanted}"));
+            }
+        }
+        if let Some(file) = &self.logo_file {
+            let shown = file.display();
+            if logo_content_type(file).is_none() {
+                return refuse(format!(
+                    "SESAME__ACCOUNT__LOGO_FILE={shown} is not a .png, .jpg, .gif, .webp, .svg or .ico file"
+                ));
+            }
+            match std::fs::metadata(file) {
+                Ok(meta) if meta.is_file() && meta.len() <= LOGO_MAX_BYTES => {}
+                Ok(meta) if meta.is_file() => {
+                    return refuse(format!(
+                        "SESAME__ACCOUNT__LOGO_FILE={shown} is {} bytes; at most {LOGO_MAX_BYTES} are served",
+                        meta.len()
+                    ));
+                }
+                Ok(_) => return refuse(format!("SESAME__ACCOUNT__LOGO_FILE={shown} is not a file")),
+                Err(err) => return refuse(format!("SESAME__ACCOUNT__LOGO_FILE={shown} cannot be read: {err}")),
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Where users live.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -442,6 +529,7 @@ impl Settings {
                 "SESAME__COOKIE__NAME={name:?} has the {prefix} prefix, which needs SESAME__COOKIE__SECURE=true"
             ));
         }
+        self.account.check(self.environment == Environment::Production)?;
         if self.environment == Environment::Production {
             self.check_production()?;
         }
@@ -710,6 +798,40 @@ mod tests {
         let shouted = vars(&[("SESAME__STORE__USERS", "Memory"), ("SESAME__LOG__FORMAT", " JSON ")]);
         let settings = Settings::from_vars(Environment::Mock, shouted).expect("any case is read");
         assert_eq!((settings.store.users, settings.log.format), (UserBackend::Memory, LogFormat::Json));
+    }
+
+    #[test]
+    fn the_account_pages_branding_is_checked_at_start() {
+        let settings = Settings::from_vars(Environment::Mock, HashMap::new()).unwrap().account;
+        assert_eq!((settings.product_name.as_str(), settings.help_url, settings.logo_file), ("sesame", None, None));
+        let help = ("SESAME__ACCOUNT__HELP_URL", "http://help.example.com/sesame");
+        assert!(Settings::from_vars(Environment::Mock, vars(&[help])).is_ok(), "http outside production");
+        let mut production = PRODUCTION_OK.to_vec();
+        production.push(help);
+        let refused = refusal(Environment::Production, &production);
+        assert!(refused.contains("SESAME__ACCOUNT__HELP_URL") && refused.contains("https://"), "{refused}");
+        for bad in ["javascript:alert(1)", "https://", "help.example.com", "https://a b"] {
+            let refused = refusal(Environment::Mock, &[("SESAME__ACCOUNT__PRIVACY_URL", bad)]);
+            assert!(refused.contains("SESAME__ACCOUNT__PRIVACY_URL"), "{bad}: {refused}");
+        }
+        let refused = refusal(Environment::Mock, &[("SESAME__ACCOUNT__PRODUCT_NAME", &"x".repeat(65))]);
+        assert!(refused.contains("SESAME__ACCOUNT__PRODUCT_NAME"), "{refused}");
+
+        let dir = std::env::temp_dir().join(format!("sesame-logo-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (small, large, text) = (dir.join("logo.png"), dir.join("large.png"), dir.join("logo.txt"));
+        std::fs::write(&small, [0u8; 100]).unwrap();
+        std::fs::write(&large, vec![0u8; 64 * 1024 + 1]).unwrap();
+        std::fs::write(&text, "not an image").unwrap();
+        let logo = |file: &std::path::Path| {
+            Settings::from_vars(Environment::Mock, vars(&[("SESAME__ACCOUNT__LOGO_FILE", &file.display().to_string())]))
+        };
+        let (small, large, text, missing) = (logo(&small), logo(&large), logo(&text), logo(&dir.join("gone.png")));
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(small.is_ok());
+        assert!(large.unwrap_err().to_string().contains("at most 65536"));
+        assert!(text.unwrap_err().to_string().contains("is not a .png"));
+        assert!(missing.unwrap_err().to_string().contains("cannot be read"));
     }
 
     #[test]

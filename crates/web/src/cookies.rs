@@ -69,6 +69,11 @@ impl SessionCookie {
         }
     }
 
+    /// Whether it is marked `Secure` (the page's other cookies follow it).
+    pub fn is_secure(&self) -> bool {
+        self.secure
+    }
+
     /// Also reads tokens another system issued (`sesame users import --legacy`).
     #[must_use]
     pub fn accepting_legacy_tokens(mut self, accept: bool) -> Self {

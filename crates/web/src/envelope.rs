@@ -31,6 +31,8 @@ pub struct Envelope {
     pub lifecycle: Arc<Lifecycle>,
     /// Every response carries `Strict-Transport-Security` (production, behind TLS).
     pub hsts: bool,
+    /// The account page's branding, for its refusal pages.
+    pub branding: Arc<crate::account::Branding>,
 }
 
 impl Envelope {
@@ -75,7 +77,7 @@ where
             async move {
                 let mut response = match answer {
                     Ok(answer) => answer.await?,
-                    Err((refused, true)) => crate::account::refused(&refused),
+                    Err((refused, true)) => crate::account::refused(&refused, &envelope.branding),
                     Err((refused, false)) => refused.into_response(),
                 };
                 envelope.seal(&mut response);

@@ -28,6 +28,8 @@ pub struct Routed {
     pub origins: Arc<OriginPolicy>,
     /// The session cookie, for renamed cookies.
     pub cookie: Arc<SessionCookie>,
+    /// The account page's branding, for its refusal pages.
+    pub branding: Arc<account::Branding>,
 }
 
 impl<S> Layer<S> for Routed {
@@ -70,7 +72,8 @@ where
         let mut request = match self.routed.origins.check(request, page) {
             Ok(request) => request,
             Err(refused) => {
-                let refused = if page { account::refused(&refused) } else { refused.into_response() };
+                let refused =
+                    if page { account::refused(&refused, &self.routed.branding) } else { refused.into_response() };
                 record(&refused);
                 return Box::pin(std::future::ready(Ok(refused)));
             }

@@ -32,6 +32,7 @@ use tower::{Service, ServiceBuilder, ServiceExt as _, util::Oneshot};
 
 use crate::{
     AppState,
+    account::Branding,
     client::Proxies,
     cookies::SessionCookie,
     csrf::OriginPolicy,
@@ -80,6 +81,8 @@ struct AppConfig {
     hsts: bool,
     /// `/metrics` is served on the main listener (no address of its own).
     public_metrics: bool,
+    /// What the account page says it belongs to.
+    branding: Arc<Branding>,
 }
 
 impl AppConfig {
@@ -103,6 +106,7 @@ impl AppConfig {
             rate_limits: settings.rate_limit,
             hsts: settings.environment == Environment::Production && settings.http.tls_in_front,
             public_metrics: settings.http.metrics_addr.is_none(),
+            branding: Arc::new(Branding::from_settings(&settings.account)),
             connections: ConnectionLimits {
                 header_timeout: Duration::from_secs(settings.http.header_timeout_seconds.into()),
                 body_timeout: Duration::from_secs(settings.http.body_timeout_seconds.into()),
@@ -241,7 +245,11 @@ impl Application {
                 }
             }
         };
-        let envelope = Arc::new(Envelope { lifecycle: Arc::clone(&lifecycle), hsts: config.hsts });
+        let envelope = Arc::new(Envelope {
+            lifecycle: Arc::clone(&lifecycle),
+            hsts: config.hsts,
+            branding: Arc::clone(&config.branding),
+        });
         let starting = routes::starting(Arc::clone(&lifecycle), config.public_metrics);
         // Outside the routers, so that no router clones these per route and request.
         let service = ServiceBuilder::new()
@@ -346,8 +354,13 @@ fn app(config: &AppConfig, adapters: Adapters, lifecycle: Arc<Lifecycle>) -> Rou
         lifecycle,
         proxies: Arc::clone(&config.proxies),
         limits: Arc::new(Limits::new(adapters.limiter, config.rate_limits)),
+        branding: Arc::clone(&config.branding),
     };
-    let routed = Routed { origins: Arc::clone(&config.origins), cookie: Arc::clone(&config.cookie) };
+    let routed = Routed {
+        origins: Arc::clone(&config.origins),
+        cookie: Arc::clone(&config.cookie),
+        branding: Arc::clone(&config.branding),
+    };
     routes::router(state, config.public_metrics).route_layer(routed)
 }
 

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use sesame_core::AuthService;
 use sesame_factory::Health;
 
-use crate::{client::Proxies, cookies::SessionCookie, lifecycle::Lifecycle, limits::Limits};
+use crate::{account::Branding, client::Proxies, cookies::SessionCookie, lifecycle::Lifecycle, limits::Limits};
 
 /// The state handed to every handler; cheap to clone.
 #[derive(Clone)]
@@ -22,4 +22,6 @@ pub struct AppState {
     pub proxies: Arc<Proxies>,
     /// Rate limits.
     pub limits: Arc<Limits>,
+    /// What the account page says it belongs to.
+    pub branding: Arc<Branding>,
 }

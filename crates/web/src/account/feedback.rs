@@ -1,5 +1,5 @@
 //! What the account page says after a request: a notice after a form that
-//! worked (carried across the redirect as `?notice=`, one of a fixed set, so
+//! worked (carried across the redirect in a cookie, one of a fixed set, so
 //! nothing a request sends is shown), or, after one that did not, a sentence
 //! for its problem code and the fields it names.
 
@@ -55,7 +55,23 @@ pub(super) enum Notice {
 }
 
 impl Notice {
-    /// Its `?notice=` value.
+    const ALL: [Self; 8] = [
+        Self::Registered,
+        Self::SignedIn,
+        Self::SignedOut,
+        Self::SignedOutEverywhere,
+        Self::SessionRevoked,
+        Self::PasswordChanged,
+        Self::AccountDeleted,
+        Self::SessionEnded,
+    ];
+
+    /// The notice `value` names, if one does.
+    pub(super) fn from_query(value: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|notice| notice.query() == value)
+    }
+
+    /// Its value in the notice cookie (and the `?notice=` of older instances).
     pub(super) fn query(self) -> &'static str {
         match self {
             Self::Registered => "registered",

@@ -6,16 +6,20 @@
 //!
 //! Server-rendered: every form is a plain form-encoded `POST` to
 //! `/account/*` that answers with a redirect (303) to `/account` and a notice
-//! when it worked, or with the page and a message for its problem code when
+//! (carried in a cookie the page reads once and expires, so that a reload or
+//! the address bar does not bring it back) when it worked, or with the page and a message for its problem code when
 //! it did not. The forms pass through the same route layer as the JSON API
 //! (`Routed`: the Origin rule) and the same body limits, and the work itself
 //! is [`crate::actions`], the JSON API's own. Every answer carries a strict
 //! Content-Security-Policy: styles and the enhancing script come from this
 //! origin only, and nothing inline runs.
 
+mod branding;
 mod device;
 mod feedback;
 mod pages;
+
+pub use branding::Branding;
 
 use axum::{
     Form, Router,
@@ -71,6 +75,8 @@ pub fn router() -> Router<AppState> {
         .route("/account/delete", form(post(delete_account)))
         .route("/account/account.css", get(|| asset("text/css; charset=utf-8", include_str!("account.css"))))
         .route("/account/account.js", get(|| asset("text/javascript; charset=utf-8", include_str!("account.js"))))
+        .route("/account/favicon.ico", get(|| asset("image/x-icon", &include_bytes!("favicon.ico")[..])))
+        .route("/account/logo", get(|State(state): State<AppState>| async move { state.branding.logo_response() }))
         .route("/account/{*rest}", any(back))
         .layer(axum::middleware::map_response(|mut response: Response| async move {
             seal(response.headers_mut());
@@ -89,18 +95,19 @@ fn seal(headers: &mut HeaderMap) {
     headers.entry(header::CACHE_CONTROL).or_insert(HeaderValue::from_static("no-store"));
 }
 
-async fn back() -> Response {
-    see_account(None, HeaderMap::new())
+async fn back(State(state): State<AppState>) -> Response {
+    see_account(&state, None, HeaderMap::new())
 }
 
-async fn asset(content_type: &'static str, body: &'static str) -> Response {
+async fn asset(content_type: &'static str, body: impl Into<axum::body::Body>) -> Response {
+    let body = body.into();
     ([(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "public, max-age=3600")], body).into_response()
 }
 
 /// The answer to a request under [`PATH`] refused before it reached the
 /// page (a foreign origin, a body announced too large): a page saying why.
-pub fn refused(err: &ApiError) -> Response {
-    let mut response = short_problem(err);
+pub fn refused(err: &ApiError, branding: &Branding) -> Response {
+    let mut response = short_problem(branding, err);
     seal(response.headers_mut());
     response
 }
@@ -122,7 +129,7 @@ impl FromRequestParts<AppState> for Visitor {
             Ok(CurrentSession(session)) => Ok(Self::SignedIn(Box::new(session))),
             Err(ApiError::Unauthenticated) if state.cookie.candidates(&parts.headers).is_empty() => Ok(Self::SignedOut),
             Err(ApiError::Unauthenticated) => Ok(Self::Ended),
-            Err(err) => Err(short_problem(&err)),
+            Err(err) => Err(short_problem(&state.branding, &err)),
         }
     }
 }
@@ -137,7 +144,7 @@ impl FromRequestParts<AppState> for Member {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         match Visitor::from_request_parts(parts, state).await? {
             Visitor::SignedIn(session) => Ok(Self(*session)),
-            Visitor::SignedOut => Err(see_account(None, HeaderMap::new())),
+            Visitor::SignedOut => Err(see_account(state, None, HeaderMap::new())),
             Visitor::Ended => Err(session_ended(state)),
         }
     }
@@ -145,7 +152,7 @@ impl FromRequestParts<AppState> for Member {
 
 /// To sign in again, saying why, with the dead cookie expired.
 fn session_ended(state: &AppState) -> Response {
-    see_account(Some(Notice::SessionEnded), expired(state))
+    see_account(state, Some(Notice::SessionEnded), expired(state))
 }
 
 /// The dead cookie expired, under whichever of our names it came: not a
@@ -158,26 +165,59 @@ fn expired(state: &AppState) -> HeaderMap {
     headers
 }
 
+/// `?notice=`, as instances before the notice cookie redirected with it.
 #[derive(Deserialize)]
 struct NoticeQuery {
     notice: Option<Notice>,
 }
 
+/// The cookie that carries a notice across the redirect to the page: a
+/// fixed name of [`Notice`]'s set, nothing a request chose; read once, then
+/// expired.
+const NOTICE_COOKIE: &str = "sesame_notice";
+
+/// The notice cookie set to `notice`, or expired when `None`.
+fn notice_cookie(state: &AppState, notice: Option<Notice>) -> HeaderValue {
+    let (value, max_age) = notice.map_or(("", 0), |notice| (notice.query(), 60));
+    let secure = if state.cookie.is_secure() { "; Secure" } else { "" };
+    let cookie = format!("{NOTICE_COOKIE}={value}; Path={PATH}; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}");
+    HeaderValue::try_from(cookie).expect("a fixed cookie is a valid header value")
+}
+
+/// The notice cookie's value in `headers`, if the request carries one: the
+/// notice it names (`None` for one that names none).
+fn presented_notice(headers: &HeaderMap) -> Option<Option<Notice>> {
+    let mut values = headers.get_all(header::COOKIE).iter().filter_map(|value| value.to_str().ok());
+    let value = values.find_map(|cookies| {
+        cookies.split(';').find_map(|pair| pair.trim().strip_prefix(NOTICE_COOKIE)?.strip_prefix('='))
+    })?;
+    Some(Notice::from_query(value))
+}
+
 async fn show(
     State(state): State<AppState>,
     visitor: Visitor,
+    headers: HeaderMap,
     query: Result<axum::extract::Query<NoticeQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
-    let notice = query.ok().and_then(|query| query.0.notice);
-    let feedback = notice.map_or_else(Feedback::quiet, Feedback::notice);
-    match visitor {
+    // An address with a notice in it becomes the plain address, the notice carried over.
+    if let Ok(axum::extract::Query(NoticeQuery { notice: Some(notice) })) = query {
+        return see_account(&state, Some(notice), HeaderMap::new());
+    }
+    let presented = presented_notice(&headers);
+    let feedback = presented.flatten().map_or_else(Feedback::quiet, Feedback::notice);
+    let mut response = match visitor {
         Visitor::SignedIn(session) => account_page(&state, &session, &feedback, None).await,
-        Visitor::SignedOut => page(StatusCode::OK, pages::signed_out(&feedback, "")),
+        Visitor::SignedOut => page(StatusCode::OK, pages::signed_out(&state.branding, &feedback, "")),
         Visitor::Ended => {
-            let ended = pages::signed_out(&Feedback::notice(Notice::SessionEnded), "");
+            let ended = pages::signed_out(&state.branding, &Feedback::notice(Notice::SessionEnded), "");
             (expired(&state), page(StatusCode::OK, ended)).into_response()
         }
+    };
+    if presented.is_some() {
+        response.headers_mut().append(header::SET_COOKIE, notice_cookie(&state, None));
     }
+    response
 }
 
 async fn register(
@@ -213,7 +253,10 @@ async fn enter(
     let entered = async { act(&form?.0).await };
     match entered.await {
         Ok(logged_in) => signed_in(state, &logged_in, notice),
-        Err(err) => problem_page(&err, pages::signed_out(&Feedback::problem(&err, Some(which)), &email)),
+        Err(err) => {
+            let feedback = Feedback::problem(&err, Some(which));
+            problem_page(&err, pages::signed_out(&state.branding, &feedback, &email))
+        }
     }
 }
 
@@ -223,14 +266,14 @@ async fn logout(
     PresentedTokens(presented): PresentedTokens,
 ) -> Response {
     match actions::logout(&state, &caller, presented).await {
-        Ok(()) => see_account(Some(Notice::SignedOut), state.cookie.sign_out()),
-        Err(err) => short_problem(&err),
+        Ok(()) => see_account(&state, Some(Notice::SignedOut), state.cookie.sign_out()),
+        Err(err) => short_problem(&state.branding, &err),
     }
 }
 
 async fn logout_all(State(state): State<AppState>, caller: Caller, Member(session): Member) -> Response {
     match actions::logout_everywhere(&state, &caller, &session).await {
-        Ok(()) => see_account(Some(Notice::SignedOutEverywhere), state.cookie.sign_out()),
+        Ok(()) => see_account(&state, Some(Notice::SignedOutEverywhere), state.cookie.sign_out()),
         Err(err) => account_problem(&state, &session, &err, None).await,
     }
 }
@@ -247,8 +290,8 @@ async fn revoke_session(
         actions::revoke_session(&state, &caller, &session, id).await.map(|()| id)
     };
     match revoked.await {
-        Ok(id) if id == session.id => see_account(Some(Notice::SignedOut), state.cookie.sign_out()),
-        Ok(_) => see_account(Some(Notice::SessionRevoked), HeaderMap::new()),
+        Ok(id) if id == session.id => see_account(&state, Some(Notice::SignedOut), state.cookie.sign_out()),
+        Ok(_) => see_account(&state, Some(Notice::SessionRevoked), HeaderMap::new()),
         Err(err) => account_problem(&state, &session, &err, None).await,
     }
 }
@@ -274,7 +317,7 @@ async fn delete_account(
 ) -> Response {
     let deleted = async { actions::delete_account(&state, &caller, &session, &form?.0.password).await };
     match deleted.await {
-        Ok(()) => see_account(Some(Notice::AccountDeleted), state.cookie.sign_out()),
+        Ok(()) => see_account(&state, Some(Notice::AccountDeleted), state.cookie.sign_out()),
         Err(err) => account_problem(&state, &session, &err, Some(Which::Delete)).await,
     }
 }
@@ -299,10 +342,10 @@ async fn account_page(state: &AppState, session: &Session, feedback: &Feedback, 
         Ok(loaded) => loaded,
         // The user was deleted meanwhile.
         Err(ApiError::Unauthenticated) => return session_ended(state),
-        Err(failed) => return short_problem(&failed),
+        Err(failed) => return short_problem(&state.branding, &failed),
     };
     let account = pages::Account { email: user.email.as_str(), sessions: &sessions, current: session.id };
-    let markup = pages::signed_in(&account, feedback);
+    let markup = pages::signed_in(&state.branding, &account, feedback);
     match err {
         Some(err) => problem_page(err, markup),
         None => page(StatusCode::OK, markup),
@@ -313,17 +356,15 @@ async fn account_page(state: &AppState, session: &Session, feedback: &Feedback, 
 fn signed_in(state: &AppState, logged_in: &LoggedIn, notice: Notice) -> Response {
     let mut headers = HeaderMap::new();
     headers.insert(header::SET_COOKIE, state.cookie.issue(logged_in));
-    see_account(Some(notice), headers)
+    see_account(state, Some(notice), headers)
 }
 
-/// 303 to the page, with `headers` (cookies) and `notice`.
-fn see_account(notice: Option<Notice>, headers: HeaderMap) -> Response {
-    let location = match notice {
-        Some(notice) => format!("{PATH}?notice={}", notice.query()),
-        None => PATH.to_owned(),
-    };
-    let location = HeaderValue::try_from(location).expect("a fixed path is a valid header value");
-    (StatusCode::SEE_OTHER, headers, [(header::LOCATION, location)]).into_response()
+/// 303 to the page, with `headers` (cookies) and `notice` (in its cookie).
+fn see_account(state: &AppState, notice: Option<Notice>, mut headers: HeaderMap) -> Response {
+    if notice.is_some() {
+        headers.append(header::SET_COOKIE, notice_cookie(state, notice));
+    }
+    (StatusCode::SEE_OTHER, headers, [(header::LOCATION, HeaderValue::from_static(PATH))]).into_response()
 }
 
 fn page(status: StatusCode, markup: Markup) -> Response {
@@ -331,8 +372,8 @@ fn page(status: StatusCode, markup: Markup) -> Response {
 }
 
 /// The short page that only says what went wrong, answered as `err` is.
-fn short_problem(err: &ApiError) -> Response {
-    problem_page(err, pages::problem(&Feedback::problem(err, None)))
+fn short_problem(branding: &Branding, err: &ApiError) -> Response {
+    problem_page(err, pages::problem(branding, &Feedback::problem(err, None)))
 }
 
 /// `markup` answered with the status of `err` (and its `Retry-After`, log line).

@@ -8,7 +8,7 @@ use sesame_core::ports::{Session, SessionId};
 use time::{OffsetDateTime, format_description::BorrowedFormatItem, macros::format_description};
 
 use super::{
-    device,
+    Branding, device,
     feedback::{Feedback, Form, Tone},
 };
 
@@ -24,13 +24,14 @@ pub(super) struct Account<'a> {
 
 /// The signed-out page: sign in, or create an account; `email` refills the
 /// form that was sent.
-pub(super) fn signed_out(feedback: &Feedback, email: &str) -> Markup {
+pub(super) fn signed_out(branding: &Branding, feedback: &Feedback, email: &str) -> Markup {
     let refill = |form| if feedback.form == Some(form) { email } else { "" };
     layout(
+        branding,
         "Sign in",
         feedback,
         &html! {
-            h1 { "Sign in to sesame" }
+            h1 { "Sign in to " (branding.product) }
             (message(feedback))
             div.columns {
                 section.card aria-labelledby="sign-in-heading" {
@@ -55,8 +56,9 @@ pub(super) fn signed_out(feedback: &Feedback, email: &str) -> Markup {
 }
 
 /// The signed-in page.
-pub(super) fn signed_in(account: &Account<'_>, feedback: &Feedback) -> Markup {
+pub(super) fn signed_in(branding: &Branding, account: &Account<'_>, feedback: &Feedback) -> Markup {
     layout(
+        branding,
         "Your account",
         feedback,
         &html! {
@@ -85,6 +87,7 @@ pub(super) fn signed_in(account: &Account<'_>, feedback: &Feedback) -> Markup {
                 h2 #password-heading { "Change password" }
                 p { "Every other device is signed out when the password changes." }
                 form method="post" action="/account/password" {
+                    (username(account.email, Form::Password))
                     (field(feedback, Form::Password, &Input::password("currentPassword", "Current password", "current-password")))
                     (field(feedback, Form::Password, &Input::new_password("newPassword", "New password")))
                     button.primary type="submit" { "Change password" }
@@ -94,12 +97,20 @@ pub(super) fn signed_in(account: &Account<'_>, feedback: &Feedback) -> Markup {
                 h2 #delete-heading { "Delete account" }
                 p { "Your account and every session of it end at once. This cannot be undone." }
                 form method="post" action="/account/delete" {
+                    (username(account.email, Form::Delete))
                     (field(feedback, Form::Delete, &Input::password("password", "Password", "current-password")))
                     button.destructive type="submit" { "Delete account" }
                 }
             }
         },
     )
+}
+
+/// The account's email in a hidden `username` field, so that a password
+/// manager knows whose password a form changes or confirms.
+fn username(email: &str, form: Form) -> Markup {
+    let id = format!("{}-username", form.id());
+    html! { input id=(id) type="text" name="username" autocomplete="username" value=(email) hidden readonly; }
 }
 
 fn session_item(session: &Session, current: bool) -> Markup {
@@ -230,8 +241,9 @@ fn kebab(name: &str) -> String {
 
 /// A page that only says what went wrong (the service busy, a request
 /// refused before it reached a form), and leads back.
-pub(super) fn problem(feedback: &Feedback) -> Markup {
+pub(super) fn problem(branding: &Branding, feedback: &Feedback) -> Markup {
     layout(
+        branding,
         "Not done",
         feedback,
         &html! {
@@ -242,20 +254,38 @@ pub(super) fn problem(feedback: &Feedback) -> Markup {
     )
 }
 
-/// The page around `content`; its title says when something went wrong.
-fn layout(title: &str, feedback: &Feedback, content: &Markup) -> Markup {
+/// The page around `content`, under the product's name (and logo), above
+/// its help and privacy links; its title says when something went wrong.
+fn layout(branding: &Branding, title: &str, feedback: &Feedback, content: &Markup) -> Markup {
+    let product = &branding.product;
     html! {
         (DOCTYPE)
         html lang="en" {
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
-                title { @if feedback.tone == Tone::Problem { "Error: " } (title) " — sesame" }
+                title { @if feedback.tone == Tone::Problem { "Error: " } (title) " — " (product) }
+                link rel="icon" href="/account/favicon.ico";
                 link rel="stylesheet" href="/account/account.css";
                 script src="/account/account.js" defer {}
             }
             body {
+                // No link: the page is the only place it could lead, and a
+                // keyboard's first stop stays the page's first field.
+                header.brand {
+                    // The name beside it says what the logo shows.
+                    @if branding.has_logo() { img src="/account/logo" alt="" height="32"; }
+                    span #product { (product) }
+                }
                 main #main { (content) }
+                @if branding.help_url.is_some() || branding.privacy_url.is_some() {
+                    footer.brand {
+                        nav aria-label={ "About " (product) } {
+                            @if let Some(help) = &branding.help_url { a #help-link href=(help) { "Help" } }
+                            @if let Some(privacy) = &branding.privacy_url { a #privacy-link href=(privacy) { "Privacy" } }
+                        }
+                    }
+                }
             }
         }
     }

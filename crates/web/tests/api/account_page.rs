@@ -24,10 +24,15 @@ async fn page(app: &TestApp, client: &Client, path: &str) -> (StatusCode, String
     (response.status(), response.text().await.expect("body"))
 }
 
+/// A redirect to the plain address, the notice in its cookie.
 fn assert_sees_account(response: &Response, notice: &str) {
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     let location = response.headers().get(header::LOCATION).expect("a redirect").to_str().unwrap();
-    assert_eq!(location, format!("/account?notice={notice}"));
+    assert_eq!(location, "/account");
+    let flash = format!("sesame_notice={notice}; Path=/account; Max-Age=60; HttpOnly; SameSite=Lax");
+    let cookies: Vec<&str> =
+        response.headers().get_all(header::SET_COOKIE).iter().map(|c| c.to_str().unwrap()).collect();
+    assert!(cookies.contains(&flash.as_str()), "{cookies:?}");
 }
 
 async fn signed_up(app: &TestApp, client: &Client, email: &str) {
@@ -77,7 +82,7 @@ async fn sign_up_shows_the_sessions_with_their_device_and_the_current_one_marked
         submit(&app, &phone, "/account/login", &[("email", "page@example.com"), ("password", PASSWORD)]).await;
     assert_sees_account(&response, "signed_in");
 
-    let (status, html) = page(&app, &laptop, "/account?notice=registered").await;
+    let (status, html) = page(&app, &laptop, "/account").await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("Your account is ready, and you are signed in."));
     assert!(html.contains("<strong id=\"account-email\">page@example.com</strong>"));
@@ -87,6 +92,96 @@ async fn sign_up_shows_the_sessions_with_their_device_and_the_current_one_marked
     assert!(html.contains("<dd>127.0.0.1</dd>"));
     let (_, unknown) = page(&app, &laptop, "/account?notice=<script>").await;
     assert!(!unknown.contains("<script>") && !unknown.contains("role=\"status\""), "an unknown notice says nothing");
+}
+
+#[tokio::test]
+async fn a_notice_is_shown_once_and_never_stays_in_the_address() {
+    let app = spawn_app().await;
+    let laptop = browser(FIREFOX);
+    signed_up(&app, &laptop, "once@example.com").await;
+    let shown = laptop.get(app.url("/account")).send().await.unwrap();
+    let cookies: Vec<String> =
+        shown.headers().get_all(header::SET_COOKIE).iter().map(|c| c.to_str().unwrap().to_owned()).collect();
+    assert!(cookies.iter().any(|c| c.starts_with("sesame_notice=;") && c.contains("Max-Age=0")), "{cookies:?}");
+    assert!(shown.text().await.unwrap().contains("Your account is ready, and you are signed in."));
+    let (status, reloaded) = page(&app, &laptop, "/account").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(!reloaded.contains("Your account is ready") && !reloaded.contains("role=\"status\""), "once only");
+
+    // An address an older instance redirected to: the plain address, the notice carried over.
+    let old = laptop.get(app.url("/account?notice=signed_in")).send().await.unwrap();
+    assert_sees_account(&old, "signed_in");
+    assert!(page(&app, &laptop, "/account").await.1.contains("You are signed in."));
+    assert!(!page(&app, &laptop, "/account").await.1.contains("You are signed in."));
+    // A notice cookie that names no notice says nothing, and is expired too.
+    let forged = browser(FIREFOX).get(app.url("/account")).header(header::COOKIE, "sesame_notice=<b>").send().await;
+    let forged = forged.unwrap();
+    assert!(forged.headers().get_all(header::SET_COOKIE).iter().any(|c| c.to_str().unwrap().contains("Max-Age=0")));
+    let html = forged.text().await.unwrap();
+    assert!(!html.contains("<b>") && !html.contains("role=\"status\""), "{html}");
+}
+
+#[tokio::test]
+async fn the_products_name_links_and_logo_are_shown_escaped_and_served_from_this_origin() {
+    let dir = std::env::temp_dir().join(format!("sesame-logo-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let logo = dir.join("logo.png");
+    let png = b"\x89PNG\r\n\x1a\n not really, but bytes all the same";
+    std::fs::write(&logo, png).unwrap();
+    let app = spawn_app_with(&[
+        ("SESAME__ACCOUNT__PRODUCT_NAME", "<b>Acme</b> & \"Trade\""),
+        ("SESAME__ACCOUNT__HELP_URL", "https://help.example.com/?from=\"sesame\"&x=<y>"),
+        ("SESAME__ACCOUNT__PRIVACY_URL", "https://example.com/privacy"),
+        ("SESAME__ACCOUNT__LOGO_FILE", &logo.display().to_string()),
+    ])
+    .await;
+    let laptop = browser(FIREFOX);
+    let (_, html) = page(&app, &laptop, "/account").await;
+    let escaped = "&lt;b&gt;Acme&lt;/b&gt; &amp; &quot;Trade&quot;";
+    assert!(html.contains(&format!("<title>Sign in — {escaped}</title>")), "{html}");
+    assert!(html.contains(&format!("<h1>Sign in to {escaped}</h1>")), "{html}");
+    assert!(html.contains(&format!("<span id=\"product\">{escaped}</span>")), "{html}");
+    assert!(!html.contains("<b>Acme</b>") && !html.contains("<y>"), "nothing unescaped: {html}");
+    assert!(html.contains("href=\"https://help.example.com/?from=&quot;sesame&quot;&amp;x=&lt;y&gt;\""), "{html}");
+    assert!(html.contains("<a id=\"privacy-link\" href=\"https://example.com/privacy\">Privacy</a>"), "{html}");
+    assert!(html.contains("<img src=\"/account/logo\" alt=\"\" height=\"32\">"), "{html}");
+    assert!(html.contains("<link rel=\"icon\" href=\"/account/favicon.ico\">"), "{html}");
+
+    let served = laptop.get(app.url("/account/logo")).send().await.unwrap();
+    assert_eq!(
+        (served.status(), served.headers()[header::CONTENT_TYPE].to_str().unwrap()),
+        (StatusCode::OK, "image/png")
+    );
+    assert!(served.headers()[header::CONTENT_SECURITY_POLICY].to_str().unwrap().contains("default-src 'self'"));
+    assert_eq!(served.bytes().await.unwrap().as_ref(), png);
+    let icon = laptop.get(app.url("/account/favicon.ico")).send().await.unwrap();
+    assert_eq!(icon.headers()[header::CONTENT_TYPE], "image/x-icon");
+    assert!(icon.bytes().await.unwrap().starts_with(&[0, 0, 1, 0]), "an ICO file");
+    std::fs::remove_dir_all(&dir).unwrap();
+
+    // sesame's own, without branding: no logo to serve, no footer.
+    let plain = spawn_app().await;
+    let (_, html) = page(&plain, &laptop, "/account").await;
+    assert!(html.contains("<h1>Sign in to sesame</h1>") && !html.contains("<footer") && !html.contains("<img"));
+    assert_eq!(laptop.get(plain.url("/account/logo")).send().await.unwrap().status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn the_password_forms_name_the_account_for_password_managers() {
+    let app = spawn_app().await;
+    let laptop = browser(FIREFOX);
+    signed_up(&app, &laptop, "manager@example.com").await;
+    let (_, html) = page(&app, &laptop, "/account").await;
+    for form in ["password", "delete"] {
+        let hidden = format!(
+            "<input id=\"{form}-username\" type=\"text\" name=\"username\" autocomplete=\"username\" \
+             value=\"manager@example.com\" hidden readonly>"
+        );
+        assert!(html.contains(&hidden), "{form}: {html}");
+    }
+    let new = "a brand new passphrase";
+    let fields = [("username", "manager@example.com"), ("currentPassword", PASSWORD), ("newPassword", new)];
+    assert_sees_account(&submit(&app, &laptop, "/account/password", &fields).await, "password_changed");
 }
 
 #[tokio::test]
@@ -101,14 +196,14 @@ async fn a_device_signed_out_elsewhere_is_sent_to_sign_in_at_its_next_click() {
     let phone_form = html.split("<h3>Safari on iPhone</h3>").nth(1).expect("the phone's row");
     let action = phone_form.split("action=\"").nth(1).and_then(|rest| rest.split('"').next()).expect("its form");
     assert_sees_account(&submit(&app, &laptop, action, &[]).await, "session_revoked");
-    let (_, html) = page(&app, &laptop, "/account?notice=session_revoked").await;
+    let (_, html) = page(&app, &laptop, "/account").await;
     assert!(html.contains("That device is signed out.") && !html.contains("Safari on iPhone"));
 
     // The phone's next click: to sign in, told why, its cookie expired.
     let response = submit(&app, &phone, "/account/logout-all", &[]).await;
     assert_sees_account(&response, "session_ended");
     assert!(response.headers()[header::SET_COOKIE].to_str().unwrap().contains("Max-Age=0"));
-    let (status, html) = page(&app, &phone, "/account?notice=session_ended").await;
+    let (status, html) = page(&app, &phone, "/account").await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("Your session has ended") && html.contains("action=\"/account/login\""));
     assert_eq!(page(&app, &laptop, "/account").await.0, StatusCode::OK, "the laptop stays signed in");
@@ -243,7 +338,7 @@ async fn signing_out_this_device_from_its_own_row_ends_it_and_expires_the_cookie
     let response = submit(&app, &laptop, action, &[]).await;
     assert_sees_account(&response, "signed_out");
     assert!(response.headers()[header::SET_COOKIE].to_str().unwrap().contains("Max-Age=0"));
-    let (_, html) = page(&app, &laptop, "/account?notice=signed_out").await;
+    let (_, html) = page(&app, &laptop, "/account").await;
     assert!(html.contains("You are signed out.") && html.contains("action=\"/account/login\""));
 }
 
@@ -266,7 +361,7 @@ async fn changing_the_password_keeps_this_device_and_signs_out_the_others_then_d
 
     assert_sees_account(&submit(&app, &laptop, "/account/delete", &[("password", new)]).await, "account_deleted");
     assert!(!app.user_exists("mover@example.com").await);
-    let (_, html) = page(&app, &laptop, "/account?notice=account_deleted").await;
+    let (_, html) = page(&app, &laptop, "/account").await;
     assert!(html.contains("Your account is deleted.") && html.contains("Create an account"));
 }
 
