@@ -196,25 +196,18 @@ fn check_config(here: &std::path::Path, json: bool) -> ExitCode {
 /// What an operator command says before it opens a store kept in its own
 /// memory: an empty store of its own, not the running server's.
 fn in_memory_warning(settings: &Settings) -> Option<String> {
-    let in_memory: Vec<&str> = [
-        (settings.store.users == UserBackend::Memory).then_some("users"),
-        (settings.store.sessions == SessionBackend::Memory).then_some("sessions"),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
-    (!in_memory.is_empty()).then(|| {
-        format!(
-            "sesame: warning: {} in this command's own memory (SESSION_ENVIRONMENT={}): it starts empty and is \
-             not a running server's, so this command sees and changes nothing that server holds. Set \
-             SESSION_ENVIRONMENT (development, production) to work on the stores the server uses.",
-            match in_memory.as_slice() {
-                [one] => format!("{one} are"),
-                _ => "users and sessions are".to_owned(),
-            },
-            settings.environment,
-        )
-    })
+    let in_memory = match (settings.store.users, settings.store.sessions) {
+        (UserBackend::Memory, SessionBackend::Memory) => "users and sessions are",
+        (UserBackend::Memory, _) => "users are",
+        (_, SessionBackend::Memory) => "sessions are",
+        _ => return None,
+    };
+    Some(format!(
+        "sesame: warning: {in_memory} in this command's own memory (SESSION_ENVIRONMENT={}): it starts empty and \
+         is not a running server's, so this command sees and changes nothing that server holds. Set \
+         SESSION_ENVIRONMENT (development, production) to work on the stores the server uses.",
+        settings.environment,
+    ))
 }
 
 async fn serve(settings: Settings) -> ExitCode {

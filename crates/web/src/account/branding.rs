@@ -24,13 +24,6 @@ pub struct Branding {
     logo: Option<(&'static str, Bytes)>,
 }
 
-impl Default for Branding {
-    /// sesame's own: its name, no links, no logo.
-    fn default() -> Self {
-        Self { product: "sesame".to_owned(), help_url: None, privacy_url: None, logo: None }
-    }
-}
-
 impl Branding {
     /// The branding the settings give, the logo read from its file. The
     /// settings checked the file at load; one that cannot be read now is
