@@ -17,7 +17,10 @@ use axum::{
 use serde::Serialize;
 use sesame_core::{AuthError, PasswordError, ports::EmailError};
 
-use crate::telemetry::Failure;
+use crate::{
+    problem::{ProblemCode, RetryAfter},
+    telemetry::Failure,
+};
 
 /// `Retry-After` on a 503 for a store outage: the guard's breaker first probes
 /// a failing store after one second.
@@ -97,74 +100,55 @@ struct Problem<'a> {
 }
 
 impl ApiError {
-    /// The status and stable code this error answers with.
-    pub fn status_and_code(&self) -> (StatusCode, &'static str) {
+    /// The problem code this error answers with ([`ProblemCode::row`] says
+    /// its status, detail and the rest).
+    pub fn code(&self) -> ProblemCode {
         match self {
-            Self::MalformedJson => (StatusCode::BAD_REQUEST, "malformed_json"),
-            Self::InvalidCredentials => (StatusCode::UNAUTHORIZED, "invalid_credentials"),
-            Self::Unauthenticated => (StatusCode::UNAUTHORIZED, "unauthenticated"),
-            Self::WrongPassword => (StatusCode::FORBIDDEN, "wrong_password"),
-            Self::AccountDisabled => (StatusCode::FORBIDDEN, "account_disabled"),
-            Self::CsrfRejected => (StatusCode::FORBIDDEN, "csrf_rejected"),
-            Self::NotFound => (StatusCode::NOT_FOUND, "not_found"),
-            Self::SessionNotFound => (StatusCode::NOT_FOUND, "session_not_found"),
-            Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
-            Self::EmailTaken => (StatusCode::CONFLICT, "email_taken"),
-            Self::RequestTimeout => (StatusCode::REQUEST_TIMEOUT, "request_timeout"),
-            Self::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
-            Self::ExpectationFailed => (StatusCode::EXPECTATION_FAILED, "expectation_failed"),
-            Self::UnsupportedMediaType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
-            Self::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
-            Self::InvalidBody(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_body"),
-            Self::Validation(_) => (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
-            Self::StoreUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "store_unavailable"),
-            Self::Starting => (StatusCode::SERVICE_UNAVAILABLE, "service_starting"),
-            Self::Busy => (StatusCode::SERVICE_UNAVAILABLE, "service_busy"),
-            Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
+            Self::MalformedJson => ProblemCode::MalformedJson,
+            Self::InvalidCredentials => ProblemCode::InvalidCredentials,
+            Self::Unauthenticated => ProblemCode::Unauthenticated,
+            Self::WrongPassword => ProblemCode::WrongPassword,
+            Self::AccountDisabled => ProblemCode::AccountDisabled,
+            Self::CsrfRejected => ProblemCode::CsrfRejected,
+            Self::NotFound => ProblemCode::NotFound,
+            Self::SessionNotFound => ProblemCode::SessionNotFound,
+            Self::MethodNotAllowed => ProblemCode::MethodNotAllowed,
+            Self::EmailTaken => ProblemCode::EmailTaken,
+            Self::RequestTimeout => ProblemCode::RequestTimeout,
+            Self::PayloadTooLarge => ProblemCode::PayloadTooLarge,
+            Self::ExpectationFailed => ProblemCode::ExpectationFailed,
+            Self::UnsupportedMediaType => ProblemCode::UnsupportedMediaType,
+            Self::RateLimited(_) => ProblemCode::RateLimited,
+            Self::InvalidBody(_) => ProblemCode::InvalidBody,
+            Self::Validation(_) => ProblemCode::ValidationFailed,
+            Self::StoreUnavailable(_) => ProblemCode::StoreUnavailable,
+            Self::Starting => ProblemCode::ServiceStarting,
+            Self::Busy => ProblemCode::ServiceBusy,
+            Self::Internal(_) => ProblemCode::InternalError,
         }
     }
 
     /// `Retry-After`, in seconds, for the answers that carry it.
     pub fn retry_after(&self) -> Option<u64> {
-        match self {
-            Self::StoreUnavailable(_) | Self::Starting | Self::Busy => Some(RETRY_AFTER_SECONDS),
-            Self::RateLimited(wait) => Some(crate::limits::retry_after_seconds(*wait)),
+        match (self.code().row().retry_after, self) {
+            (RetryAfter::Shortly, _) => Some(RETRY_AFTER_SECONDS),
+            (RetryAfter::TheWait, Self::RateLimited(wait)) => Some(crate::limits::retry_after_seconds(*wait)),
             _ => None,
         }
     }
 
     fn detail(&self) -> &str {
         match self {
-            Self::MalformedJson => "The request body is not valid JSON.",
-            Self::InvalidCredentials => "The email or password is incorrect.",
-            Self::Unauthenticated => "This request needs a valid session.",
-            Self::WrongPassword => "The password is not correct.",
-            Self::AccountDisabled => "This account is disabled. Ask the service's operators to enable it.",
-            Self::CsrfRejected => {
-                "This request comes from a page on another origin, which may not change anything here."
-            }
-            Self::NotFound => "There is nothing at this address.",
-            Self::SessionNotFound => "There is no such session among yours.",
-            Self::MethodNotAllowed => "This address does not accept this method.",
-            Self::EmailTaken => "An account with this email address already exists.",
-            Self::RequestTimeout => "The request body did not arrive in time.",
-            Self::PayloadTooLarge => "The request body is larger than 16 KiB.",
-            Self::ExpectationFailed => "Only `Expect: 100-continue` is understood.",
-            Self::UnsupportedMediaType => "The request body must be sent as application/json.",
-            Self::RateLimited(_) => "Too many attempts. Try again after the time Retry-After gives.",
             Self::InvalidBody(detail) => detail,
-            Self::Validation(_) => "Some fields are invalid.",
-            Self::StoreUnavailable(_) => "The service is temporarily unavailable. Try again shortly.",
-            Self::Starting => "The service is starting. Try again shortly.",
-            Self::Busy => "The service is busy checking passwords. Try again shortly.",
-            Self::Internal(_) => "The request could not be completed.",
+            other => other.code().row().detail,
         }
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let (status, code) = self.status_and_code();
+        let code = self.code();
+        let (status, code) = (code.status(), code.as_str());
         let problem = Problem {
             kind: format!("urn:sesame:problem:{code}"),
             title: status.canonical_reason().unwrap_or("Error"),
@@ -185,7 +169,7 @@ impl ApiError {
     /// (a 5xx's cause goes there, never into the body), `Retry-After`, and for
     /// an internal error the cause that telemetry logs with the request id.
     pub fn annotate(&self, response: &mut Response) {
-        let (_, code) = self.status_and_code();
+        let code = self.code().as_str();
         match self {
             Self::StoreUnavailable(cause) => tracing::debug!(code, cause = %cause, "store unavailable"),
             // Logged with the request's id by `telemetry::Observed::finish`.

@@ -20,6 +20,7 @@ pub mod lifecycle;
 pub mod limits;
 pub mod metrics;
 pub mod operator;
+pub mod problem;
 pub mod routed;
 pub mod routes;
 pub mod server;

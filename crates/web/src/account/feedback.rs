@@ -5,7 +5,10 @@
 
 use serde::Deserialize;
 
-use crate::error::{ApiError, FieldError};
+use crate::{
+    error::{ApiError, FieldError},
+    problem::{ProblemCode, SESSION_ENDED},
+};
 
 /// The forms of the page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,12 +97,10 @@ impl Notice {
             Self::SessionRevoked => "That device is signed out.",
             Self::PasswordChanged => "Your password is changed, and every other device is signed out.",
             Self::AccountDeleted => "Your account is deleted.",
-            Self::SessionEnded => ENDED,
+            Self::SessionEnded => SESSION_ENDED,
         }
     }
 }
-
-const ENDED: &str = "Your session has ended: you were signed out on another device, or it expired. Sign in again.";
 
 /// The page's message, and the fields of the form it is about.
 #[derive(Debug, Clone)]
@@ -125,13 +126,13 @@ impl Feedback {
 
     /// After `form` failed with `err`.
     pub(super) fn problem(err: &ApiError, form: Option<Form>) -> Self {
-        let (_, code) = err.status_and_code();
+        let code = err.code();
         let message = match (code, err.retry_after()) {
-            ("rate_limited", Some(seconds)) => format!(
+            (ProblemCode::RateLimited, Some(seconds)) => format!(
                 "Too many attempts. Wait {seconds} second{} and try again.",
                 if seconds == 1 { "" } else { "s" }
             ),
-            _ => problem_message(code).unwrap_or("The request could not be completed. Try again.").to_owned(),
+            _ => code.row().sentence.to_owned(),
         };
         let mut fields = err.field_errors().to_vec();
         // A wrong password is about the field that holds it.
@@ -140,9 +141,9 @@ impl Feedback {
             Some(Form::Delete) => Some("password"),
             _ => None,
         };
-        if let (Some(field), "wrong_password") = (confirming, code) {
+        if let (Some(field), ProblemCode::WrongPassword) = (confirming, code) {
             let message = "That is not your current password.".to_owned();
-            fields.push(FieldError { field, code, message });
+            fields.push(FieldError { field, code: code.as_str(), message });
         }
         Self { tone: Tone::Problem, message, form, fields }
     }
@@ -157,36 +158,6 @@ impl Feedback {
     }
 }
 
-/// A sentence for people for each problem code.
-fn problem_message(code: &str) -> Option<&'static str> {
-    Some(match code {
-        "invalid_credentials" => "The email address or password is not right. Check both and try again.",
-        "unauthenticated" => ENDED,
-        "wrong_password" => "That is not your current password. Nothing was changed.",
-        "account_disabled" => "This account is disabled. Ask the service's operators to enable it.",
-        "csrf_rejected" => {
-            "This form was sent from another website, so nothing was changed. Open this page directly and try again."
-        }
-        "session_not_found" => "That device was already signed out.",
-        "email_taken" => "An account with this email address already exists. Sign in instead, or use another address.",
-        "validation_failed" => "Some fields need another look; each says why below.",
-        "rate_limited" => "Too many attempts. Wait a minute and try again.",
-        "store_unavailable" | "service_starting" => {
-            "The service is briefly unavailable, so this may not have been done. Try again in a moment."
-        }
-        "service_busy" => "The service is busy checking passwords; nothing was done. Try again in a moment.",
-        "request_timeout" => "The form took too long to arrive. Try again.",
-        "payload_too_large" => "The form is larger than 16 KiB. Shorten what you typed and try again.",
-        "malformed_json" | "invalid_body" | "unsupported_media_type" | "expectation_failed" => {
-            "The form arrived incomplete. Reload the page and try again."
-        }
-        "not_found" => "There is no page at this address.",
-        "method_not_allowed" => "This address does not take that kind of request.",
-        "internal_error" => "Something went wrong on our side. Try again; if it keeps happening, tell the operators.",
-        _ => return None,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -198,7 +169,9 @@ mod tests {
         let codes = document["components"]["schemas"]["ProblemCode"]["enum"].as_array().expect("the codes");
         assert!(codes.len() > 15);
         for code in codes.iter().filter_map(serde_json::Value::as_str) {
-            assert!(problem_message(code).is_some(), "no message for `{code}`");
+            let row = ProblemCode::ALL.iter().map(|known| known.row()).find(|row| row.code == code);
+            let sentence = row.unwrap_or_else(|| panic!("`{code}` is not in the problem table")).sentence;
+            assert!(sentence.len() > 20, "no message for `{code}`");
         }
     }
 

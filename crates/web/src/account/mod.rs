@@ -378,7 +378,7 @@ fn short_problem(branding: &Branding, err: &ApiError) -> Response {
 
 /// `markup` answered with the status of `err` (and its `Retry-After`, log line).
 fn problem_page(err: &ApiError, markup: Markup) -> Response {
-    let mut response = page(err.status_and_code().0, markup);
+    let mut response = page(err.code().status(), markup);
     err.annotate(&mut response);
     response
 }
