@@ -9,8 +9,7 @@ use sesame_ports::SystemClock;
 use sesame_testbed::Redis;
 
 fn production_with_redis_alone(redis: &Redis, extra: &[(&str, &str)]) -> Settings {
-    let database =
-        std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let database = sesame_testbed::test_database_url();
     let mut vars: HashMap<String, String> = [
         ("DATABASE_URL", database.as_str()),
         ("REDIS_URL", redis.url().as_str()),

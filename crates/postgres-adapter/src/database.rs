@@ -71,6 +71,22 @@ impl Database {
         Ok(())
     }
 
+    /// A database at `url` migrated in a schema of its own (`sesame_test_…`,
+    /// which `cargo xtask test` drops), and the schema's name: for tests.
+    /// Panics, naming `TEST_DATABASE_URL`, when the server cannot be reached.
+    #[cfg(feature = "testkit")]
+    pub async fn migrated_for_test(url: &str) -> (Self, String) {
+        use secrecy::SecretString;
+        let schema = format!("sesame_test_{}", uuid::Uuid::new_v4().simple());
+        let mut settings = PostgresSettings::new(SecretString::from(url.to_owned()));
+        settings.schema = Some(schema.clone());
+        let database = Self::connect(&settings)
+            .await
+            .unwrap_or_else(|err| panic!("PostgreSQL is needed: {err}. Start it, or set TEST_DATABASE_URL."));
+        database.migrate().await.expect("migrations");
+        (database, schema)
+    }
+
     /// The pool, for the stores, tooling and tests.
     pub fn pool(&self) -> &PgPool {
         &self.pool

@@ -11,19 +11,12 @@ use sesame_ports::{Clock, DurableSessionStore, ManualClock, SessionStore, UserRe
 use sesame_postgres::{Database, PostgresSessionStore, PostgresSettings, PostgresUserRepository};
 
 fn test_database_url() -> String {
-    std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+    sesame_testbed::test_database_url()
 }
 
 /// A migrated database in a schema of its own, and the schema's name.
 async fn fresh_database() -> (Database, String) {
-    let schema = format!("sesame_test_{}", uuid::Uuid::new_v4().simple());
-    let mut settings = PostgresSettings::new(SecretString::from(test_database_url()));
-    settings.schema = Some(schema.clone());
-    let database = Database::connect(&settings).await.unwrap_or_else(|err| {
-        panic!("PostgreSQL is needed: {err}. Start it, or set TEST_DATABASE_URL to a server that runs.")
-    });
-    database.migrate().await.expect("migrations");
-    (database, schema)
+    Database::migrated_for_test(&test_database_url()).await
 }
 
 async fn fresh_sessions(clock: ManualClock) -> Arc<PostgresSessionStore> {

@@ -59,7 +59,7 @@ fn every_migration_only_adds() {
 
 #[tokio::test]
 async fn the_version_before_disable_users_keeps_working_once_it_is_applied() {
-    let url = std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let url = sesame_testbed::test_database_url();
     let mut db = PgConnection::connect(&url)
         .await
         .unwrap_or_else(|err| panic!("PostgreSQL is needed: {err}. Start it, or set TEST_DATABASE_URL."));

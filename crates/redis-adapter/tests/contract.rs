@@ -24,7 +24,7 @@ async fn connect(settings: RedisSettings, clock: ManualClock, variable: &str) ->
 }
 
 fn standalone_settings() -> RedisSettings {
-    let url = std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let url = sesame_testbed::test_redis_url();
     let mut settings = RedisSettings::new(SecretString::from(url));
     settings.key_prefix = unique_prefix();
     settings
@@ -106,7 +106,7 @@ mod cluster {
 
 /// A connection for the tests to look at (and garble) what the store wrote.
 async fn admin() -> redis::aio::MultiplexedConnection {
-    let url = std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let url = sesame_testbed::test_redis_url();
     redis::Client::open(url).unwrap().get_multiplexed_async_connection().await.expect("Redis at TEST_REDIS_URL")
 }
 

@@ -8,6 +8,9 @@
 //! servers come from the machine's own binaries (`redis-server`, PostgreSQL's
 //! `initdb` and `pg_ctl`); a missing binary fails loudly, naming it.
 //!
+//! It also says, once, where the machine's shared stores are for the tests
+//! that only read and write them ([`test_database_url`], [`test_redis_url`]).
+//!
 //! Depends on no workspace crate and no third-party crate: it only runs programs.
 
 mod postgres;
@@ -25,6 +28,18 @@ use std::{
 pub use postgres::Postgres;
 pub use redis::{Redis, RedisCluster};
 pub use service::Service;
+
+/// The shared PostgreSQL database the tests make their schemas in:
+/// `TEST_DATABASE_URL`, else the local server's `test` database.
+pub fn test_database_url() -> String {
+    std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
+}
+
+/// The shared Redis the tests put their key prefixes in: `TEST_REDIS_URL`,
+/// else the local server.
+pub fn test_redis_url() -> String {
+    std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
+}
 
 /// A loopback port nothing listens on now.
 pub fn free_port() -> u16 {

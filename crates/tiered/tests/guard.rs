@@ -24,7 +24,7 @@ fn guard() -> Arc<Guard> {
 }
 
 mod kits {
-    use sesame_postgres::{Database, PostgresSessionStore, PostgresSettings};
+    use sesame_postgres::{Database, PostgresSessionStore};
     use sesame_redis::{RedisSessionStore, RedisSettings};
 
     use super::*;
@@ -42,7 +42,7 @@ mod kits {
     });
 
     sesame_ports::session_cache_contract!(|clock: ManualClock| async move {
-        let url = std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+        let url = sesame_testbed::test_redis_url();
         let mut settings = RedisSettings::new(SecretString::from(url));
         settings.key_prefix = format!("sesame-test:{}:", uuid::Uuid::new_v4().simple());
         let redis = RedisSessionStore::connect(&settings, Arc::new(clock))
@@ -52,14 +52,7 @@ mod kits {
     });
 
     sesame_ports::durable_session_store_contract!(|clock: ManualClock| async move {
-        let url =
-            std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-        let mut settings = PostgresSettings::new(SecretString::from(url));
-        settings.schema = Some(format!("sesame_test_{}", uuid::Uuid::new_v4().simple()));
-        let database = Database::connect(&settings)
-            .await
-            .unwrap_or_else(|err| panic!("PostgreSQL is needed: {err}. Start it, or set TEST_DATABASE_URL."));
-        database.migrate().await.expect("migrations");
+        let (database, _) = Database::migrated_for_test(&sesame_testbed::test_database_url()).await;
         let store = PostgresSessionStore::new(&database, Arc::new(clock));
         Arc::new(guard().wrap(Arc::new(store))) as Arc<dyn DurableSessionStore>
     });

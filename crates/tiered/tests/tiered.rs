@@ -17,24 +17,18 @@ use sesame_ports::{
     Cached, Clock, DurableSessionStore, ExportCursor, ExportPage, Imported, ManualClock, PortError, Session,
     SessionCache, SessionId, SessionStore, SessionTokenHash, Touch, UserId, testkit::SessionBuilder,
 };
-use sesame_postgres::{Database, PostgresSessionStore, PostgresSettings};
+use sesame_postgres::{Database, PostgresSessionStore};
 use sesame_redis::{RedisSessionStore, RedisSettings};
 use sesame_tiered::{TieredSessionStore, TieredSettings};
 use time::OffsetDateTime;
 
 async fn durable(clock: &ManualClock) -> Arc<PostgresSessionStore> {
-    let url = std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-    let mut settings = PostgresSettings::new(SecretString::from(url));
-    settings.schema = Some(format!("sesame_test_{}", uuid::Uuid::new_v4().simple()));
-    let database = Database::connect(&settings)
-        .await
-        .unwrap_or_else(|err| panic!("PostgreSQL is needed: {err}. Start it, or set TEST_DATABASE_URL."));
-    database.migrate().await.expect("migrations");
+    let (database, _) = Database::migrated_for_test(&sesame_testbed::test_database_url()).await;
     Arc::new(PostgresSessionStore::new(&database, Arc::new(clock.clone())))
 }
 
 fn redis_url() -> String {
-    std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+    sesame_testbed::test_redis_url()
 }
 
 async fn cache(settings: RedisSettings, clock: &ManualClock, variable: &str) -> Arc<RedisSessionStore> {

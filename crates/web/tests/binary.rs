@@ -101,8 +101,7 @@ fn an_unknown_environment_is_refused_naming_the_variable() {
 
 #[test]
 fn migrate_applies_the_migrations_in_the_configured_schema() {
-    let database_url =
-        std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let database_url = sesame_testbed::test_database_url();
     let schema = format!("sesame_test_{}", uuid::Uuid::new_v4().simple());
     let output = sesame()
         .arg("migrate")
@@ -141,8 +140,7 @@ fn an_unreachable_database_is_named_without_its_password() {
 
 #[test]
 fn a_missing_database_is_called_missing_at_once_with_what_to_run() {
-    let server =
-        std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let server = sesame_testbed::test_database_url();
     let (server, _) = server.rsplit_once('/').expect("a database URL ends in /NAME");
     let output = sesame()
         .arg("migrate")

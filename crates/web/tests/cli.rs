@@ -27,14 +27,8 @@ impl Deployment {
         let unique = uuid::Uuid::new_v4().simple().to_string();
         let vars = HashMap::from([
             ("SESSION_ENVIRONMENT".to_owned(), "development".to_owned()),
-            (
-                "DATABASE_URL".to_owned(),
-                std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into()),
-            ),
-            (
-                "REDIS_URL".to_owned(),
-                std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into()),
-            ),
+            ("DATABASE_URL".to_owned(), sesame_testbed::test_database_url()),
+            ("REDIS_URL".to_owned(), sesame_testbed::test_redis_url()),
             ("SESAME__POSTGRES__SCHEMA".to_owned(), format!("sesame_test_{unique}")),
             ("SESAME__REDIS__KEY_PREFIX".to_owned(), format!("sesame-test:{unique}:")),
             ("SESAME__STORE__SESSIONS".to_owned(), sessions.to_owned()),

@@ -48,7 +48,7 @@ impl Running {
 }
 
 fn database_url() -> String {
-    std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+    sesame_testbed::test_database_url()
 }
 
 fn schema() -> String {

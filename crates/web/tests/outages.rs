@@ -17,7 +17,7 @@ async fn app_on(postgres: &str, redis: &str) -> TestApp {
 }
 
 fn shared_postgres() -> String {
-    std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+    sesame_testbed::test_database_url()
 }
 
 async fn me(app: &TestApp, client: &Client) -> StatusCode {

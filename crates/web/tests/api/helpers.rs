@@ -57,11 +57,8 @@ pub(crate) async fn spawn_app_with(vars: &[(&str, &str)]) -> TestApp {
 pub(crate) fn isolated_store_vars() -> HashMap<String, String> {
     let unique = uuid::Uuid::new_v4().simple().to_string();
     HashMap::from([
-        (
-            "DATABASE_URL".into(),
-            std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into()),
-        ),
-        ("REDIS_URL".into(), std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())),
+        ("DATABASE_URL".into(), sesame_testbed::test_database_url()),
+        ("REDIS_URL".into(), sesame_testbed::test_redis_url()),
         ("SESAME__POSTGRES__SCHEMA".into(), format!("sesame_test_{unique}")),
         ("SESAME__REDIS__KEY_PREFIX".into(), format!("sesame-test:{unique}:")),
         ("SESAME__STORE__CONNECT_ATTEMPTS".into(), "1".into()),

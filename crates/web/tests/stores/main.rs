@@ -18,13 +18,13 @@ use sesame_factory::Environment;
 use sqlx::{AssertSqlSafe, PgPool};
 
 async fn redis(app: &TestApp) -> redis::aio::MultiplexedConnection {
-    let url = std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let url = sesame_testbed::test_redis_url();
     let _ = app;
     redis::Client::open(url).unwrap().get_multiplexed_async_connection().await.expect("Redis at TEST_REDIS_URL")
 }
 
 async fn postgres() -> PgPool {
-    let url = std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let url = sesame_testbed::test_database_url();
     PgPool::connect(&url).await.expect("PostgreSQL at TEST_DATABASE_URL")
 }
 
