@@ -39,7 +39,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
 const ALLOWED_IN_TESTS: &[(&str, &[&str])] = &[
     ("sesame-tiered", &["sesame-mock", "sesame-postgres", "sesame-redis", "sesame-testbed"]),
     ("sesame-postgres", &["sesame-testbed", "sesame-postgres"]),
-    ("sesame-redis", &["sesame-testbed"]),
+    ("sesame-redis", &["sesame-testbed", "sesame-redis"]),
     ("sesame-factory", &["sesame-testbed"]),
     ("sesame-web", &["sesame-testbed"]),
 ];

@@ -12,22 +12,14 @@ use time::{Duration, OffsetDateTime};
 /// before the latest use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SessionPolicy {
-    /// A session unused for this long ends (`SESSION_MAX_AGE_SECONDS`, default 30 min).
+    /// A session unused for this long ends (`SESSION_MAX_AGE_SECONDS`).
     pub idle_timeout: Duration,
-    /// A session ends this long after it was opened, however much it is used (default 12 h).
+    /// A session ends this long after it was opened, however much it is used
+    /// (`SESAME__SESSION__ABSOLUTE_TIMEOUT_SECONDS`).
     pub absolute_timeout: Duration,
-    /// The least time between two recorded uses of one session (default 60 s).
+    /// The least time between two recorded uses of one session
+    /// (`SESAME__SESSION__TOUCH_INTERVAL_SECONDS`).
     pub touch_interval: Duration,
-}
-
-impl Default for SessionPolicy {
-    fn default() -> Self {
-        Self {
-            idle_timeout: Duration::seconds(1800),
-            absolute_timeout: Duration::seconds(43_200),
-            touch_interval: Duration::seconds(60),
-        }
-    }
 }
 
 /// When a session opened at some instant ends, by each rule.
@@ -61,6 +53,15 @@ mod tests {
 
     use super::*;
 
+    /// A policy for the tests: 30 min idle, 12 h absolute, 60 s between touches.
+    fn policy() -> SessionPolicy {
+        SessionPolicy {
+            idle_timeout: Duration::minutes(30),
+            absolute_timeout: Duration::hours(12),
+            touch_interval: Duration::seconds(60),
+        }
+    }
+
     fn opened_at(now: OffsetDateTime, policy: &SessionPolicy) -> Session {
         let expiry = policy.open(now);
         SessionBuilder::opened_at(now).idle_for(expiry.idle - now).absolute_after(expiry.absolute - now).build()
@@ -69,18 +70,15 @@ mod tests {
     #[test]
     fn open_sets_both_expiries() {
         let now = datetime!(2026-01-01 0:00 UTC);
-        let expiry = SessionPolicy::default().open(now);
+        let expiry = policy().open(now);
         assert_eq!(expiry.idle, now + Duration::minutes(30));
         assert_eq!(expiry.absolute, now + Duration::hours(12));
     }
 
     #[test]
     fn idle_expiry_never_passes_the_absolute_one() {
-        let policy = SessionPolicy {
-            idle_timeout: Duration::hours(2),
-            absolute_timeout: Duration::hours(1),
-            ..SessionPolicy::default()
-        };
+        let policy =
+            SessionPolicy { idle_timeout: Duration::hours(2), absolute_timeout: Duration::hours(1), ..policy() };
         let now = datetime!(2026-01-01 0:00 UTC);
         let session = opened_at(now, &policy);
         assert_eq!(session.idle_expires_at, session.absolute_expires_at);
@@ -93,7 +91,7 @@ mod tests {
         // The documented price of throttling: a use within the touch interval of
         // the last recorded one is not written, so the window can end up to one
         // interval earlier than "last request + idle timeout".
-        let policy = SessionPolicy::default();
+        let policy = policy();
         let opened = datetime!(2026-01-01 0:00 UTC);
         let session = opened_at(opened, &policy);
         assert_eq!(policy.touch(&session, opened + Duration::seconds(59)), None, "not recorded");
@@ -106,7 +104,7 @@ mod tests {
 
     #[test]
     fn touch_is_throttled_to_one_per_interval() {
-        let policy = SessionPolicy::default();
+        let policy = policy();
         let now = datetime!(2026-01-01 0:00 UTC);
         let session = opened_at(now, &policy);
         assert_eq!(policy.touch(&session, now + Duration::seconds(59)), None);

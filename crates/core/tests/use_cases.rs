@@ -19,7 +19,11 @@ fn service(users: MockUserRepository, sessions: MockSessionStore, clock: &Manual
         Arc::new(sessions),
         Arc::new(clock.clone()),
         PasswordHasher::new(2, 64),
-        SessionPolicy::default(),
+        SessionPolicy {
+            idle_timeout: Duration::minutes(30),
+            absolute_timeout: Duration::hours(12),
+            touch_interval: Duration::seconds(60),
+        },
     )
 }
 

@@ -279,7 +279,7 @@ pub async fn build(settings: &Settings, clock: Arc<dyn Clock>) -> Result<Adapter
             let tuning = TieredSettings {
                 miss_lookups_per_second: settings.store.miss_lookups_per_second,
                 session_lifetime: Duration::from_secs(settings.session.absolute_timeout_seconds.into()),
-                ..TieredSettings::default()
+                outbox_capacity: TieredSettings::OUTBOX_CAPACITY,
             };
             let store = Arc::new(TieredSessionStore::new(durable(), cache, Arc::clone(&clock), &tuning));
             tiered = Some(Arc::clone(&store));

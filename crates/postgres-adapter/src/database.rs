@@ -78,7 +78,7 @@ impl Database {
     pub async fn migrated_for_test(url: &str) -> (Self, String) {
         use secrecy::SecretString;
         let schema = format!("sesame_test_{}", uuid::Uuid::new_v4().simple());
-        let mut settings = PostgresSettings::new(SecretString::from(url.to_owned()));
+        let mut settings = PostgresSettings::for_test(SecretString::from(url.to_owned()));
         settings.schema = Some(schema.clone());
         let database = Self::connect(&settings)
             .await

@@ -22,8 +22,11 @@ pub struct PostgresSettings {
 }
 
 impl PostgresSettings {
-    /// Settings for `url` with the defaults: 10 connections, 5 s acquire, 5 s statement timeout.
-    pub fn new(url: SecretString) -> Self {
+    /// Settings for `url`, for tests (the service's come from the settings
+    /// catalog, through the factory): 10 connections, 5 s to acquire one, 5 s
+    /// a statement, the connection's schema.
+    #[cfg(any(test, feature = "testkit"))]
+    pub fn for_test(url: SecretString) -> Self {
         Self {
             url,
             max_connections: 10,
@@ -106,7 +109,7 @@ mod tests {
 
     #[test]
     fn a_bad_url_is_refused_without_echoing_it() {
-        let settings = PostgresSettings::new(SecretString::from("postgres://root:hunter2@[db"));
+        let settings = PostgresSettings::for_test(SecretString::from("postgres://root:hunter2@[db"));
         let err = settings.connect_options().unwrap_err();
         assert!(!err.to_string().contains("hunter2"));
     }

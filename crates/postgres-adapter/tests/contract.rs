@@ -83,7 +83,7 @@ async fn instances_purging_at_once_take_disjoint_batches_and_purge_everything() 
 
 #[tokio::test]
 async fn a_statement_over_the_statement_timeout_is_cancelled() {
-    let mut settings = PostgresSettings::new(SecretString::from(test_database_url()));
+    let mut settings = PostgresSettings::for_test(SecretString::from(test_database_url()));
     settings.statement_timeout = std::time::Duration::from_millis(100);
     let database = Database::connect(&settings)
         .await
@@ -100,6 +100,7 @@ async fn a_database_that_does_not_exist_is_named_as_the_cause() {
         Some((server, _)) => format!("{server}/sesame_no_such_database"),
         None => panic!("TEST_DATABASE_URL has no database part: {url}"),
     };
-    let err = Database::connect(&PostgresSettings::new(SecretString::from(missing))).await.unwrap_err().to_string();
+    let err =
+        Database::connect(&PostgresSettings::for_test(SecretString::from(missing))).await.unwrap_err().to_string();
     assert!(err.contains("\"sesame_no_such_database\" does not exist"), "the cause is named: {err}");
 }

@@ -31,12 +31,16 @@ pub struct RedisSettings {
 }
 
 impl RedisSettings {
-    /// Settings for one standalone server, with prefix `sesame:` and 2 s timeouts.
-    pub fn new(url: SecretString) -> Self {
+    /// Settings for one standalone server at `url`, for tests (the
+    /// service's come from the settings catalog, through the factory): prefix
+    /// `sesame-test:` (set one of the test's own), 2 s to connect, 2 s an
+    /// answer, no local cache.
+    #[cfg(any(test, feature = "testkit"))]
+    pub fn for_test(url: SecretString) -> Self {
         Self {
             urls: vec![url],
             cluster: false,
-            key_prefix: "sesame:".into(),
+            key_prefix: "sesame-test:".into(),
             connection_timeout: Duration::from_secs(2),
             response_timeout: Duration::from_secs(2),
             local_cache_sessions: 0,

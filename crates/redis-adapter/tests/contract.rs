@@ -25,7 +25,7 @@ async fn connect(settings: RedisSettings, clock: ManualClock, variable: &str) ->
 
 fn standalone_settings() -> RedisSettings {
     let url = sesame_testbed::test_redis_url();
-    let mut settings = RedisSettings::new(SecretString::from(url));
+    let mut settings = RedisSettings::for_test(SecretString::from(url));
     settings.key_prefix = unique_prefix();
     settings
 }
@@ -90,7 +90,7 @@ mod cluster {
         let urls = std::env::var("TEST_REDIS_CLUSTER_URLS").unwrap_or_else(|_| {
             panic!("a Redis Cluster is needed: set TEST_REDIS_CLUSTER_URLS to its node URLs, or run `cargo xtask test`, which starts one")
         });
-        let mut settings = RedisSettings::new(SecretString::from(String::new()));
+        let mut settings = RedisSettings::for_test(SecretString::from(String::new()));
         settings.urls = urls.split(',').map(|url| SecretString::from(url.trim().to_owned())).collect();
         settings.cluster = true;
         settings.key_prefix = unique_prefix();
@@ -124,7 +124,7 @@ mod password {
     #[tokio::test]
     async fn a_password_url_connects_and_stores_sessions() {
         let clock = ManualClock::default();
-        let mut settings = RedisSettings::new(SecretString::from(protected_url()));
+        let mut settings = RedisSettings::for_test(SecretString::from(protected_url()));
         settings.key_prefix = unique_prefix();
         let store = connect(settings, clock.clone(), "TEST_REDIS_PASSWORD_URL").await;
         let session = SessionBuilder::opened_at(clock.now()).build();
@@ -135,7 +135,7 @@ mod password {
     #[tokio::test]
     async fn a_wrong_password_fails_without_printing_it() {
         let url = protected_url().replace("sesame-test-secret", "not-the-password");
-        let settings = RedisSettings::new(SecretString::from(url));
+        let settings = RedisSettings::for_test(SecretString::from(url));
         let result = RedisSessionStore::connect(&settings, Arc::new(ManualClock::default())).await;
         let err = result.err().expect("a wrong password is refused").to_string();
         assert!(!err.contains("not-the-password"), "{err}");
@@ -150,7 +150,7 @@ mod tls {
         let url = std::env::var("TEST_REDIS_TLS_URL").unwrap_or_else(|_| {
             panic!("a TLS Redis is needed: set TEST_REDIS_TLS_URL (rediss://host:port) and SSL_CERT_FILE to its CA, or run `cargo xtask test`, which starts one")
         });
-        let mut settings = RedisSettings::new(SecretString::from(url));
+        let mut settings = RedisSettings::for_test(SecretString::from(url));
         settings.key_prefix = unique_prefix();
         let store = connect(settings, ManualClock::default(), "TEST_REDIS_TLS_URL").await;
         store.ping().await.expect("PING over TLS");

@@ -10,7 +10,7 @@ use sesame_redis::{DataCheck, Durability, RedisSessionStore, RedisSettings};
 use sesame_testbed::Redis;
 
 async fn store_on(redis: &Redis, clock: &ManualClock) -> RedisSessionStore {
-    let settings = RedisSettings::new(SecretString::from(redis.url()));
+    let settings = RedisSettings::for_test(SecretString::from(redis.url()));
     RedisSessionStore::connect(&settings, Arc::new(clock.clone())).await.expect("the throw-away Redis answers")
 }
 

@@ -18,7 +18,7 @@ use sesame_testbed::Redis;
 const BOUND: Duration = Duration::from_secs(1);
 
 async fn store(redis: &Redis, clock: &ManualClock, cached: usize) -> RedisSessionStore {
-    let mut settings = RedisSettings::new(SecretString::from(redis.url()));
+    let mut settings = RedisSettings::for_test(SecretString::from(redis.url()));
     settings.local_cache_sessions = cached;
     let store = RedisSessionStore::connect(&settings, Arc::new(clock.clone())).await.expect("the test's Redis");
     if let Some(cache) = store.local_cache() {

@@ -37,11 +37,10 @@ pub struct TieredSettings {
     pub session_lifetime: Duration,
 }
 
-impl Default for TieredSettings {
-    /// 200 lookups a second; 100 000 waiting writes; 12-hour sessions.
-    fn default() -> Self {
-        Self { miss_lookups_per_second: 200, outbox_capacity: 100_000, session_lifetime: Duration::from_secs(43_200) }
-    }
+impl TieredSettings {
+    /// The outbox's capacity: 100 000 waiting writes (a bound of the
+    /// design, about 20 MiB, not a setting).
+    pub const OUTBOX_CAPACITY: usize = 100_000;
 }
 
 /// Hashes the negative cache remembers at most.

@@ -43,7 +43,7 @@ mod kits {
 
     sesame_ports::session_cache_contract!(|clock: ManualClock| async move {
         let url = sesame_testbed::test_redis_url();
-        let mut settings = RedisSettings::new(SecretString::from(url));
+        let mut settings = RedisSettings::for_test(SecretString::from(url));
         settings.key_prefix = format!("sesame-test:{}:", uuid::Uuid::new_v4().simple());
         let redis = RedisSessionStore::connect(&settings, Arc::new(clock))
             .await

@@ -38,8 +38,17 @@ async fn cache(settings: RedisSettings, clock: &ManualClock, variable: &str) -> 
     Arc::new(store)
 }
 
+/// The tiered store's bounds in these tests.
+fn tuning() -> TieredSettings {
+    TieredSettings {
+        miss_lookups_per_second: 200,
+        outbox_capacity: TieredSettings::OUTBOX_CAPACITY,
+        session_lifetime: std::time::Duration::from_secs(12 * 3600),
+    }
+}
+
 fn standalone_settings() -> RedisSettings {
-    let mut settings = RedisSettings::new(SecretString::from(redis_url()));
+    let mut settings = RedisSettings::for_test(SecretString::from(redis_url()));
     settings.key_prefix = format!("sesame-test:{}:", uuid::Uuid::new_v4().simple());
     settings
 }
@@ -52,12 +61,8 @@ mod contract {
 
         sesame_ports::session_store_contract!(|clock: ManualClock| async move {
             let cache = cache(standalone_settings(), &clock, "TEST_REDIS_URL").await;
-            Arc::new(TieredSessionStore::new(
-                durable(&clock).await,
-                cache,
-                Arc::new(clock.clone()),
-                &TieredSettings::default(),
-            )) as Arc<dyn SessionStore>
+            Arc::new(TieredSessionStore::new(durable(&clock).await, cache, Arc::new(clock.clone()), &tuning()))
+                as Arc<dyn SessionStore>
         });
     }
 
@@ -72,12 +77,8 @@ mod contract {
             settings.urls = urls.split(',').map(|url| SecretString::from(url.trim().to_owned())).collect();
             settings.cluster = true;
             let cache = cache(settings, &clock, "TEST_REDIS_CLUSTER_URLS").await;
-            Arc::new(TieredSessionStore::new(
-                durable(&clock).await,
-                cache,
-                Arc::new(clock.clone()),
-                &TieredSettings::default(),
-            )) as Arc<dyn SessionStore>
+            Arc::new(TieredSessionStore::new(durable(&clock).await, cache, Arc::new(clock.clone()), &tuning()))
+                as Arc<dyn SessionStore>
         });
     }
 }
@@ -230,7 +231,7 @@ struct World {
 }
 
 async fn world() -> World {
-    world_with(&TieredSettings::default()).await
+    world_with(&tuning()).await
 }
 
 async fn world_with(settings: &TieredSettings) -> World {
@@ -489,7 +490,7 @@ async fn while_the_durable_tier_is_down_sessions_authenticate_and_a_logout_reach
 
 #[tokio::test]
 async fn tokens_that_were_never_issued_cost_a_bounded_number_of_durable_lookups() {
-    let w = world_with(&TieredSettings { miss_lookups_per_second: 10, ..TieredSettings::default() }).await;
+    let w = world_with(&TieredSettings { miss_lookups_per_second: 10, ..tuning() }).await;
     let random = || SessionBuilder::opened_at(w.clock.now()).build().token_hash;
     let mut refused = 0;
     let started = std::time::Instant::now();
