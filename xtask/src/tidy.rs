@@ -23,10 +23,14 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("sesame-postgres", &["sesame-ports"]),
     ("sesame-redis", &["sesame-ports"]),
     ("sesame-tiered", &["sesame-ports"]),
+    ("sesame-guard", &["sesame-ports"]),
     ("sesame-testbed", &[]),
     ("sesame-faults", &["sesame-testbed"]),
     ("sesame-bench", &["sesame-testbed", "sesame-core", "sesame-factory"]),
-    ("sesame-factory", &["sesame-ports", "sesame-mock", "sesame-postgres", "sesame-redis", "sesame-tiered"]),
+    (
+        "sesame-factory",
+        &["sesame-ports", "sesame-mock", "sesame-postgres", "sesame-redis", "sesame-tiered", "sesame-guard"],
+    ),
     ("sesame-web", &["sesame-core", "sesame-factory"]),
     ("sesame-browser", &["sesame-core", "sesame-factory", "sesame-web"]),
     ("xtask", &[]),
@@ -38,6 +42,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
 /// names the shared test stores once).
 const ALLOWED_IN_TESTS: &[(&str, &[&str])] = &[
     ("sesame-tiered", &["sesame-mock", "sesame-postgres", "sesame-redis", "sesame-testbed"]),
+    ("sesame-guard", &["sesame-mock", "sesame-postgres", "sesame-redis", "sesame-testbed"]),
     ("sesame-postgres", &["sesame-testbed", "sesame-postgres"]),
     ("sesame-redis", &["sesame-testbed", "sesame-redis"]),
     ("sesame-factory", &["sesame-testbed"]),

@@ -4,11 +4,12 @@
 use std::{fmt, future::Future, sync::Arc, time::Duration};
 
 use secrecy::{ExposeSecret, SecretString};
+use sesame_guard::{Guard, GuardSettings};
 use sesame_mock::{InMemoryRateLimiter, InMemorySessionStore, InMemoryUserRepository};
 use sesame_ports::{Clock, RateLimiter, SessionStore, UserRepository};
 use sesame_postgres::{Database, PostgresError, PostgresSessionStore, PostgresSettings, PostgresUserRepository};
 use sesame_redis::{RedisError, RedisSessionStore, RedisSettings};
-use sesame_tiered::{Guard, GuardSettings, MigratingSessionStore, TieredSessionStore, TieredSettings};
+use sesame_tiered::{MigratingSessionStore, TieredSessionStore, TieredSettings};
 
 use crate::{
     EnvironmentError, SessionBackend, Settings, SettingsError, StoreLocation, UserBackend,

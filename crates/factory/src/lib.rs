@@ -26,7 +26,7 @@ pub use origin::Origin;
 pub use provenance::{SettingLine, Source, explain, explain_process_env};
 /// The guard around every store the factory builds (timeout, breaker, retry,
 /// per-call metrics), for ports composed elsewhere.
-pub use sesame_tiered::{Guard, GuardSettings};
+pub use sesame_guard::{Guard, GuardSettings};
 pub use settings::{
     AccountSettings, CookieSettings, HttpSettings, LOGO_MAX_BYTES, LogFormat, LogSettings, PasswordSettings,
     PostgresTuning, RateLimitSettings, RedisTuning, SessionBackend, SessionSettings, Settings, SettingsError,

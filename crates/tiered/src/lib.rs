@@ -1,6 +1,6 @@
-//! Stores over stores: sesame's tiered session store, the guard every store
-//! call goes through, and the store a service uses while it moves its sessions
-//! from one store to another ([`MigratingSessionStore`]).
+//! Stores over stores: sesame's tiered session store, and the store a service
+//! uses while it moves its sessions from one store to another
+//! ([`MigratingSessionStore`]).
 //!
 //! The tiered store is a [`SessionStore`](sesame_ports::SessionStore)
 //! over two others — a durable tier that is the source of truth (PostgreSQL) and
@@ -14,21 +14,15 @@
 //! lost can hide a session from them. How faults are survived is in
 //! [`TieredSessionStore`]'s docs and docs/reliability.md.
 //!
-//! The [`Guard`] gives each store a per-call timeout, a circuit breaker, one more
-//! try of an idempotent call whose connection broke, metrics, and one log line per
-//! failure episode; [`Guarded`] is any port seen through it.
-//!
 //! Depends on `sesame-ports` only: it sees its tiers through the
 //! [`DurableSessionStore`](sesame_ports::DurableSessionStore) and
 //! [`SessionCache`](sesame_ports::SessionCache) ports.
 
-mod guard;
 mod migrating;
 mod misses;
 mod outbox;
 mod tiered;
 
-pub use guard::{BreakerState, Guard, GuardSettings, Guarded};
 pub use migrating::MigratingSessionStore;
 pub use tiered::{TieredSessionStore, TieredSettings};
 

@@ -7,6 +7,10 @@
 //! at once (no waiting on a store that is down) for a back-off that doubles up
 //! to a cap; then one call is let through as a probe, and its success closes
 //! the breaker.
+//!
+//! [`Guarded`] is any port seen through a [`Guard`]: it implements the port
+//! it wraps, so everything that takes a store takes it, and the ports'
+//! contract kits run on it unchanged. Depends on `sesame-ports` only.
 
 use std::{
     collections::HashMap,

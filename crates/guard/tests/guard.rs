@@ -12,12 +12,12 @@ use std::{
 
 use async_trait::async_trait;
 use secrecy::SecretString;
+use sesame_guard::{BreakerState, Guard, GuardSettings};
 use sesame_mock::{InMemoryRateLimiter, InMemorySessionStore, InMemoryUserRepository};
 use sesame_ports::{
     DurableSessionStore, Email, ExportCursor, ExportPage, Imported, ManualClock, MockSessionStore, NewUser, PortError,
     RateLimiter, SessionCache, SessionStore, User, UserChanges, UserId, UserRepository,
 };
-use sesame_tiered::{BreakerState, Guard, GuardSettings};
 
 fn guard() -> Arc<Guard> {
     Guard::new(GuardSettings::new("test", Duration::from_millis(500)))
