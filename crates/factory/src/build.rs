@@ -1,5 +1,6 @@
 //! From settings to adapters: connecting (with bounded retries), migrating, and
-//! handing the adapters out as `Arc<dyn …>`; and the stores' periodic upkeep.
+//! handing the adapters out as `Arc<dyn …>`, with the stores' periodic work
+//! ([`Upkeep`]) for the runtime to schedule.
 
 use std::{fmt, future::Future, sync::Arc, time::Duration};
 
@@ -12,7 +13,7 @@ use sesame_redis::{RedisError, RedisSessionStore, RedisSettings};
 use sesame_tiered::{MigratingSessionStore, TieredSessionStore, TieredSettings};
 
 use crate::{
-    EnvironmentError, SessionBackend, Settings, SettingsError, StoreLocation, UserBackend,
+    EnvironmentError, SessionBackend, Settings, SettingsError, StoreLocation, Upkeep, UserBackend,
     health::{Health, SessionParts},
 };
 
@@ -34,128 +35,6 @@ pub struct Adapters {
     /// Rate-limit counts: in Redis (shared by every instance) whenever
     /// sessions use Redis, else in memory (this instance's own).
     pub limiter: Arc<dyn RateLimiter>,
-}
-
-/// The stores' periodic work: [`run`](Upkeep::run) it in the background for the
-/// service's life, and [`flush`](Upkeep::flush) it once at shutdown.
-#[derive(Clone)]
-pub struct Upkeep {
-    health: Arc<Health>,
-    /// Redis went back to an older state and has not yet been told again what
-    /// ended lately.
-    replay_due: Arc<std::sync::atomic::AtomicBool>,
-    sessions: Arc<dyn SessionStore>,
-    tiered: Option<Arc<TieredSessionStore>>,
-    /// Redis, watched for lost data.
-    redis: Option<Arc<RedisSessionStore>>,
-    purge_every: Duration,
-    /// How long after Redis lost its data every live session may still miss once.
-    idle_timeout: Duration,
-}
-
-impl Upkeep {
-    /// How often the tiered store writes behind and reconciles.
-    const TIERED_EVERY: Duration = Duration::from_secs(1);
-
-    /// Runs for as long as the future is polled: every second, a check that
-    /// Redis kept its data and the tiered store's upkeep (writing uses and ends
-    /// behind, reconciling the cache); every `store.purge_interval_seconds`, a
-    /// purge of expired sessions in batches (from stores that do not expire them
-    /// by themselves). Safe to run on every instance at once.
-    pub async fn run(self) {
-        let every_second = async {
-            let mut tick = tokio::time::interval(Self::TIERED_EVERY);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tick.tick().await;
-                tokio::join!(self.health.probe(), self.watch_redis());
-                self.flush().await;
-            }
-        };
-        // Apart, so that a long purge never holds up the probes behind readiness.
-        let purging = async {
-            let mut tick = tokio::time::interval(self.purge_every);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tick.tick().await;
-                purge_expired(self.sessions.as_ref()).await;
-            }
-        };
-        tokio::join!(every_second, purging);
-    }
-
-    /// The last flush, at shutdown: ends still waiting for PostgreSQL are lost
-    /// with the process, so they are named in an ERROR.
-    pub async fn finish(&self) {
-        self.flush().await;
-        if let Some(waiting) = self.tiered.as_ref().map(|tiered| tiered.ends_waiting()).filter(|n| *n > 0) {
-            tracing::error!(
-                sessions = waiting,
-                "stopping with session ends PostgreSQL never took: Redis holds them ended, PostgreSQL does not"
-            );
-        }
-    }
-
-    /// Checks that Redis kept its data. While it lost some (or evicts), every
-    /// live session misses once, so the tiered store's miss budget is raised;
-    /// when it went back to an older state (a restart, a failover), it is told
-    /// again what ended lately.
-    async fn watch_redis(&self) {
-        use std::sync::atomic::Ordering;
-        /// Ends older than this are assumed to have reached every replica and snapshot.
-        const REPLAY_WINDOW: Duration = Duration::from_secs(600);
-        let Some(redis) = &self.redis else { return };
-        match tokio::time::timeout(Self::TIERED_EVERY, redis.check_data()).await {
-            Ok(Ok(check)) => {
-                if check.went_back {
-                    self.replay_due.store(true, Ordering::Relaxed);
-                }
-                if let Some(tiered) = &self.tiered {
-                    if check.lost {
-                        tiered.lift_miss_budget(self.idle_timeout);
-                    } else if check.evicting {
-                        tiered.lift_miss_budget(Self::TIERED_EVERY * 10);
-                    }
-                    if self.replay_due.load(Ordering::Relaxed) && tiered.replay_ends(REPLAY_WINDOW).await {
-                        self.replay_due.store(false, Ordering::Relaxed);
-                    }
-                }
-            }
-            // An outage: the guard of the store's calls reports it.
-            Ok(Err(err)) => tracing::debug!(error = %err, "redis data check failed"),
-            Err(_) => tracing::debug!("redis data check timed out"),
-        }
-    }
-
-    /// Writes what waits for the durable tier; what a graceful shutdown runs last.
-    pub async fn flush(&self) {
-        if let Some(tiered) = &self.tiered {
-            tiered.upkeep().await;
-        }
-    }
-}
-
-/// Purges expired sessions in batches until a batch comes back short.
-async fn purge_expired(sessions: &dyn SessionStore) {
-    const BATCH: u32 = 1000;
-    let mut purged = 0;
-    loop {
-        match sessions.purge_expired(BATCH).await {
-            Ok(count) => {
-                purged += count;
-                if count < u64::from(BATCH) {
-                    break;
-                }
-            }
-            Err(err) => {
-                tracing::warn!(error = %err, "purging expired sessions failed; trying again next time");
-                break;
-            }
-        }
-    }
-    if purged > 0 {
-        tracing::debug!(purged, "purged expired sessions");
-    }
 }
 
 impl fmt::Debug for Adapters {
@@ -557,34 +436,6 @@ mod tests {
         let adapters = build(&settings, Arc::new(SystemClock)).await.unwrap();
         assert_eq!(adapters.backends, ("memory", "memory"));
         adapters.users.ping().await.unwrap();
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn upkeep_purges_expired_sessions_every_interval() {
-        let clock = sesame_ports::ManualClock::default();
-        let store = Arc::new(InMemorySessionStore::new(Arc::new(clock.clone())));
-        for _ in 0..3 {
-            store.create(&sesame_ports::testkit::SessionBuilder::opened_at(clock.now()).build()).await.unwrap();
-        }
-        let places = (None, ("memory".to_owned(), None));
-        let health = Arc::new(Health::new(None, (Arc::clone(&store) as _, None), ("memory", "memory"), places));
-        let upkeep = Upkeep {
-            health,
-            replay_due: Arc::default(),
-            sessions: Arc::clone(&store) as _,
-            tiered: None,
-            redis: None,
-            purge_every: Duration::from_secs(60),
-            idle_timeout: Duration::from_secs(1800),
-        };
-        let upkeep = tokio::spawn(upkeep.run());
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        assert_eq!(store.len(), 3, "nothing has expired yet");
-
-        clock.advance(time::Duration::hours(1));
-        tokio::time::sleep(Duration::from_secs(61)).await;
-        assert_eq!(store.len(), 0, "the next run purged the three expired sessions");
-        upkeep.abort();
     }
 
     #[test]

@@ -15,8 +15,9 @@ mod located;
 mod origin;
 mod provenance;
 mod settings;
+mod upkeep;
 
-pub use build::{Adapters, FactoryError, Upkeep, build, migrate, redact_url};
+pub use build::{Adapters, FactoryError, build, migrate, redact_url};
 pub use catalog::{variable, variables};
 pub use environment::{Environment, EnvironmentError};
 pub use health::{Health, HealthReport, StoreHealth, StoreStatus};
@@ -32,3 +33,4 @@ pub use settings::{
     PostgresTuning, RateLimitSettings, RedisTuning, SessionBackend, SessionSettings, Settings, SettingsError,
     StoreSettings, UserBackend, logo_content_type,
 };
+pub use upkeep::Upkeep;

@@ -29,6 +29,7 @@ pub mod startup;
 pub mod state;
 pub mod telemetry;
 pub mod transfer;
+pub mod upkeep;
 pub mod words;
 
 pub use startup::Application;

@@ -277,7 +277,7 @@ impl Application {
                 }
             }
         };
-        let upkeep_task = tokio::spawn(upkeep.clone().run());
+        let upkeep_task = tokio::spawn(crate::upkeep::run(upkeep.clone()));
 
         let bound = config.drain + GRACE;
         let served = tokio::select! {
