@@ -77,7 +77,8 @@ async fn with_the_index_required_a_session_whose_index_was_evicted_does_not_coun
     let store = store_on(&redis, &clock).await;
     let session = SessionBuilder::opened_at(clock.now()).build();
     store.create(&session).await.unwrap();
-    redis.cli(&["del", &format!("sesame:user:{}:sessions", session.user_id)]);
+    let prefix = RedisSettings::for_test(SecretString::from(redis.url())).key_prefix;
+    redis.cli(&["del", &format!("{prefix}user:{}:sessions", session.user_id)]);
     assert_eq!(store.get(&session.token_hash).await.unwrap(), Some(session.clone()), "not required yet");
 
     store.require_index();
