@@ -87,16 +87,11 @@ struct AppConfig {
 
 impl AppConfig {
     fn new(settings: &Settings) -> Self {
-        let session = &settings.session;
         let proxies = Arc::new(Proxies::new(settings.http.trusted_proxies.clone()));
         let origins =
             OriginPolicy::new(settings.http.allowed_origins.clone(), Arc::clone(&proxies), settings.cookie.secure);
         Self {
-            policy: SessionPolicy {
-                idle_timeout: time::Duration::seconds(session.max_age_seconds.into()),
-                absolute_timeout: time::Duration::seconds(session.absolute_timeout_seconds.into()),
-                touch_interval: time::Duration::seconds(session.touch_interval_seconds.into()),
-            },
+            policy: session_policy(settings),
             max_concurrent_hashes: settings.password.max_concurrent_hashes,
             max_waiting_hashes: settings.password.max_waiting_hashes,
             cookie: Arc::new(session_cookie(settings)),
@@ -299,14 +294,29 @@ impl Application {
     }
 }
 
+/// The session lifetimes the settings give.
+fn session_policy(settings: &Settings) -> SessionPolicy {
+    let session = &settings.session;
+    SessionPolicy {
+        idle_timeout: time::Duration::seconds(session.max_age_seconds.into()),
+        absolute_timeout: time::Duration::seconds(session.absolute_timeout_seconds.into()),
+        touch_interval: time::Duration::seconds(session.touch_interval_seconds.into()),
+    }
+}
+
 /// The use cases over `adapters` with the settings' session policy and
 /// hashing limits, as the service runs them: for the operator commands.
 pub fn use_cases(settings: &Settings, adapters: &Adapters) -> AuthService {
-    let config = AppConfig::new(settings);
-    let hasher = PasswordHasher::new(config.max_concurrent_hashes, config.max_waiting_hashes);
+    let password = &settings.password;
+    auth_service(session_policy(settings), password.max_concurrent_hashes, password.max_waiting_hashes, adapters)
+}
+
+/// The use cases over `adapters`: the one place they are put together, for
+/// the service and the operator commands alike.
+fn auth_service(policy: SessionPolicy, concurrent: usize, waiting: usize, adapters: &Adapters) -> AuthService {
     let (users, sessions, clock) =
         (Arc::clone(&adapters.users), Arc::clone(&adapters.sessions), Arc::clone(&adapters.clock));
-    AuthService::new(users, sessions, clock, hasher, config.policy)
+    AuthService::new(users, sessions, clock, PasswordHasher::new(concurrent, waiting), policy)
 }
 
 /// Serves the app over `adapters` from now on; their upkeep.
@@ -343,9 +353,8 @@ impl Service<Request> for Dispatch {
 /// The app's routes over `adapters`, each behind [`Routed`] (Origin check,
 /// renamed cookies, metrics).
 fn app(config: &AppConfig, adapters: Adapters, lifecycle: Arc<Lifecycle>) -> Router {
-    let hasher = PasswordHasher::new(config.max_concurrent_hashes, config.max_waiting_hashes);
-    let auth = AuthService::new(adapters.users, adapters.sessions, adapters.clock, hasher, config.policy);
-    let auth = Arc::new(auth);
+    let auth =
+        Arc::new(auth_service(config.policy, config.max_concurrent_hashes, config.max_waiting_hashes, &adapters));
     tokio::spawn(report_hashing_queue(Arc::downgrade(&auth)));
     let state = AppState {
         auth,
