@@ -3,7 +3,7 @@
 //! This crate owns the data that crosses a port — validated value types such as
 //! [`Email`], [`UserId`] and [`SessionId`], records such as [`User`] and
 //! [`Session`] — and the traits every adapter implements: [`UserRepository`],
-//! [`SessionStore`], [`RateLimiter`] and [`Clock`], plus the two that a tiered session store needs
+//! [`SessionStore`], [`RateLimiter`], [`AuditSink`] and [`Clock`], plus the two that a tiered session store needs
 //! from its tiers, [`DurableSessionStore`] and [`SessionCache`]. It depends on no other
 //! workspace crate, so an adapter team needs nothing but this crate. Every
 //! store can also be read whole and written from another's export
@@ -18,6 +18,7 @@
 //! - `testkit`: the contract test kit ([`testkit`]) that every adapter runs
 //!   against itself with [`user_repository_contract!`] and [`session_store_contract!`].
 
+mod audit;
 mod clock;
 mod email;
 mod error;
@@ -33,6 +34,7 @@ mod user_repository;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 
+pub use audit::{Actor, AuditEvent, AuditRecord, AuditSink};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use email::{Email, EmailError};
 pub use error::{BoxError, PortError};
@@ -45,6 +47,8 @@ pub use session_store::SessionStore;
 pub use tiers::{Cached, DurableSessionStore, SessionCache, Touch};
 pub use user_repository::UserRepository;
 
+#[cfg(feature = "mock")]
+pub use audit::MockAuditSink;
 #[cfg(feature = "mock")]
 pub use clock::MockClock;
 #[cfg(feature = "mock")]

@@ -6,12 +6,11 @@
 
 use sesame_core::{
     AuthError, LoggedIn, SessionToken,
-    ports::{Session, SessionId},
+    ports::{AuditEvent, Session, SessionId},
 };
 
 use crate::{
-    AppState,
-    audit::{self, Event},
+    AppState, audit,
     dto::{Credentials, PasswordChange},
     error::ApiError,
     extract::Caller,
@@ -29,7 +28,7 @@ pub async fn register(
     let result = state.auth.register(&body.email, &body.password, presented, caller.metadata()).await;
     record_auth_outcome("register", &result);
     let logged_in = result?;
-    audit::record(Event::Registered, caller, Some(logged_in.user.id), Some(logged_in.session.id));
+    audit::record(&*state.audit, AuditEvent::Registered, caller, Some(logged_in.user.id), Some(logged_in.session.id));
     Ok(logged_in)
 }
 
@@ -46,10 +45,16 @@ pub async fn login(
     match &result {
         Ok(logged_in) => {
             state.limits.login_succeeded(&body.email).await;
-            audit::record(Event::LoginSucceeded, caller, Some(logged_in.user.id), Some(logged_in.session.id));
+            audit::record(
+                &*state.audit,
+                AuditEvent::LoginSucceeded,
+                caller,
+                Some(logged_in.user.id),
+                Some(logged_in.session.id),
+            );
         }
-        Err(AuthError::InvalidCredentials) => audit::record(Event::LoginFailed, caller, None, None),
-        Err(AuthError::AccountDisabled) => audit::record(Event::LoginDisabled, caller, None, None),
+        Err(AuthError::InvalidCredentials) => audit::record(&*state.audit, AuditEvent::LoginFailed, caller, None, None),
+        Err(AuthError::AccountDisabled) => audit::record(&*state.audit, AuditEvent::LoginDisabled, caller, None, None),
         Err(_) => {}
     }
     Ok(result?)
@@ -59,7 +64,7 @@ pub async fn login(
 pub async fn logout(state: &AppState, caller: &Caller, presented: Vec<SessionToken>) -> Result<(), ApiError> {
     for token in presented {
         if let Some(ended) = state.auth.logout(&token).await? {
-            audit::record(Event::LoggedOut, caller, Some(ended.user_id), Some(ended.id));
+            audit::record(&*state.audit, AuditEvent::LoggedOut, caller, Some(ended.user_id), Some(ended.id));
         }
     }
     Ok(())
@@ -68,7 +73,7 @@ pub async fn logout(state: &AppState, caller: &Caller, presented: Vec<SessionTok
 /// Ends every session of `session`'s user.
 pub async fn logout_everywhere(state: &AppState, caller: &Caller, session: &Session) -> Result<(), ApiError> {
     state.auth.logout_everywhere(session.user_id).await?;
-    audit::record(Event::LoggedOutEverywhere, caller, Some(session.user_id), Some(session.id));
+    audit::record(&*state.audit, AuditEvent::LoggedOutEverywhere, caller, Some(session.user_id), Some(session.id));
     Ok(())
 }
 
@@ -80,7 +85,7 @@ pub async fn revoke_session(
     id: SessionId,
 ) -> Result<(), ApiError> {
     state.auth.revoke_session(current.user_id, id).await?;
-    audit::record(Event::SessionRevoked, caller, Some(current.user_id), Some(id));
+    audit::record(&*state.audit, AuditEvent::SessionRevoked, caller, Some(current.user_id), Some(id));
     Ok(())
 }
 
@@ -96,9 +101,9 @@ pub async fn change_password(
         .auth
         .change_password(session, &body.current_password, &body.new_password, caller.metadata())
         .await
-        .map_err(|err| refused_confirmation(caller, session, err).for_field("newPassword"))?;
+        .map_err(|err| refused_confirmation(state, caller, session, err).for_field("newPassword"))?;
     state.limits.confirmation_succeeded(session.user_id).await;
-    audit::record(Event::PasswordChanged, caller, Some(changed.user.id), Some(changed.session.id));
+    audit::record(&*state.audit, AuditEvent::PasswordChanged, caller, Some(changed.user.id), Some(changed.session.id));
     Ok(changed)
 }
 
@@ -110,15 +115,19 @@ pub async fn delete_account(
     password: &str,
 ) -> Result<(), ApiError> {
     state.limits.confirmation(caller, session.user_id).await?;
-    state.auth.delete_account(session, password).await.map_err(|err| refused_confirmation(caller, session, err))?;
-    audit::record(Event::AccountDeleted, caller, Some(session.user_id), Some(session.id));
+    state
+        .auth
+        .delete_account(session, password)
+        .await
+        .map_err(|err| refused_confirmation(state, caller, session, err))?;
+    audit::record(&*state.audit, AuditEvent::AccountDeleted, caller, Some(session.user_id), Some(session.id));
     Ok(())
 }
 
 /// A password change or account deletion refused; a wrong password is audited.
-fn refused_confirmation(caller: &Caller, session: &Session, err: AuthError) -> ApiError {
+fn refused_confirmation(state: &AppState, caller: &Caller, session: &Session, err: AuthError) -> ApiError {
     if matches!(err, AuthError::WrongPassword) {
-        audit::record(Event::ConfirmationFailed, caller, Some(session.user_id), Some(session.id));
+        audit::record(&*state.audit, AuditEvent::ConfirmationFailed, caller, Some(session.user_id), Some(session.id));
     }
     ApiError::from(err)
 }

@@ -22,22 +22,36 @@ use axum::{
 use sesame_factory::Origin;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
-use crate::{audit, client::Proxies, error::ApiError, telemetry::REQUEST_ID_HEADER};
+use sesame_core::ports::{AuditEvent, AuditSink};
+
+use crate::{audit, client::Proxies, error::ApiError, extract::Caller, telemetry::REQUEST_ID_HEADER};
 
 /// Which origins may change state.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct OriginPolicy {
     allowed: Vec<Origin>,
     proxies: Arc<Proxies>,
+    /// Where a refusal is recorded.
+    audit: Arc<dyn AuditSink>,
     /// The scheme browsers use to reach us when no trusted proxy says.
     scheme: &'static str,
 }
 
+impl std::fmt::Debug for OriginPolicy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OriginPolicy")
+            .field("allowed", &self.allowed)
+            .field("scheme", &self.scheme)
+            .finish_non_exhaustive()
+    }
+}
+
 impl OriginPolicy {
     /// Allows `allowed`, or the served origin when it is empty; `secure` says
-    /// browsers reach us over https (the cookie is `Secure`).
-    pub fn new(allowed: Vec<Origin>, proxies: Arc<Proxies>, secure: bool) -> Self {
-        Self { allowed, proxies, scheme: if secure { "https" } else { "http" } }
+    /// browsers reach us over https (the cookie is `Secure`); refusals are
+    /// recorded in `audit`.
+    pub fn new(allowed: Vec<Origin>, proxies: Arc<Proxies>, secure: bool, audit: Arc<dyn AuditSink>) -> Self {
+        Self { allowed, proxies, audit, scheme: if secure { "https" } else { "http" } }
     }
 
     /// Whether `parts` may change state; `from_browser`: only a browser
@@ -97,7 +111,8 @@ impl OriginPolicy {
         }
         let (parts, body) = request.into_parts();
         if !self.allows(&parts, from_browser) {
-            audit::csrf_rejected(&self.proxies, &parts);
+            let caller = Caller::of(&self.proxies, &parts);
+            audit::record(&*self.audit, AuditEvent::CsrfRejected, &caller, None, None);
             return Err(ApiError::CsrfRejected);
         }
         Ok(Request::from_parts(parts, body))

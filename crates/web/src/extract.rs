@@ -8,16 +8,12 @@ use axum::{
     http::{HeaderName, header, request::Parts},
 };
 use serde::de::DeserializeOwned;
-use sesame_core::{AuthError, SessionToken, ports::Session, ports::SessionMetadata};
-
-use crate::{
-    AppState,
-    audit::{self, Event},
-    client::Proxies,
-    cookies::Reissue,
-    error::ApiError,
-    telemetry::REQUEST_ID_HEADER,
+use sesame_core::{
+    AuthError, SessionToken,
+    ports::{AuditEvent, Session, SessionMetadata},
 };
+
+use crate::{AppState, audit, client::Proxies, cookies::Reissue, error::ApiError, telemetry::REQUEST_ID_HEADER};
 
 /// `axum::Json`, with its rejections turned into problem answers (400, 413, 415, 422).
 pub struct ApiJson<T>(pub T);
@@ -104,7 +100,13 @@ impl FromRequestParts<AppState> for CurrentSession {
                 Ok((session, rotated)) => {
                     if rotated.is_some() {
                         let caller = Caller::of(&state.proxies, parts);
-                        audit::record(Event::LegacyTokenRotated, &caller, Some(session.user_id), Some(session.id));
+                        audit::record(
+                            &*state.audit,
+                            AuditEvent::LegacyTokenRotated,
+                            &caller,
+                            Some(session.user_id),
+                            Some(session.id),
+                        );
                     }
                     if let Some(reissue) = parts.extensions.get::<Reissue>() {
                         match rotated {

@@ -22,15 +22,11 @@ use std::{
     time::{Duration, Instant},
 };
 
-use sesame_core::ports::{Email, RateLimit, RateLimiter, UserId, Verdict};
+use sesame_core::ports::{AuditEvent, AuditSink, Email, RateLimit, RateLimiter, UserId, Verdict};
 use sesame_factory::RateLimitSettings;
 use sha2::{Digest, Sha256};
 
-use crate::{
-    audit::{self, Event},
-    error::ApiError,
-    extract::Caller,
-};
+use crate::{audit, error::ApiError, extract::Caller};
 
 /// Which limit a count is for: its key prefix and metrics label.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,6 +56,8 @@ impl Limit {
 /// The limits in force, over one limiter.
 pub struct Limits {
     limiter: Arc<dyn RateLimiter>,
+    /// Where a refusal is recorded.
+    audit: Arc<dyn AuditSink>,
     settings: RateLimitSettings,
     /// The limiter's store is failing (for one log line per episode).
     failing: AtomicBool,
@@ -72,9 +70,9 @@ pub struct Limits {
 const GUESSERS_PRUNED_AT: usize = 10_000;
 
 impl Limits {
-    /// `settings` counted by `limiter`.
-    pub fn new(limiter: Arc<dyn RateLimiter>, settings: RateLimitSettings) -> Self {
-        Self { limiter, settings, failing: AtomicBool::new(false), guessing: Mutex::default() }
+    /// `settings` counted by `limiter`, refusals recorded in `audit`.
+    pub fn new(limiter: Arc<dyn RateLimiter>, settings: RateLimitSettings, audit: Arc<dyn AuditSink>) -> Self {
+        Self { limiter, audit, settings, failing: AtomicBool::new(false), guessing: Mutex::default() }
     }
 
     fn limit(&self, limit: Limit) -> Option<RateLimit> {
@@ -165,7 +163,7 @@ impl Limits {
                     Verdict::Allowed => Ok(()),
                     Verdict::Limited { retry_after } => {
                         metrics::counter!("sesame_rate_limited_total", "limit" => limit.name()).increment(1);
-                        audit::record(Event::RateLimited(limit.name()), caller, user, None);
+                        audit::record(&*self.audit, AuditEvent::RateLimited(limit.name()), caller, user, None);
                         Err(ApiError::RateLimited(retry_after))
                     }
                 }

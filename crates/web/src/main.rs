@@ -136,6 +136,7 @@ fn operator(settings: &Settings, adapters: sesame_factory::Adapters) -> operator
         users: adapters.users,
         sessions: adapters.sessions,
         clock: adapters.clock,
+        audit: Arc::new(sesame_web::audit::LogLines),
     }
 }
 

@@ -13,12 +13,15 @@ use std::{collections::HashMap, process::ExitCode, sync::Arc};
 use serde::Serialize;
 use sesame_core::{
     AuthError, AuthService,
-    ports::{Clock, Email, ExportCursor, Session, SessionId, SessionStore, User, UserId, UserRepository},
+    ports::{
+        AuditEvent, AuditSink, Clock, Email, ExportCursor, Session, SessionId, SessionStore, User, UserId,
+        UserRepository,
+    },
 };
 use time::OffsetDateTime;
 
 use crate::{
-    audit::{self, Event},
+    audit,
     words::{counted, when},
 };
 
@@ -109,6 +112,8 @@ pub struct Operator {
     pub sessions: Arc<dyn SessionStore>,
     /// The stores' clock.
     pub clock: Arc<dyn Clock>,
+    /// Where each change is recorded.
+    pub audit: Arc<dyn AuditSink>,
 }
 
 /// A user as an operator sees it: never the password hash.
@@ -236,7 +241,14 @@ impl Operator {
                 let Ok(parsed) = parse_email(&email) else { return ExitCode::from(2) };
                 match self.auth.set_disabled(&parsed, true).await {
                     Ok((user, ended)) => {
-                        audit::record_operator(Event::UserDisabled, &operator, Some(user.id), None, ended);
+                        audit::record_operator(
+                            &*self.audit,
+                            AuditEvent::UserDisabled,
+                            &operator,
+                            Some(user.id),
+                            None,
+                            ended,
+                        );
                         let ended = counted(ended, "session", "sessions");
                         eprintln!("{email} disabled; {ended} ended. `sesame users enable {email}` undoes it");
                         ExitCode::SUCCESS
@@ -248,7 +260,14 @@ impl Operator {
                 let Ok(parsed) = parse_email(&email) else { return ExitCode::from(2) };
                 match self.auth.set_disabled(&parsed, false).await {
                     Ok((user, _)) => {
-                        audit::record_operator(Event::UserEnabled, &operator, Some(user.id), None, 0);
+                        audit::record_operator(
+                            &*self.audit,
+                            AuditEvent::UserEnabled,
+                            &operator,
+                            Some(user.id),
+                            None,
+                            0,
+                        );
                         eprintln!("{email} enabled: they can log in again");
                         ExitCode::SUCCESS
                     }
@@ -263,7 +282,14 @@ impl Operator {
                 }
                 match self.auth.delete_user(&parsed).await {
                     Ok((user, ended)) => {
-                        audit::record_operator(Event::UserDeleted, &operator, Some(user.id), None, ended);
+                        audit::record_operator(
+                            &*self.audit,
+                            AuditEvent::UserDeleted,
+                            &operator,
+                            Some(user.id),
+                            None,
+                            ended,
+                        );
                         eprintln!("{email} deleted; {} ended", counted(ended, "session", "sessions"));
                         ExitCode::SUCCESS
                     }
@@ -307,7 +333,8 @@ impl Operator {
                 match revoked.await {
                     Ok((owner, ended)) => {
                         audit::record_operator(
-                            Event::SessionsEndedByOperator,
+                            &*self.audit,
+                            AuditEvent::SessionsEndedByOperator,
                             &operator,
                             Some(owner.id),
                             session,
@@ -346,7 +373,7 @@ impl Operator {
                         Err(err) => return failed(&err.into(), ""),
                     }
                 }
-                audit::record_operator(Event::SessionsPurged, &operator, None, None, purged);
+                audit::record_operator(&*self.audit, AuditEvent::SessionsPurged, &operator, None, None, purged);
                 eprintln!("{} removed", counted(purged, "expired session", "expired sessions"));
                 ExitCode::SUCCESS
             }

@@ -25,7 +25,7 @@ use axum::{
     extract::Request,
     response::{IntoResponse, Response},
 };
-use sesame_core::{AuthService, PasswordHasher, SessionPolicy};
+use sesame_core::{AuthService, PasswordHasher, SessionPolicy, ports::AuditSink};
 use sesame_factory::{Adapters, Environment, FactoryError, RateLimitSettings, Settings, Upkeep};
 use tokio::net::TcpListener;
 use tower::{Service, ServiceBuilder, ServiceExt as _, util::Oneshot};
@@ -33,6 +33,7 @@ use tower::{Service, ServiceBuilder, ServiceExt as _, util::Oneshot};
 use crate::{
     AppState,
     account::Branding,
+    audit,
     client::Proxies,
     cookies::SessionCookie,
     csrf::OriginPolicy,
@@ -83,13 +84,20 @@ struct AppConfig {
     public_metrics: bool,
     /// What the account page says it belongs to.
     branding: Arc<Branding>,
+    /// Where security events are recorded: log lines.
+    audit: Arc<dyn AuditSink>,
 }
 
 impl AppConfig {
     fn new(settings: &Settings) -> Self {
         let proxies = Arc::new(Proxies::new(settings.http.trusted_proxies.clone()));
-        let origins =
-            OriginPolicy::new(settings.http.allowed_origins.clone(), Arc::clone(&proxies), settings.cookie.secure);
+        let audit: Arc<dyn AuditSink> = Arc::new(audit::LogLines);
+        let origins = OriginPolicy::new(
+            settings.http.allowed_origins.clone(),
+            Arc::clone(&proxies),
+            settings.cookie.secure,
+            Arc::clone(&audit),
+        );
         Self {
             policy: session_policy(settings),
             max_concurrent_hashes: settings.password.max_concurrent_hashes,
@@ -102,6 +110,7 @@ impl AppConfig {
             hsts: settings.environment == Environment::Production && settings.http.tls_in_front,
             public_metrics: settings.http.metrics_addr.is_none(),
             branding: Arc::new(Branding::from_settings(&settings.account)),
+            audit,
             connections: ConnectionLimits {
                 header_timeout: Duration::from_secs(settings.http.header_timeout_seconds.into()),
                 body_timeout: Duration::from_secs(settings.http.body_timeout_seconds.into()),
@@ -362,8 +371,9 @@ fn app(config: &AppConfig, adapters: Adapters, lifecycle: Arc<Lifecycle>) -> Rou
         health: adapters.health,
         lifecycle,
         proxies: Arc::clone(&config.proxies),
-        limits: Arc::new(Limits::new(adapters.limiter, config.rate_limits)),
+        limits: Arc::new(Limits::new(adapters.limiter, config.rate_limits, Arc::clone(&config.audit))),
         branding: Arc::clone(&config.branding),
+        audit: Arc::clone(&config.audit),
     };
     let routed = Routed {
         origins: Arc::clone(&config.origins),

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use sesame_core::AuthService;
+use sesame_core::{AuthService, ports::AuditSink};
 use sesame_factory::Health;
 
 use crate::{account::Branding, client::Proxies, cookies::SessionCookie, lifecycle::Lifecycle, limits::Limits};
@@ -24,4 +24,6 @@ pub struct AppState {
     pub limits: Arc<Limits>,
     /// What the account page says it belongs to.
     pub branding: Arc<Branding>,
+    /// Where security events are recorded.
+    pub audit: Arc<dyn AuditSink>,
 }
