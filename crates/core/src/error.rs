@@ -40,6 +40,10 @@ pub enum AuthError {
     /// The session id is not one of the caller's live sessions.
     #[error("session not found")]
     SessionNotFound,
+    /// Too many attempts of this kind from this client or for this account:
+    /// a rate limit refused it; the next is allowed after the wait.
+    #[error("too many attempts; the next is allowed in {0:?}")]
+    RateLimited(std::time::Duration),
     /// Too many password hashes wait already; try again shortly.
     #[error("too many password hashes are waiting")]
     Busy,

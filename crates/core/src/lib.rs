@@ -6,19 +6,23 @@
 //! imported bcrypt, scrypt and PBKDF2 hashes verify too, and are replaced by
 //! argon2id at the next login). Use
 //! cases: [`AuthService`] — register, login, authenticate, logout, logout
-//! everywhere, list sessions, revoke one.
+//! everywhere, list sessions, revoke one. Policy over them: the rate limits
+//! ([`Limits`], counted through the `RateLimiter` port, refusals recorded
+//! through the `AuditSink` port).
 //!
 //! This crate depends on `sesame-ports` only: no sqlx, redis, axum or network I/O.
 //! tokio is used for `spawn_blocking` and a semaphore, nothing else.
 
 mod error;
 mod legacy_hash;
+mod limits;
 mod password;
 mod policy;
 mod service;
 mod token;
 
 pub use error::AuthError;
+pub use limits::{Client, Limit, Limits, RateLimits};
 pub use password::{HashError, HasherStats, Password, PasswordError, PasswordHasher};
 pub use policy::{Expiry, SessionPolicy};
 pub use service::{AuthService, LoggedIn};

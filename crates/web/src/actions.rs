@@ -24,7 +24,7 @@ pub async fn register(
     presented: &[SessionToken],
     body: &Credentials,
 ) -> Result<LoggedIn, ApiError> {
-    state.limits.register(caller).await?;
+    state.limits.register(caller.client()).await?;
     let result = state.auth.register(&body.email, &body.password, presented, caller.metadata()).await;
     record_auth_outcome("register", &result);
     let logged_in = result?;
@@ -39,7 +39,7 @@ pub async fn login(
     presented: &[SessionToken],
     body: &Credentials,
 ) -> Result<LoggedIn, ApiError> {
-    state.limits.login(caller, &body.email).await?;
+    state.limits.login(caller.client(), &body.email).await?;
     let result = state.auth.login(&body.email, &body.password, presented, caller.metadata()).await;
     record_auth_outcome("login", &result);
     match &result {
@@ -96,7 +96,7 @@ pub async fn change_password(
     session: &Session,
     body: &PasswordChange,
 ) -> Result<LoggedIn, ApiError> {
-    state.limits.confirmation(caller, session.user_id).await?;
+    state.limits.confirmation(caller.client(), session.user_id).await?;
     let changed = state
         .auth
         .change_password(session, &body.current_password, &body.new_password, caller.metadata())
@@ -114,7 +114,7 @@ pub async fn delete_account(
     session: &Session,
     password: &str,
 ) -> Result<(), ApiError> {
-    state.limits.confirmation(caller, session.user_id).await?;
+    state.limits.confirmation(caller.client(), session.user_id).await?;
     state
         .auth
         .delete_account(session, password)

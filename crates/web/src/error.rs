@@ -132,7 +132,7 @@ impl ApiError {
     pub fn retry_after(&self) -> Option<u64> {
         match (self.code().row().retry_after, self) {
             (RetryAfter::Shortly, _) => Some(RETRY_AFTER_SECONDS),
-            (RetryAfter::TheWait, Self::RateLimited(wait)) => Some(crate::limits::retry_after_seconds(*wait)),
+            (RetryAfter::TheWait, Self::RateLimited(wait)) => Some(retry_after_seconds(*wait)),
             _ => None,
         }
     }
@@ -143,6 +143,11 @@ impl ApiError {
             other => other.code().row().detail,
         }
     }
+}
+
+/// `Retry-After` in whole seconds, at least one.
+pub fn retry_after_seconds(wait: std::time::Duration) -> u64 {
+    wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
 }
 
 impl IntoResponse for ApiError {
@@ -221,6 +226,7 @@ impl From<AuthError> for ApiError {
             AuthError::SessionNotFound => Self::SessionNotFound,
             AuthError::Store(cause) => Self::StoreUnavailable(cause.cause_chain()),
             AuthError::Busy => Self::Busy,
+            AuthError::RateLimited(wait) => Self::RateLimited(wait),
             AuthError::Internal(cause) => Self::Internal(cause),
         }
     }
@@ -306,6 +312,13 @@ mod tests {
     use super::*;
 
     const PREFIX: &str = "Failed to deserialize the JSON body into the target type: ";
+
+    #[test]
+    fn retry_after_rounds_up_to_whole_seconds() {
+        assert_eq!(retry_after_seconds(std::time::Duration::from_millis(1)), 1);
+        assert_eq!(retry_after_seconds(std::time::Duration::from_secs(20)), 20);
+        assert_eq!(retry_after_seconds(std::time::Duration::from_millis(20_001)), 21);
+    }
 
     #[test]
     fn data_error_detail_names_a_missing_field() {

@@ -9,7 +9,7 @@ use axum::{
 };
 use serde::de::DeserializeOwned;
 use sesame_core::{
-    AuthError, SessionToken,
+    AuthError, Client, SessionToken,
     ports::{AuditEvent, Session, SessionMetadata},
 };
 
@@ -47,6 +47,11 @@ impl Caller {
             request_id: text(REQUEST_ID_HEADER),
             user_agent: text(header::USER_AGENT),
         }
+    }
+
+    /// The client as the rate limits and the audit trail know it.
+    pub fn client(&self) -> Client<'_> {
+        Client { ip: self.ip, request_id: self.request_id.as_deref() }
     }
 
     /// What a new session records of its client.
@@ -124,7 +129,7 @@ impl FromRequestParts<AppState> for CurrentSession {
             }
         }
         // Tokens that open nothing: counted per client, so that guessing is slow.
-        state.limits.invalid_cookie(&Caller::of(&state.proxies, parts)).await?;
+        state.limits.invalid_cookie(Caller::of(&state.proxies, parts).client()).await?;
         Err(ApiError::Unauthenticated)
     }
 }

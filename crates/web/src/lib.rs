@@ -17,7 +17,6 @@ pub mod error;
 pub mod extract;
 pub mod healthcheck;
 pub mod lifecycle;
-pub mod limits;
 pub mod metrics;
 pub mod operator;
 pub mod problem;

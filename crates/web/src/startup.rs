@@ -25,7 +25,7 @@ use axum::{
     extract::Request,
     response::{IntoResponse, Response},
 };
-use sesame_core::{AuthService, PasswordHasher, SessionPolicy, ports::AuditSink};
+use sesame_core::{AuthService, Limits, PasswordHasher, RateLimits, SessionPolicy, ports::AuditSink};
 use sesame_factory::{Adapters, Environment, FactoryError, RateLimitSettings, Settings, Upkeep};
 use tokio::net::TcpListener;
 use tower::{Service, ServiceBuilder, ServiceExt as _, util::Oneshot};
@@ -39,7 +39,6 @@ use crate::{
     csrf::OriginPolicy,
     envelope::Envelope,
     lifecycle::Lifecycle,
-    limits::Limits,
     metrics,
     routed::Routed,
     routes,
@@ -76,7 +75,7 @@ struct AppConfig {
     drain: Duration,
     proxies: Arc<Proxies>,
     origins: Arc<OriginPolicy>,
-    rate_limits: RateLimitSettings,
+    rate_limits: RateLimits,
     connections: ConnectionLimits,
     /// Every response carries HSTS (production, behind TLS).
     hsts: bool,
@@ -106,7 +105,7 @@ impl AppConfig {
             drain: Duration::from_secs(settings.http.drain_seconds.into()),
             proxies,
             origins: Arc::new(origins),
-            rate_limits: settings.rate_limit,
+            rate_limits: rate_limits(&settings.rate_limit),
             hsts: settings.environment == Environment::Production && settings.http.tls_in_front,
             public_metrics: settings.http.metrics_addr.is_none(),
             branding: Arc::new(Branding::from_settings(&settings.account)),
@@ -300,6 +299,16 @@ impl Application {
             tracing::warn!("the stores did not take the last writes within {FLUSH_TIMEOUT:?}");
         }
         Ok(served.map_err(io::Error::other)??)
+    }
+}
+
+/// The rate limits the settings give.
+fn rate_limits(settings: &RateLimitSettings) -> RateLimits {
+    RateLimits {
+        login_per_ip: settings.login_per_ip,
+        login_per_email: settings.login_per_email,
+        register_per_ip: settings.register_per_ip,
+        invalid_cookie_per_ip: settings.invalid_cookie_per_ip,
     }
 }
 

@@ -2,10 +2,10 @@
 
 use std::sync::Arc;
 
-use sesame_core::{AuthService, ports::AuditSink};
+use sesame_core::{AuthService, Limits, ports::AuditSink};
 use sesame_factory::Health;
 
-use crate::{account::Branding, client::Proxies, cookies::SessionCookie, lifecycle::Lifecycle, limits::Limits};
+use crate::{account::Branding, client::Proxies, cookies::SessionCookie, lifecycle::Lifecycle};
 
 /// The state handed to every handler; cheap to clone.
 #[derive(Clone)]

@@ -3,8 +3,10 @@
 //! and requests whose session cookie opens nothing, per IP.
 //!
 //! Counts live behind the `RateLimiter` port (Redis, shared by every
-//! instance, whenever sessions use Redis). Over a limit the answer is 429
-//! `rate_limited` with `Retry-After`, an audit event and a metric. When the
+//! instance, whenever sessions use Redis). Over a limit the answer is
+//! [`AuthError::RateLimited`] with the wait (429 `rate_limited` with
+//! `Retry-After` over HTTP), an audit event through the `AuditSink` port and
+//! a metric. When the
 //! limiter's store fails the request is let through (fail open: a Redis
 //! outage must not lock everyone out), counted in
 //! `sesame_rate_limiter_failures_total`, and logged once per episode.
@@ -19,14 +21,44 @@ use std::{
         Arc, Mutex, PoisonError,
         atomic::{AtomicBool, Ordering},
     },
-    time::{Duration, Instant},
+    time::Instant,
 };
 
-use sesame_core::ports::{AuditEvent, AuditSink, Email, RateLimit, RateLimiter, UserId, Verdict};
-use sesame_factory::RateLimitSettings;
+use sesame_ports::{
+    Actor, AuditEvent, AuditRecord, AuditSink, Email, PortError, RateLimit, RateLimiter, UserId, Verdict,
+};
 use sha2::{Digest, Sha256};
 
-use crate::{audit, error::ApiError, extract::Caller};
+use crate::AuthError;
+
+/// What the rate limits and the audit trail know of the client asking.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Client<'a> {
+    /// Its address; `None` only when the server did not record the peer.
+    pub ip: Option<IpAddr>,
+    /// The request's id.
+    pub request_id: Option<&'a str>,
+}
+
+impl Client<'_> {
+    /// The client as the audit trail names an actor.
+    pub fn actor(&self) -> Actor {
+        Actor::Client { ip: self.ip, request_id: self.request_id.map(str::to_owned) }
+    }
+}
+
+/// Each limit, or `None` where it is off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimits {
+    /// Logins and password confirmations per client IP.
+    pub login_per_ip: Option<RateLimit>,
+    /// Logins per email since its last success; password confirmations per user.
+    pub login_per_email: Option<RateLimit>,
+    /// Registrations per client IP.
+    pub register_per_ip: Option<RateLimit>,
+    /// Requests per client IP whose session cookie opens no live session.
+    pub invalid_cookie_per_ip: Option<RateLimit>,
+}
 
 /// Which limit a count is for: its key prefix and metrics label.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,7 +90,7 @@ pub struct Limits {
     limiter: Arc<dyn RateLimiter>,
     /// Where a refusal is recorded.
     audit: Arc<dyn AuditSink>,
-    settings: RateLimitSettings,
+    settings: RateLimits,
     /// The limiter's store is failing (for one log line per episode).
     failing: AtomicBool,
     /// Clients over the invalid-cookie limit, until when: their cookies are
@@ -71,7 +103,7 @@ const GUESSERS_PRUNED_AT: usize = 10_000;
 
 impl Limits {
     /// `settings` counted by `limiter`, refusals recorded in `audit`.
-    pub fn new(limiter: Arc<dyn RateLimiter>, settings: RateLimitSettings, audit: Arc<dyn AuditSink>) -> Self {
+    pub fn new(limiter: Arc<dyn RateLimiter>, settings: RateLimits, audit: Arc<dyn AuditSink>) -> Self {
         Self { limiter, audit, settings, failing: AtomicBool::new(false), guessing: Mutex::default() }
     }
 
@@ -84,12 +116,12 @@ impl Limits {
         }
     }
 
-    /// A login attempt for `email` from `caller`: counted per IP first, and
+    /// A login attempt for `email` from `client`: counted per IP first, and
     /// per account only when the IP is within its limit, so that an address
     /// already refused cannot go on spending other accounts' budgets.
-    pub async fn login(&self, caller: &Caller, email: &str) -> Result<(), ApiError> {
-        self.per_ip(Limit::LoginPerIp, caller).await?;
-        self.hit(Limit::LoginPerAccount, caller, &email_key(email), None).await
+    pub async fn login(&self, client: Client<'_>, email: &str) -> Result<(), AuthError> {
+        self.per_ip(Limit::LoginPerIp, client).await?;
+        self.hit(Limit::LoginPerAccount, client, &email_key(email), None).await
     }
 
     /// A successful login for `email`: its count starts again.
@@ -98,9 +130,9 @@ impl Limits {
     }
 
     /// A password confirmation (password change, account deletion) by `user`.
-    pub async fn confirmation(&self, caller: &Caller, user: UserId) -> Result<(), ApiError> {
-        self.per_ip(Limit::LoginPerIp, caller).await?;
-        self.hit(Limit::LoginPerAccount, caller, &format!("user:{user}"), Some(user)).await
+    pub async fn confirmation(&self, client: Client<'_>, user: UserId) -> Result<(), AuthError> {
+        self.per_ip(Limit::LoginPerIp, client).await?;
+        self.hit(Limit::LoginPerAccount, client, &format!("user:{user}"), Some(user)).await
     }
 
     /// A successful password confirmation by `user`.
@@ -108,16 +140,16 @@ impl Limits {
         self.reset(Limit::LoginPerAccount, &format!("user:{user}")).await;
     }
 
-    /// A registration from `caller`.
-    pub async fn register(&self, caller: &Caller) -> Result<(), ApiError> {
-        self.per_ip(Limit::RegisterPerIp, caller).await
+    /// A registration from `client`.
+    pub async fn register(&self, client: Client<'_>) -> Result<(), AuthError> {
+        self.per_ip(Limit::RegisterPerIp, client).await
     }
 
-    /// A request from `caller` whose session cookie opened nothing. Over the
+    /// A request from `client` whose session cookie opened nothing. Over the
     /// limit, the client is remembered until it may try again.
-    pub async fn invalid_cookie(&self, caller: &Caller) -> Result<(), ApiError> {
-        let counted = self.per_ip(Limit::InvalidCookiePerIp, caller).await;
-        if let (Err(ApiError::RateLimited(wait)), Some(ip)) = (&counted, caller.ip) {
+    pub async fn invalid_cookie(&self, client: Client<'_>) -> Result<(), AuthError> {
+        let counted = self.per_ip(Limit::InvalidCookiePerIp, client).await;
+        if let (Err(AuthError::RateLimited(wait)), Some(ip)) = (&counted, client.ip) {
             let mut guessing = self.guessing.lock().unwrap_or_else(PoisonError::into_inner);
             if guessing.len() >= GUESSERS_PRUNED_AT {
                 let now = Instant::now();
@@ -132,7 +164,7 @@ impl Limits {
     /// looked up: guessing tokens costs the stores nothing while it waits.
     /// On the validation path: `ip` is worked out only when some client is
     /// remembered as guessing, and nothing is locked when the limit is off.
-    pub fn refuse_guesser(&self, ip: impl FnOnce() -> Option<IpAddr>) -> Result<(), ApiError> {
+    pub fn refuse_guesser(&self, ip: impl FnOnce() -> Option<IpAddr>) -> Result<(), AuthError> {
         if self.settings.invalid_cookie_per_ip.is_none() {
             return Ok(());
         }
@@ -142,19 +174,25 @@ impl Limits {
         }
         let Some(ip) = ip() else { return Ok(()) };
         match guessing.get(&ip_key(ip)).map(|until| until.saturating_duration_since(Instant::now())) {
-            Some(wait) if !wait.is_zero() => Err(ApiError::RateLimited(wait)),
+            Some(wait) if !wait.is_zero() => Err(AuthError::RateLimited(wait)),
             _ => Ok(()),
         }
     }
 
-    async fn per_ip(&self, limit: Limit, caller: &Caller) -> Result<(), ApiError> {
-        match caller.ip {
-            Some(ip) => self.hit(limit, caller, &ip_key(ip), None).await,
+    async fn per_ip(&self, limit: Limit, client: Client<'_>) -> Result<(), AuthError> {
+        match client.ip {
+            Some(ip) => self.hit(limit, client, &ip_key(ip), None).await,
             None => Ok(()),
         }
     }
 
-    async fn hit(&self, limit: Limit, caller: &Caller, subject: &str, user: Option<UserId>) -> Result<(), ApiError> {
+    async fn hit(
+        &self,
+        limit: Limit,
+        client: Client<'_>,
+        subject: &str,
+        user: Option<UserId>,
+    ) -> Result<(), AuthError> {
         let Some(rate) = self.limit(limit) else { return Ok(()) };
         match self.limiter.hit(&format!("{}:{subject}", limit.name()), rate).await {
             Ok(verdict) => {
@@ -163,8 +201,10 @@ impl Limits {
                     Verdict::Allowed => Ok(()),
                     Verdict::Limited { retry_after } => {
                         metrics::counter!("sesame_rate_limited_total", "limit" => limit.name()).increment(1);
-                        audit::record(&*self.audit, AuditEvent::RateLimited(limit.name()), caller, user, None);
-                        Err(ApiError::RateLimited(retry_after))
+                        let event = AuditEvent::RateLimited(limit.name());
+                        let record = AuditRecord { event, actor: client.actor(), user, session: None, sessions: None };
+                        self.audit.record(record);
+                        Err(AuthError::RateLimited(retry_after))
                     }
                 }
             }
@@ -191,7 +231,7 @@ impl Limits {
         }
     }
 
-    fn failed(&self, err: &sesame_core::ports::PortError) {
+    fn failed(&self, err: &PortError) {
         metrics::counter!("sesame_rate_limiter_failures_total").increment(1);
         if !self.failing.swap(true, Ordering::Relaxed) {
             tracing::warn!(error = %err.cause_chain(), "the rate limiter fails; letting requests through until it answers");
@@ -221,11 +261,6 @@ fn email_key(email: &str) -> String {
     format!("email:{hex}")
 }
 
-/// `Retry-After` in whole seconds, at least one.
-pub fn retry_after_seconds(wait: Duration) -> u64 {
-    wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -244,12 +279,5 @@ mod tests {
         assert_eq!(email_key(" Alice@Example.COM "), email_key("alice@example.com"));
         assert!(!email_key("alice@example.com").contains("alice"));
         assert_ne!(email_key("alice@example.com"), email_key("bob@example.com"));
-    }
-
-    #[test]
-    fn retry_after_rounds_up_to_whole_seconds() {
-        assert_eq!(retry_after_seconds(Duration::from_millis(1)), 1);
-        assert_eq!(retry_after_seconds(Duration::from_secs(20)), 20);
-        assert_eq!(retry_after_seconds(Duration::from_millis(20_001)), 21);
     }
 }
