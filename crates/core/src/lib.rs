@@ -8,11 +8,14 @@
 //! cases: [`AuthService`] — register, login, authenticate, logout, logout
 //! everywhere, list sessions, revoke one. Policy over them: the rate limits
 //! ([`Limits`], counted through the `RateLimiter` port, refusals recorded
-//! through the `AuditSink` port).
+//! through the `AuditSink` port). The application layer ([`Application`])
+//! decides each operation a client asks for whole — limits, use case, audit
+//! event, outcome metric — for every driving adapter alike.
 //!
 //! This crate depends on `sesame-ports` only: no sqlx, redis, axum or network I/O.
 //! tokio is used for `spawn_blocking` and a semaphore, nothing else.
 
+mod application;
 mod error;
 mod legacy_hash;
 mod limits;
@@ -21,6 +24,7 @@ mod policy;
 mod service;
 mod token;
 
+pub use application::Application;
 pub use error::AuthError;
 pub use limits::{Client, Limit, Limits, RateLimits};
 pub use password::{HashError, HasherStats, Password, PasswordError, PasswordHasher};

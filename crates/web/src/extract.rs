@@ -13,7 +13,7 @@ use sesame_core::{
     ports::{AuditEvent, Session, SessionMetadata},
 };
 
-use crate::{AppState, audit, client::Proxies, cookies::Reissue, error::ApiError, telemetry::REQUEST_ID_HEADER};
+use crate::{AppState, client::Proxies, cookies::Reissue, error::ApiError, telemetry::REQUEST_ID_HEADER};
 
 /// `axum::Json`, with its rejections turned into problem answers (400, 413, 415, 422).
 pub struct ApiJson<T>(pub T);
@@ -93,7 +93,8 @@ impl FromRequestParts<AppState> for CurrentSession {
             return Err(ApiError::Unauthenticated);
         }
         state
-            .limits
+            .app
+            .limits()
             .refuse_guesser(|| Proxies::peer(parts).map(|peer| state.proxies.client_ip(peer, &parts.headers)))?;
         for candidate in candidates {
             let authenticated = if candidate.legacy {
@@ -105,10 +106,9 @@ impl FromRequestParts<AppState> for CurrentSession {
                 Ok((session, rotated)) => {
                     if rotated.is_some() {
                         let caller = Caller::of(&state.proxies, parts);
-                        audit::record(
-                            &*state.audit,
+                        state.app.record(
                             AuditEvent::LegacyTokenRotated,
-                            &caller,
+                            caller.client(),
                             Some(session.user_id),
                             Some(session.id),
                         );
@@ -129,7 +129,7 @@ impl FromRequestParts<AppState> for CurrentSession {
             }
         }
         // Tokens that open nothing: counted per client, so that guessing is slow.
-        state.limits.invalid_cookie(Caller::of(&state.proxies, parts).client()).await?;
+        state.app.limits().invalid_cookie(Caller::of(&state.proxies, parts).client()).await?;
         Err(ApiError::Unauthenticated)
     }
 }

@@ -6,7 +6,6 @@
 //! crates only (the ports come re-exported through `sesame-core`).
 
 pub mod account;
-pub mod actions;
 pub mod audit;
 pub mod client;
 pub mod cookies;

@@ -1,4 +1,6 @@
-//! Prometheus metrics: request latency per route, auth outcomes.
+//! Prometheus metrics: the exporter, and request latency per route (the
+//! outcome of each register and login is counted by the application layer,
+//! `sesame_core::Application`, through the `metrics` facade).
 
 use std::{
     collections::HashMap,
@@ -12,7 +14,6 @@ use axum::{
 };
 use metrics::{Counter, Histogram};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
-use sesame_core::AuthError;
 
 /// The process-wide recorder, installed on first use.
 fn handle() -> &'static PrometheusHandle {
@@ -109,19 +110,4 @@ pub(crate) fn record_request(route: &str, method: &'static str, status: StatusCo
     let series = series(route, method, status);
     series.requests.increment(1);
     series.duration.record(started.elapsed().as_secs_f64());
-}
-
-/// Counts the outcome of a register or login.
-pub(crate) fn record_auth_outcome<T>(action: &'static str, result: &Result<T, AuthError>) {
-    let outcome = match result {
-        Ok(_) => "success",
-        Err(AuthError::InvalidCredentials) => "invalid_credentials",
-        Err(AuthError::EmailTaken) => "email_taken",
-        Err(AuthError::AccountDisabled) => "account_disabled",
-        Err(AuthError::InvalidEmail(_) | AuthError::WeakPassword(_) | AuthError::InvalidEmailAndPassword(..)) => {
-            "invalid_input"
-        }
-        Err(_) => "error",
-    };
-    metrics::counter!("sesame_auth_outcomes_total", "action" => action, "outcome" => outcome).increment(1);
 }

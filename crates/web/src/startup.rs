@@ -374,15 +374,16 @@ fn app(config: &AppConfig, adapters: Adapters, lifecycle: Arc<Lifecycle>) -> Rou
     let auth =
         Arc::new(auth_service(config.policy, config.max_concurrent_hashes, config.max_waiting_hashes, &adapters));
     tokio::spawn(report_hashing_queue(Arc::downgrade(&auth)));
+    let limits = Limits::new(adapters.limiter, config.rate_limits, Arc::clone(&config.audit));
+    let app = Arc::new(sesame_core::Application::new(Arc::clone(&auth), limits, Arc::clone(&config.audit)));
     let state = AppState {
+        app,
         auth,
         cookie: Arc::clone(&config.cookie),
         health: adapters.health,
         lifecycle,
         proxies: Arc::clone(&config.proxies),
-        limits: Arc::new(Limits::new(adapters.limiter, config.rate_limits, Arc::clone(&config.audit))),
         branding: Arc::clone(&config.branding),
-        audit: Arc::clone(&config.audit),
     };
     let routed = Routed {
         origins: Arc::clone(&config.origins),

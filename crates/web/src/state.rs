@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use sesame_core::{AuthService, Limits, ports::AuditSink};
+use sesame_core::{Application, AuthService};
 use sesame_factory::Health;
 
 use crate::{account::Branding, client::Proxies, cookies::SessionCookie, lifecycle::Lifecycle};
@@ -10,7 +10,10 @@ use crate::{account::Branding, client::Proxies, cookies::SessionCookie, lifecycl
 /// The state handed to every handler; cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
-    /// The use cases.
+    /// The operations a client asks for: limits, use case, audit, metric.
+    pub app: Arc<Application>,
+    /// The use cases (the application's own), for what needs no decision
+    /// beyond them: reading a session, listing sessions.
     pub auth: Arc<AuthService>,
     /// How the session cookie is read and written.
     pub cookie: Arc<SessionCookie>,
@@ -20,10 +23,6 @@ pub struct AppState {
     pub lifecycle: Arc<Lifecycle>,
     /// The proxies believed about the client.
     pub proxies: Arc<Proxies>,
-    /// Rate limits.
-    pub limits: Arc<Limits>,
     /// What the account page says it belongs to.
     pub branding: Arc<Branding>,
-    /// Where security events are recorded.
-    pub audit: Arc<dyn AuditSink>,
 }

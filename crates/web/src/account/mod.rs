@@ -5,14 +5,15 @@
 //! write a front end to use it.
 //!
 //! Server-rendered: every form is a plain form-encoded `POST` to
-//! `/account/*` that answers with a redirect (303) to `/account` and a notice
-//! (carried in a cookie the page reads once and expires, so that a reload or
-//! the address bar does not bring it back) when it worked, or with the page and a message for its problem code when
-//! it did not. The forms pass through the same route layer as the JSON API
-//! (`Routed`: the Origin rule) and the same body limits, and the work itself
-//! is [`crate::actions`], the JSON API's own. Every answer carries a strict
-//! Content-Security-Policy: styles and the enhancing script come from this
-//! origin only, and nothing inline runs.
+//! `/account/*` that answers with a redirect (303) to `/account` and a
+//! notice (carried in a cookie the page reads once and expires, so that a
+//! reload or the address bar does not bring it back) when it worked, or with
+//! the page and a message for its problem code when it did not. The forms
+//! pass through the same route layer as the JSON API (`Routed`: the Origin
+//! rule) and the same body limits, and the work itself is the application
+//! layer's (`sesame_core::Application`), as the JSON API's is. Every answer
+//! carries a strict Content-Security-Policy: styles and the enhancing script
+//! come from this origin only, and nothing inline runs.
 
 mod branding;
 mod device;
@@ -39,7 +40,7 @@ use sesame_core::{
 };
 
 use crate::{
-    AppState, actions,
+    AppState,
     dto::{Credentials, PasswordChange, PasswordConfirmation},
     error::ApiError,
     extract::{Caller, CurrentSession, PresentedTokens},
@@ -226,7 +227,9 @@ async fn register(
     PresentedTokens(presented): PresentedTokens,
     form: Result<Form<Credentials>, FormRejection>,
 ) -> Response {
-    let register = async |body: &Credentials| actions::register(&state, &caller, &presented, body).await;
+    let register = async |body: &Credentials| {
+        Ok(state.app.register(caller.client(), caller.metadata(), &presented, &body.email, &body.password).await?)
+    };
     enter(&state, form, Which::SignUp, Notice::Registered, register).await
 }
 
@@ -236,7 +239,9 @@ async fn login(
     PresentedTokens(presented): PresentedTokens,
     form: Result<Form<Credentials>, FormRejection>,
 ) -> Response {
-    let login = async |body: &Credentials| actions::login(&state, &caller, &presented, body).await;
+    let login = async |body: &Credentials| {
+        Ok(state.app.login(caller.client(), caller.metadata(), &presented, &body.email, &body.password).await?)
+    };
     enter(&state, form, Which::SignIn, Notice::SignedIn, login).await
 }
 
@@ -265,14 +270,14 @@ async fn logout(
     caller: Caller,
     PresentedTokens(presented): PresentedTokens,
 ) -> Response {
-    match actions::logout(&state, &caller, presented).await {
+    match state.app.logout(caller.client(), presented).await.map_err(ApiError::from) {
         Ok(()) => see_account(&state, Some(Notice::SignedOut), state.cookie.sign_out()),
         Err(err) => short_problem(&state.branding, &err),
     }
 }
 
 async fn logout_all(State(state): State<AppState>, caller: Caller, Member(session): Member) -> Response {
-    match actions::logout_everywhere(&state, &caller, &session).await {
+    match state.app.logout_everywhere(caller.client(), &session).await.map_err(ApiError::from) {
         Ok(()) => see_account(&state, Some(Notice::SignedOutEverywhere), state.cookie.sign_out()),
         Err(err) => account_problem(&state, &session, &err, None).await,
     }
@@ -287,7 +292,7 @@ async fn revoke_session(
     let revoked = async {
         // A malformed id (even one that is not UTF-8) is not one of theirs either.
         let id = id.ok().and_then(|Path(id)| SessionId::parse(&id).ok()).ok_or(ApiError::SessionNotFound)?;
-        actions::revoke_session(&state, &caller, &session, id).await.map(|()| id)
+        state.app.revoke_session(caller.client(), &session, id).await.map(|()| id).map_err(ApiError::from)
     };
     match revoked.await {
         Ok(id) if id == session.id => see_account(&state, Some(Notice::SignedOut), state.cookie.sign_out()),
@@ -302,7 +307,12 @@ async fn change_password(
     Member(session): Member,
     form: Result<Form<PasswordChange>, FormRejection>,
 ) -> Response {
-    let changed = async { actions::change_password(&state, &caller, &session, &form?.0).await };
+    let changed = async {
+        let body = form?.0;
+        let (current, new) = (&body.current_password, &body.new_password);
+        let changed = state.app.change_password(caller.client(), caller.metadata(), &session, current, new).await;
+        changed.map_err(|err| ApiError::from(err).for_field("newPassword"))
+    };
     match changed.await {
         Ok(changed) => signed_in(&state, &changed, Notice::PasswordChanged),
         Err(err) => account_problem(&state, &session, &err, Some(Which::Password)).await,
@@ -315,7 +325,7 @@ async fn delete_account(
     Member(session): Member,
     form: Result<Form<PasswordConfirmation>, FormRejection>,
 ) -> Response {
-    let deleted = async { actions::delete_account(&state, &caller, &session, &form?.0.password).await };
+    let deleted = async { Ok(state.app.delete_account(caller.client(), &session, &form?.0.password).await?) };
     match deleted.await {
         Ok(()) => see_account(&state, Some(Notice::AccountDeleted), state.cookie.sign_out()),
         Err(err) => account_problem(&state, &session, &err, Some(Which::Delete)).await,

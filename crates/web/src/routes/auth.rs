@@ -14,7 +14,7 @@ use sesame_core::{AuthError, LoggedIn, ports::SessionId};
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::{
-    AppState, actions,
+    AppState,
     dto::{
         Credentials, MeResponse, PasswordChange, PasswordConfirmation, SessionBody, SessionsResponse, UserBody,
         UserResponse,
@@ -60,7 +60,8 @@ pub(super) async fn register(
     PresentedTokens(presented): PresentedTokens,
     ApiJson(body): ApiJson<Credentials>,
 ) -> Result<Response, ApiError> {
-    let logged_in = actions::register(&state, &caller, &presented, &body).await?;
+    let logged_in =
+        state.app.register(caller.client(), caller.metadata(), &presented, &body.email, &body.password).await?;
     Ok(issue_session(&state, StatusCode::CREATED, &logged_in))
 }
 
@@ -86,7 +87,8 @@ pub(super) async fn login(
     PresentedTokens(presented): PresentedTokens,
     ApiJson(body): ApiJson<Credentials>,
 ) -> Result<Response, ApiError> {
-    let logged_in = actions::login(&state, &caller, &presented, &body).await?;
+    let logged_in =
+        state.app.login(caller.client(), caller.metadata(), &presented, &body.email, &body.password).await?;
     Ok(issue_session(&state, StatusCode::OK, &logged_in))
 }
 
@@ -111,7 +113,7 @@ pub(super) async fn logout(
     caller: Caller,
     PresentedTokens(presented): PresentedTokens,
 ) -> Result<Response, ApiError> {
-    actions::logout(&state, &caller, presented).await?;
+    state.app.logout(caller.client(), presented).await?;
     Ok(signed_out(&state))
 }
 
@@ -133,7 +135,7 @@ pub(super) async fn logout_all(
     caller: Caller,
     CurrentSession(session): CurrentSession,
 ) -> Result<Response, ApiError> {
-    actions::logout_everywhere(&state, &caller, &session).await?;
+    state.app.logout_everywhere(caller.client(), &session).await?;
     Ok(signed_out(&state))
 }
 
@@ -207,7 +209,7 @@ pub(super) async fn revoke_session(
     id: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
     let id = id.ok().and_then(|Path(id)| SessionId::parse(&id).ok()).ok_or(AuthError::SessionNotFound)?;
-    actions::revoke_session(&state, &caller, &current, id).await?;
+    state.app.revoke_session(caller.client(), &current, id).await?;
     if id == current.id { Ok(signed_out(&state)) } else { Ok(StatusCode::NO_CONTENT.into_response()) }
 }
 
@@ -234,7 +236,11 @@ pub(super) async fn change_password(
     CurrentSession(session): CurrentSession,
     ApiJson(body): ApiJson<PasswordChange>,
 ) -> Result<Response, ApiError> {
-    let changed = actions::change_password(&state, &caller, &session, &body).await?;
+    let changed = state
+        .app
+        .change_password(caller.client(), caller.metadata(), &session, &body.current_password, &body.new_password)
+        .await
+        .map_err(|err| ApiError::from(err).for_field("newPassword"))?;
     Ok(issue_session(&state, StatusCode::OK, &changed))
 }
 
@@ -260,6 +266,6 @@ pub(super) async fn delete_account(
     CurrentSession(session): CurrentSession,
     ApiJson(body): ApiJson<PasswordConfirmation>,
 ) -> Result<Response, ApiError> {
-    actions::delete_account(&state, &caller, &session, &body.password).await?;
+    state.app.delete_account(caller.client(), &session, &body.password).await?;
     Ok(signed_out(&state))
 }
