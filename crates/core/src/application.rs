@@ -36,6 +36,11 @@ impl Application {
         &self.limits
     }
 
+    /// Where events are recorded.
+    pub(crate) fn audit(&self) -> &dyn AuditSink {
+        &*self.audit
+    }
+
     /// Records `event` by `client` about `user` and `session`.
     pub fn record(&self, event: AuditEvent, client: Client<'_>, user: Option<UserId>, session: Option<SessionId>) {
         self.audit.record(AuditRecord { event, actor: client.actor(), user, session, sessions: None });

@@ -19,6 +19,7 @@ mod application;
 mod error;
 mod legacy_hash;
 mod limits;
+mod operator;
 mod password;
 mod policy;
 mod service;

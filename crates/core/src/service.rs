@@ -369,6 +369,11 @@ impl AuthService {
         Ok((user, ended + late))
     }
 
+    /// Removes up to `batch` expired sessions, for an operator; how many.
+    pub async fn purge_expired(&self, batch: u32) -> Result<u64, AuthError> {
+        Ok(self.sessions.purge_expired(batch).await?)
+    }
+
     /// Pings both stores at once: `(users, sessions)`.
     pub async fn check_stores(&self) -> (Result<(), AuthError>, Result<(), AuthError>) {
         let (users, sessions) = tokio::join!(self.users.ping(), self.sessions.ping());

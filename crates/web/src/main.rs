@@ -132,11 +132,10 @@ async fn main() -> ExitCode {
 
 fn operator(settings: &Settings, adapters: sesame_factory::Adapters) -> operator::Operator {
     operator::Operator {
-        auth: startup::use_cases(settings, &adapters),
+        app: startup::application(settings, &adapters),
         users: adapters.users,
         sessions: adapters.sessions,
         clock: adapters.clock,
-        audit: Arc::new(sesame_web::audit::LogLines),
     }
 }
 

@@ -12,18 +12,12 @@ use std::{collections::HashMap, process::ExitCode, sync::Arc};
 
 use serde::Serialize;
 use sesame_core::{
-    AuthError, AuthService,
-    ports::{
-        AuditEvent, AuditSink, Clock, Email, ExportCursor, Session, SessionId, SessionStore, User, UserId,
-        UserRepository,
-    },
+    Application, AuthError,
+    ports::{Clock, Email, ExportCursor, Session, SessionId, SessionStore, User, UserId, UserRepository},
 };
 use time::OffsetDateTime;
 
-use crate::{
-    audit,
-    words::{counted, when},
-};
+use crate::words::{counted, when};
 
 /// Exit code: the user or session named does not exist.
 const NOT_FOUND: u8 = 3;
@@ -104,16 +98,15 @@ pub enum SessionsCommand {
 
 /// The configured stores and use cases an operator command works on.
 pub struct Operator {
-    /// The use cases, as the service runs them.
-    pub auth: AuthService,
+    /// The application's calls (each change decided and audited there), as
+    /// the service runs them.
+    pub app: Application,
     /// The user store.
     pub users: Arc<dyn UserRepository>,
     /// The session store.
     pub sessions: Arc<dyn SessionStore>,
     /// The stores' clock.
     pub clock: Arc<dyn Clock>,
-    /// Where each change is recorded.
-    pub audit: Arc<dyn AuditSink>,
 }
 
 /// A user as an operator sees it: never the password hash.
@@ -239,16 +232,8 @@ impl Operator {
             UsersCommand::Show { email, json } => self.show_user(&email, json).await,
             UsersCommand::Disable { email } => {
                 let Ok(parsed) = parse_email(&email) else { return ExitCode::from(2) };
-                match self.auth.set_disabled(&parsed, true).await {
-                    Ok((user, ended)) => {
-                        audit::record_operator(
-                            &*self.audit,
-                            AuditEvent::UserDisabled,
-                            &operator,
-                            Some(user.id),
-                            None,
-                            ended,
-                        );
+                match self.app.set_disabled(&operator, &parsed, true).await {
+                    Ok((_, ended)) => {
                         let ended = counted(ended, "session", "sessions");
                         eprintln!("{email} disabled; {ended} ended. `sesame users enable {email}` undoes it");
                         ExitCode::SUCCESS
@@ -258,16 +243,8 @@ impl Operator {
             }
             UsersCommand::Enable { email } => {
                 let Ok(parsed) = parse_email(&email) else { return ExitCode::from(2) };
-                match self.auth.set_disabled(&parsed, false).await {
-                    Ok((user, _)) => {
-                        audit::record_operator(
-                            &*self.audit,
-                            AuditEvent::UserEnabled,
-                            &operator,
-                            Some(user.id),
-                            None,
-                            0,
-                        );
+                match self.app.set_disabled(&operator, &parsed, false).await {
+                    Ok(_) => {
                         eprintln!("{email} enabled: they can log in again");
                         ExitCode::SUCCESS
                     }
@@ -280,16 +257,8 @@ impl Operator {
                     eprintln!("sesame: deleting {email} cannot be undone; add --yes to delete them");
                     return ExitCode::from(2);
                 }
-                match self.auth.delete_user(&parsed).await {
-                    Ok((user, ended)) => {
-                        audit::record_operator(
-                            &*self.audit,
-                            AuditEvent::UserDeleted,
-                            &operator,
-                            Some(user.id),
-                            None,
-                            ended,
-                        );
+                match self.app.delete_user(&operator, &parsed).await {
+                    Ok((_, ended)) => {
                         eprintln!("{email} deleted; {} ended", counted(ended, "session", "sessions"));
                         ExitCode::SUCCESS
                     }
@@ -305,7 +274,8 @@ impl Operator {
         match command {
             SessionsCommand::List { user, json } => {
                 let Ok(email) = parse_email(&user) else { return ExitCode::from(2) };
-                let listed = async { self.auth.list_sessions(self.auth.find_user(&email).await?.id).await };
+                let auth = self.app.auth();
+                let listed = async { auth.list_sessions(auth.find_user(&email).await?.id).await };
                 match listed.await {
                     Ok(sessions) => {
                         print_sessions(&sessions, json);
@@ -314,7 +284,8 @@ impl Operator {
                     Err(err) => failed(&err, &user),
                 }
             }
-            SessionsCommand::Revoke { user, session, all } => {
+            // Clap requires --session or --all: no session named means all of them.
+            SessionsCommand::Revoke { user, session, all: _ } => {
                 let Ok(email) = parse_email(&user) else { return ExitCode::from(2) };
                 let session = match session.as_deref().map(SessionId::parse).transpose() {
                     Ok(session) => session,
@@ -323,23 +294,8 @@ impl Operator {
                         return ExitCode::from(2);
                     }
                 };
-                let revoked = async {
-                    let owner = self.auth.find_user(&email).await?;
-                    match (session, all) {
-                        (Some(session), _) => self.auth.revoke_session(owner.id, session).await.map(|()| (owner, 1)),
-                        (None, _) => self.auth.logout_everywhere(owner.id).await.map(|ended| (owner, ended)),
-                    }
-                };
-                match revoked.await {
-                    Ok((owner, ended)) => {
-                        audit::record_operator(
-                            &*self.audit,
-                            AuditEvent::SessionsEndedByOperator,
-                            &operator,
-                            Some(owner.id),
-                            session,
-                            ended,
-                        );
+                match self.app.end_sessions(&operator, &email, session).await {
+                    Ok((_, ended)) => {
                         eprintln!("{} of {user} ended", counted(ended, "session", "sessions"));
                         ExitCode::SUCCESS
                     }
@@ -364,19 +320,13 @@ impl Operator {
                 }
                 Err(err) => failed(&err, ""),
             },
-            SessionsCommand::Purge => {
-                let mut purged = 0;
-                loop {
-                    match self.sessions.purge_expired(1000).await {
-                        Ok(0) => break,
-                        Ok(batch) => purged += batch,
-                        Err(err) => return failed(&err.into(), ""),
-                    }
+            SessionsCommand::Purge => match self.app.purge_expired(&operator).await {
+                Ok(purged) => {
+                    eprintln!("{} removed", counted(purged, "expired session", "expired sessions"));
+                    ExitCode::SUCCESS
                 }
-                audit::record_operator(&*self.audit, AuditEvent::SessionsPurged, &operator, None, None, purged);
-                eprintln!("{} removed", counted(purged, "expired session", "expired sessions"));
-                ExitCode::SUCCESS
-            }
+                Err(err) => failed(&err, ""),
+            },
         }
     }
 
@@ -414,8 +364,8 @@ impl Operator {
     async fn show_user(&self, email: &str, json: bool) -> ExitCode {
         let Ok(parsed) = parse_email(email) else { return ExitCode::from(2) };
         let shown = async {
-            let user = self.auth.find_user(&parsed).await?;
-            let sessions = self.auth.list_sessions(user.id).await?;
+            let user = self.app.auth().find_user(&parsed).await?;
+            let sessions = self.app.auth().list_sessions(user.id).await?;
             Ok::<_, AuthError>((user, sessions))
         };
         match shown.await {

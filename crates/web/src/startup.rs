@@ -329,6 +329,14 @@ pub fn use_cases(settings: &Settings, adapters: &Adapters) -> AuthService {
     auth_service(session_policy(settings), password.max_concurrent_hashes, password.max_waiting_hashes, adapters)
 }
 
+/// The application over `adapters` with the settings' limits, recording in
+/// the audit log, as the service runs it: for the operator commands.
+pub fn application(settings: &Settings, adapters: &Adapters) -> sesame_core::Application {
+    let audit: Arc<dyn AuditSink> = Arc::new(audit::LogLines);
+    let limits = Limits::new(Arc::clone(&adapters.limiter), rate_limits(&settings.rate_limit), Arc::clone(&audit));
+    sesame_core::Application::new(Arc::new(use_cases(settings, adapters)), limits, audit)
+}
+
 /// The use cases over `adapters`: the one place they are put together, for
 /// the service and the operator commands alike.
 fn auth_service(policy: SessionPolicy, concurrent: usize, waiting: usize, adapters: &Adapters) -> AuthService {
