@@ -8,10 +8,8 @@
 //! warnings; the rest are info. An operator's commands say `actor=operator`,
 //! who ran them and how many sessions they ended.
 
-use sesame_core::ports::{Actor, AuditEvent, AuditRecord, AuditSink, SessionId, UserId};
+use sesame_core::ports::{Actor, AuditEvent, AuditRecord, AuditSink};
 use tracing::field::display;
-
-use crate::extract::Caller;
 
 /// The log target of audit events.
 pub const TARGET: &str = "sesame::audit";
@@ -42,32 +40,4 @@ impl AuditSink for LogLines {
             }
         }
     }
-}
-
-/// Records `event` made by `caller` in `sink`, with the user and session when known.
-pub fn record(
-    sink: &dyn AuditSink,
-    event: AuditEvent,
-    caller: &Caller,
-    user: Option<UserId>,
-    session: Option<SessionId>,
-) {
-    let actor = Actor::Client { ip: caller.ip, request_id: caller.request_id.clone() };
-    sink.record(AuditRecord { event, actor, user, session, sessions: None });
-}
-
-/// Records `event` in `sink`, done by an operator with the `sesame` command
-/// (`operator` names them: the login name the command ran under), about
-/// `user` and, when it was one, `session`; `sessions` is how many sessions it
-/// ended or removed.
-pub fn record_operator(
-    sink: &dyn AuditSink,
-    event: AuditEvent,
-    operator: &str,
-    user: Option<UserId>,
-    session: Option<SessionId>,
-    sessions: u64,
-) {
-    let actor = Actor::Operator { name: operator.to_owned() };
-    sink.record(AuditRecord { event, actor, user, session, sessions: Some(sessions) });
 }

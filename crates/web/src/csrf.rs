@@ -22,9 +22,9 @@ use axum::{
 use sesame_factory::Origin;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
-use sesame_core::ports::{AuditEvent, AuditSink};
+use sesame_core::ports::{AuditEvent, AuditRecord, AuditSink};
 
-use crate::{audit, client::Proxies, error::ApiError, extract::Caller, telemetry::REQUEST_ID_HEADER};
+use crate::{client::Proxies, error::ApiError, extract::Caller, telemetry::REQUEST_ID_HEADER};
 
 /// Which origins may change state.
 #[derive(Clone)]
@@ -111,8 +111,14 @@ impl OriginPolicy {
         }
         let (parts, body) = request.into_parts();
         if !self.allows(&parts, from_browser) {
-            let caller = Caller::of(&self.proxies, &parts);
-            audit::record(&*self.audit, AuditEvent::CsrfRejected, &caller, None, None);
+            let actor = Caller::of(&self.proxies, &parts).client().actor();
+            self.audit.record(AuditRecord {
+                event: AuditEvent::CsrfRejected,
+                actor,
+                user: None,
+                session: None,
+                sessions: None,
+            });
             return Err(ApiError::CsrfRejected);
         }
         Ok(Request::from_parts(parts, body))
