@@ -219,7 +219,7 @@ fn test(extra: &[&str]) -> Result<(), String> {
     let mut failed = suite::run("cargo test --workspace", &mut everything)?;
     eprintln!("xtask: the browser tests' screenshots are in {}", screenshots.display());
     // The HTTP flows once more, unchanged, on real PostgreSQL and Redis.
-    let mut flows = cargo_command(&["test", "--no-fail-fast", "-p", "sesame-web", "--test", "api"]);
+    let mut flows = cargo_command(&["test", "--no-fail-fast", "-p", "sesame-web", "--test", "http", "api::"]);
     flows.env("TEST_SESSION_ENVIRONMENT", "development");
     with_servers(&mut flows);
     failed.extend(suite::run("the HTTP flows on PostgreSQL and Redis", &mut flows)?);

@@ -9,6 +9,5 @@ mod expiry;
 mod flows;
 mod hardening;
 mod headers;
-mod helpers;
 mod hostile;
 mod limits;

@@ -3,7 +3,7 @@
 
 use reqwest::StatusCode;
 
-use crate::helpers::{PASSWORD, assert_problem, json_without, session_token, set_cookie, spawn_app};
+use crate::support::{PASSWORD, assert_problem, json_without, session_token, set_cookie, spawn_app};
 
 #[tokio::test]
 async fn register_then_me_then_logout_then_me_is_refused() {

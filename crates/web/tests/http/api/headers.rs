@@ -4,7 +4,7 @@
 
 use reqwest::{StatusCode, header};
 
-use crate::helpers::{PASSWORD, spawn_app};
+use crate::support::{PASSWORD, spawn_app};
 
 #[tokio::test]
 async fn every_answer_forbids_sniffing_framing_and_referrers_and_auth_answers_are_never_cached() {
@@ -55,7 +55,7 @@ async fn a_made_up_http_method_does_not_make_a_new_metrics_label() {
 #[tokio::test]
 async fn signing_out_clears_site_data_only_when_asked() {
     for (setting, expected) in [("false", None), ("true", Some("\"cookies\""))] {
-        let app = crate::helpers::spawn_app_with(&[("SESAME__HTTP__CLEAR_SITE_DATA", setting)]).await;
+        let app = crate::support::spawn_app_with(&[("SESAME__HTTP__CLEAR_SITE_DATA", setting)]).await;
         let (client, _) = app.signed_up("clear@example.com").await;
         let me = app.get(&client, "/api/auth/me").await;
         assert!(me.headers().get("clear-site-data").is_none(), "only signing out clears");
@@ -69,8 +69,8 @@ async fn signing_out_clears_site_data_only_when_asked() {
 async fn hsts_is_sent_in_production_behind_tls_only() {
     use sesame_factory::Environment;
     let tls = [("SESAME__HTTP__TLS_IN_FRONT", "true"), ("SESAME__POSTGRES__MIGRATE_ON_START", "true")];
-    let production = crate::helpers::spawn_app_in(Environment::Production, &tls).await;
-    let development = crate::helpers::spawn_app_in(Environment::Development, &tls).await;
+    let production = crate::support::spawn_app_in(Environment::Production, &tls).await;
+    let development = crate::support::spawn_app_in(Environment::Development, &tls).await;
     let hsts = |response: &reqwest::Response| response.headers().get(header::STRICT_TRANSPORT_SECURITY).cloned();
     let answer = production.get(&production.raw(), "/healthz").await;
     assert_eq!(hsts(&answer).unwrap(), "max-age=31536000");
@@ -81,7 +81,7 @@ async fn hsts_is_sent_in_production_behind_tls_only() {
 
 #[tokio::test]
 async fn metrics_can_move_to_an_address_of_their_own() {
-    let app = crate::helpers::spawn_app_with(&[("SESAME__HTTP__METRICS_ADDR", "127.0.0.1:0")]).await;
+    let app = crate::support::spawn_app_with(&[("SESAME__HTTP__METRICS_ADDR", "127.0.0.1:0")]).await;
     let _ = app.get(&app.raw(), "/healthz").await;
     assert_eq!(app.get(&app.raw(), "/metrics").await.status(), StatusCode::NOT_FOUND, "not on the public address");
     let metrics_base = app.metrics_base.as_deref().expect("a metrics address");

@@ -5,7 +5,7 @@
 use reqwest::{StatusCode, header};
 use serde_json::json;
 
-use crate::helpers::{PASSWORD, TestApp, assert_problem, spawn_app_with};
+use crate::support::{PASSWORD, TestApp, assert_problem, spawn_app_with};
 
 async fn login_from(app: &TestApp, forwarded_for: Option<&str>, email: &str, password: &str) -> reqwest::Response {
     let mut request = app.raw().post(app.url("/api/auth/login")).json(&json!({"email": email, "password": password}));

@@ -1,13 +1,9 @@
 //! The service while a store is down, paused or restarted — on throw-away
 //! servers of the test's own (`sesame-testbed`), never the shared ones.
 
-#[allow(dead_code)]
-#[path = "api/helpers.rs"]
-mod helpers;
-
 use std::time::{Duration, Instant};
 
-use helpers::{PASSWORD, TestApp, session_token, spawn_app_in};
+use crate::support::{PASSWORD, TestApp, session_token, spawn_app_in};
 use reqwest::{Client, StatusCode, header};
 use sesame_factory::Environment;
 use sesame_testbed::{Postgres, Redis};

@@ -4,7 +4,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{PASSWORD, TestApp, assert_problem, session_token, set_cookie, spawn_app};
+use crate::support::{PASSWORD, TestApp, assert_problem, session_token, set_cookie, spawn_app};
 
 const NEW_PASSWORD: &str = "a brand new passphrase";
 

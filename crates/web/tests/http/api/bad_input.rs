@@ -4,7 +4,7 @@
 use reqwest::{StatusCode, header};
 use serde_json::json;
 
-use crate::helpers::{TestApp, assert_problem, set_cookie, spawn_app};
+use crate::support::{TestApp, assert_problem, set_cookie, spawn_app};
 
 const EMAIL: &str = "bad-input@example.com";
 

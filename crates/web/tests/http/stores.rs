@@ -2,13 +2,9 @@
 //! registration races. Needs the servers at `TEST_DATABASE_URL` and
 //! `TEST_REDIS_URL` (defaults: the local ones); fails, naming them, without.
 
-#[allow(dead_code)]
-#[path = "../api/helpers.rs"]
-mod helpers;
-
 use std::collections::HashMap;
 
-use helpers::{PASSWORD, TestApp, session_token, spawn_app_in};
+use crate::support::{PASSWORD, TestApp, session_token, spawn_app_in};
 use reqwest::StatusCode;
 use sesame_core::{
     SessionToken,

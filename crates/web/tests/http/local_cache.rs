@@ -4,13 +4,9 @@
 //! machine; it takes about one network hop), though the other had the
 //! session in its cache.
 
-#[allow(dead_code)]
-#[path = "api/helpers.rs"]
-mod helpers;
-
 use std::time::{Duration, Instant};
 
-use helpers::{isolated_store_vars, spawn_app_in};
+use crate::support::{isolated_store_vars, spawn_app_in};
 use reqwest::StatusCode;
 use sesame_factory::Environment;
 use sesame_testbed::Redis;

@@ -5,7 +5,7 @@
 use reqwest::{Method, RequestBuilder, StatusCode, header};
 use serde_json::json;
 
-use crate::helpers::{PASSWORD, TestApp, assert_problem, spawn_app, spawn_app_with};
+use crate::support::{PASSWORD, TestApp, assert_problem, spawn_app, spawn_app_with};
 
 /// A request of `method` to `path` carrying the victim's cookie and `headers`.
 fn from_page(app: &TestApp, token: &str, method: Method, path: &str, headers: &[(&str, &str)]) -> RequestBuilder {

@@ -4,7 +4,7 @@ use reqwest::StatusCode;
 use sesame_core::ports::Clock;
 use time::Duration;
 
-use crate::helpers::{assert_problem, spawn_app, spawn_app_with};
+use crate::support::{assert_problem, spawn_app, spawn_app_with};
 
 #[tokio::test]
 async fn a_session_left_idle_past_its_window_is_gone() {

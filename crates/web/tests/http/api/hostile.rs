@@ -16,7 +16,7 @@ use tokio::{
     net::TcpStream,
 };
 
-use crate::helpers::{PASSWORD, TestApp, spawn_app_with};
+use crate::support::{PASSWORD, TestApp, spawn_app_with};
 
 const VICTIM: &str = "victim@example.com";
 

@@ -4,7 +4,7 @@
 use reqwest::{StatusCode, header};
 use serde_json::Value;
 
-use crate::helpers::{PASSWORD, TestApp, session_token, set_cookie, spawn_app, spawn_app_with};
+use crate::support::{PASSWORD, TestApp, session_token, set_cookie, spawn_app, spawn_app_with};
 
 async fn me_with_cookies(app: &TestApp, cookies: &str) -> reqwest::Response {
     app.raw().get(app.url("/api/auth/me")).header(header::COOKIE, cookies).send().await.unwrap()

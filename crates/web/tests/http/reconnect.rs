@@ -3,11 +3,7 @@
 //! (`sesame-testbed`), never the shared one; it needs PostgreSQL at
 //! `TEST_DATABASE_URL` (default: the local one).
 
-#[allow(dead_code)]
-#[path = "api/helpers.rs"]
-mod helpers;
-
-use helpers::{PASSWORD, spawn_app_in};
+use crate::support::{PASSWORD, spawn_app_in};
 use reqwest::StatusCode;
 use sesame_factory::Environment;
 use sesame_testbed::Redis;

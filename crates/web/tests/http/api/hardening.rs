@@ -10,7 +10,7 @@ use tokio::{
     time::timeout,
 };
 
-use crate::helpers::{TestApp, spawn_app_with};
+use crate::support::{TestApp, spawn_app_with};
 
 async fn connect(app: &TestApp) -> TcpStream {
     TcpStream::connect(app.base.trim_start_matches("http://")).await.expect("connect")

@@ -5,13 +5,9 @@
 //! a request that records a use adds one Redis transaction (one round trip),
 //! and the use reaches PostgreSQL later, in a batch (docs/performance.md).
 
-#[allow(dead_code)]
-#[path = "api/helpers.rs"]
-mod helpers;
-
 use std::collections::HashMap;
 
-use helpers::spawn_app_in;
+use crate::support::spawn_app_in;
 use reqwest::StatusCode;
 use sesame_factory::Environment;
 use sesame_testbed::{Postgres, Redis};

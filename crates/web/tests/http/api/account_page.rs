@@ -5,7 +5,7 @@
 
 use reqwest::{Client, Response, StatusCode, header, redirect};
 
-use crate::helpers::{PASSWORD, TestApp, session_token, spawn_app, spawn_app_with};
+use crate::support::{PASSWORD, TestApp, session_token, spawn_app, spawn_app_with};
 
 const FIREFOX: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0";
 const IPHONE: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1";
