@@ -46,6 +46,24 @@ impl Application {
         self.audit.record(AuditRecord { event, actor: client.actor(), user, session, sessions: None });
     }
 
+    /// Opens the session of `token`, a token another system issued (read
+    /// when `SESAME__COOKIE__LEGACY_TOKENS` is on), rotating it to a sesame
+    /// token at its first use — recorded as `legacy_token_rotated` by
+    /// `client`. The session, and the token now in its place when it rotated.
+    ///
+    /// Errors: as [`AuthService::authenticate_legacy`].
+    pub async fn authenticate_legacy(
+        &self,
+        client: Client<'_>,
+        token: &SessionToken,
+    ) -> Result<(Session, Option<SessionToken>), AuthError> {
+        let (session, rotated) = self.auth.authenticate_legacy(token).await?;
+        if rotated.is_some() {
+            self.record(AuditEvent::LegacyTokenRotated, client, Some(session.user_id), Some(session.id));
+        }
+        Ok((session, rotated))
+    }
+
     /// Registers and opens a session for `client` (recording `metadata`);
     /// the sessions `presented` end.
     pub async fn register(

@@ -10,7 +10,7 @@ use axum::{
 use serde::de::DeserializeOwned;
 use sesame_core::{
     AuthError, Client, SessionToken,
-    ports::{AuditEvent, Session, SessionMetadata},
+    ports::{Session, SessionMetadata},
 };
 
 use crate::{AppState, client::Proxies, cookies::Reissue, error::ApiError, telemetry::REQUEST_ID_HEADER};
@@ -98,21 +98,14 @@ impl FromRequestParts<AppState> for CurrentSession {
             .refuse_guesser(|| Proxies::peer(parts).map(|peer| state.proxies.client_ip(peer, &parts.headers)))?;
         for candidate in candidates {
             let authenticated = if candidate.legacy {
-                state.auth.authenticate_legacy(&candidate.token).await
+                // Rare (a migration's tokens): the client is worked out only here.
+                let caller = Caller::of(&state.proxies, parts);
+                state.app.authenticate_legacy(caller.client(), &candidate.token).await
             } else {
                 state.auth.authenticate(&candidate.token).await.map(|session| (session, None))
             };
             match authenticated {
                 Ok((session, rotated)) => {
-                    if rotated.is_some() {
-                        let caller = Caller::of(&state.proxies, parts);
-                        state.app.record(
-                            AuditEvent::LegacyTokenRotated,
-                            caller.client(),
-                            Some(session.user_id),
-                            Some(session.id),
-                        );
-                    }
                     if let Some(reissue) = parts.extensions.get::<Reissue>() {
                         match rotated {
                             Some(new_token) => reissue.rotated(new_token),
