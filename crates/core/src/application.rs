@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use sesame_ports::{AuditEvent, AuditRecord, AuditSink, Session, SessionId, SessionMetadata, UserId};
 
-use crate::{AuthError, AuthService, Client, Limits, LoggedIn, SessionToken};
+use crate::{Account, AuthError, AuthService, Client, Credentials, Limits, LoggedIn, SessionToken};
 
 /// The operations of a client, over the use cases, the limits and the audit trail.
 pub struct Application {
@@ -91,12 +91,15 @@ impl Application {
         email: &str,
         password: &str,
     ) -> Result<LoggedIn, AuthError> {
-        self.limits.login(client, email).await?;
-        let result = self.auth.login(email, password, presented, metadata).await;
+        // Read once: the email parsed, the password normalised.
+        let credentials = Credentials::read(email, password);
+        let account = Account::of(&credentials);
+        self.limits.login(client, &account).await?;
+        let result = self.auth.login(&credentials, presented, metadata).await;
         record_outcome("login", &result);
         match &result {
             Ok(logged_in) => {
-                self.limits.login_succeeded(email).await;
+                self.limits.login_succeeded(&account).await;
                 self.record(AuditEvent::LoginSucceeded, client, Some(logged_in.user.id), Some(logged_in.session.id));
             }
             Err(AuthError::InvalidCredentials) => self.record(AuditEvent::LoginFailed, client, None, None),

@@ -27,8 +27,8 @@ mod token;
 
 pub use application::Application;
 pub use error::AuthError;
-pub use limits::{Client, Limit, Limits, RateLimits};
-pub use password::{HashError, HasherStats, Password, PasswordError, PasswordHasher};
+pub use limits::{Account, Client, Limit, Limits, RateLimits};
+pub use password::{Candidate, Credentials, HashError, HasherStats, Password, PasswordError, PasswordHasher};
 pub use policy::{Expiry, SessionPolicy};
 pub use service::{AuthService, LoggedIn};
 pub use token::SessionToken;

@@ -24,12 +24,10 @@ use std::{
     time::Instant,
 };
 
-use sesame_ports::{
-    Actor, AuditEvent, AuditRecord, AuditSink, Email, PortError, RateLimit, RateLimiter, UserId, Verdict,
-};
+use sesame_ports::{Actor, AuditEvent, AuditRecord, AuditSink, PortError, RateLimit, RateLimiter, UserId, Verdict};
 use sha2::{Digest, Sha256};
 
-use crate::AuthError;
+use crate::{AuthError, Credentials};
 
 /// What the rate limits and the audit trail know of the client asking.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -119,14 +117,14 @@ impl Limits {
     /// A login attempt for `email` from `client`: counted per IP first, and
     /// per account only when the IP is within its limit, so that an address
     /// already refused cannot go on spending other accounts' budgets.
-    pub async fn login(&self, client: Client<'_>, email: &str) -> Result<(), AuthError> {
+    pub async fn login(&self, client: Client<'_>, account: &Account) -> Result<(), AuthError> {
         self.per_ip(Limit::LoginPerIp, client).await?;
-        self.hit(Limit::LoginPerAccount, client, &email_key(email), None).await
+        self.hit(Limit::LoginPerAccount, client, &account.0, None).await
     }
 
     /// A successful login for `email`: its count starts again.
-    pub async fn login_succeeded(&self, email: &str) {
-        self.reset(Limit::LoginPerAccount, &email_key(email)).await;
+    pub async fn login_succeeded(&self, account: &Account) {
+        self.reset(Limit::LoginPerAccount, &account.0).await;
     }
 
     /// A password confirmation (password change, account deletion) by `user`.
@@ -250,15 +248,24 @@ fn ip_key(ip: IpAddr) -> String {
     }
 }
 
-/// An email's count key: the SHA-256 of its normalised form (of the trimmed,
-/// lower-cased input when it is not an address), so that every spelling of one
-/// address shares one count and the store holds no addresses.
-fn email_key(email: &str) -> String {
-    let normalized =
-        Email::parse(email).map_or_else(|_| email.trim().to_lowercase(), |email| email.as_str().to_owned());
-    let digest = Sha256::digest(normalized.as_bytes());
-    let hex: String = digest.iter().map(|byte| format!("{byte:02x}")).collect();
-    format!("email:{hex}")
+/// The account a login is counted against: the SHA-256 of its email's
+/// normalised form (of the trimmed, lower-cased input when it is not an
+/// address), so that every spelling of one address shares one count and the
+/// store holds no addresses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account(String);
+
+impl Account {
+    /// The account `credentials` name.
+    pub fn of(credentials: &Credentials<'_>) -> Self {
+        let normalized = credentials
+            .email
+            .as_ref()
+            .map_or_else(|| credentials.typed_email.trim().to_lowercase(), |email| email.as_str().to_owned());
+        let digest = Sha256::digest(normalized.as_bytes());
+        let hex: String = digest.iter().map(|byte| format!("{byte:02x}")).collect();
+        Self(format!("email:{hex}"))
+    }
 }
 
 #[cfg(test)]
@@ -276,8 +283,10 @@ mod tests {
 
     #[test]
     fn every_spelling_of_an_email_shares_one_key_that_does_not_show_it() {
-        assert_eq!(email_key(" Alice@Example.COM "), email_key("alice@example.com"));
-        assert!(!email_key("alice@example.com").contains("alice"));
-        assert_ne!(email_key("alice@example.com"), email_key("bob@example.com"));
+        let key = |email: &str| Account::of(&Credentials::read(email, "a password")).0;
+        assert_eq!(key(" Alice@Example.COM "), key("alice@example.com"));
+        assert!(!key("alice@example.com").contains("alice"));
+        assert_ne!(key("alice@example.com"), key("bob@example.com"));
+        assert_eq!(key(" Not An Address "), key("not an address"), "what is no address is trimmed and folded");
     }
 }

@@ -17,7 +17,7 @@ use std::{
 use argon2::{Algorithm, Argon2, Block, Params, Version, password_hash::phc};
 
 use crate::legacy_hash::Legacy;
-use sesame_ports::PasswordHash;
+use sesame_ports::{Email, PasswordHash};
 use tokio::sync::{OnceCell, Semaphore};
 use unicode_normalization::UnicodeNormalization as _;
 
@@ -63,25 +63,69 @@ impl Password {
         }
     }
 
-    /// Whether `candidate` is short enough to be checked against a hash:
-    /// at most [`Password::MAX_CHARS`] once NFKC-normalised, as passwords are
-    /// counted at registration (a password typed in decomposed form is longer
-    /// as sent than as stored). Longer input is refused unhashed.
-    pub fn fits(candidate: &str) -> bool {
-        // Normalisation never shrinks text below a quarter of its characters:
-        // past that, the input is too long whatever it normalises to.
-        candidate.chars().count() <= Self::MAX_CHARS * 4 && normalize(candidate).chars().count() <= Self::MAX_CHARS
-    }
-
-    /// `input` NFKC-normalised, unchecked: for re-hashing a password that
-    /// already matched its stored hash.
-    pub(crate) fn unchecked(input: &str) -> Self {
-        Self(normalize(input))
+    /// The password `candidate` was, unchecked: for re-hashing a password
+    /// that has just matched its stored hash.
+    pub(crate) fn matched(candidate: &Candidate) -> Self {
+        Self(candidate.normalized.clone())
     }
 
     /// The password itself, for the hasher.
     pub fn expose(&self) -> &str {
         &self.0
+    }
+}
+
+/// What a login offers, each part read once: the email (parsed, when it is
+/// an address) and the password to check (normalised, when it is short
+/// enough to be checked at all).
+pub struct Credentials<'a> {
+    /// The email as typed.
+    pub typed_email: &'a str,
+    /// The address, when the email is one.
+    pub email: Option<Email>,
+    /// The password, when it can be checked.
+    pub password: Option<Candidate>,
+}
+
+impl<'a> Credentials<'a> {
+    /// Reads `email` and `password` as a login offers them.
+    pub fn read(email: &'a str, password: &str) -> Self {
+        Self { typed_email: email, email: Email::parse(email).ok(), password: Candidate::new(password) }
+    }
+}
+
+/// A password offered to be checked against a hash (a login, a
+/// confirmation), NFKC-normalised once, and kept as typed too when that
+/// differs (a hash made before normalisation, or by another system, is tried
+/// with it as well).
+pub struct Candidate {
+    normalized: String,
+    as_typed: Option<String>,
+}
+
+impl Candidate {
+    /// `input`, unless it is too long to be checked against a hash: more
+    /// than [`Password::MAX_CHARS`] once NFKC-normalised, as passwords are
+    /// counted at registration (a password typed in decomposed form is
+    /// longer as sent than as stored). Longer input is refused unhashed.
+    pub fn new(input: &str) -> Option<Self> {
+        // Normalisation never shrinks text below a quarter of its characters:
+        // past that, the input is too long whatever it normalises to.
+        if input.chars().count() > Password::MAX_CHARS * 4 {
+            return None;
+        }
+        let normalized = normalize(input);
+        if normalized.chars().count() > Password::MAX_CHARS {
+            return None;
+        }
+        let as_typed = (normalized != input).then(|| input.to_owned());
+        Some(Self { normalized, as_typed })
+    }
+}
+
+impl fmt::Debug for Candidate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Candidate([redacted])")
     }
 }
 
@@ -227,16 +271,15 @@ impl PasswordHasher {
     /// Whether `candidate` matches `hash`. With no hash (the email is unknown) it
     /// verifies against a dummy hash and answers `false`, taking the same time.
     ///
-    /// The candidate is NFKC-normalised, as passwords are before hashing; a
-    /// hash made from a password that was not (before normalisation began,
-    /// or by another system) is also tried with the candidate as typed.
+    /// The candidate is tried NFKC-normalised, as passwords are before
+    /// hashing; against a hash made from a password that was not (before
+    /// normalisation began, or by another system), also as typed.
     /// Besides argon2, the hashes of imported users verify: bcrypt, scrypt
     /// and PBKDF2 ([`crate::legacy_hash`]); `needs_rehash` then answers `true`.
-    pub async fn verify(&self, candidate: &str, hash: Option<&PasswordHash>) -> Result<bool, HashError> {
+    pub async fn verify(&self, candidate: &Candidate, hash: Option<&PasswordHash>) -> Result<bool, HashError> {
         if let Some(legacy) = hash.and_then(|hash| Legacy::recognise(hash.expose())) {
             let legacy = legacy?;
-            let normalized = normalize(candidate);
-            let as_typed = (normalized != candidate).then(|| candidate.to_owned());
+            let (normalized, as_typed) = (candidate.normalized.clone(), candidate.as_typed.clone());
             return self
                 .run(0, move |_| {
                     Ok(legacy.matches(&normalized)?
@@ -257,8 +300,7 @@ impl PasswordHasher {
                 params.t_cost()
             )));
         }
-        let normalized = normalize(candidate);
-        let as_typed = (normalized != candidate).then(|| candidate.to_owned());
+        let (normalized, as_typed) = (candidate.normalized.clone(), candidate.as_typed.clone());
         let matches = self
             .run(params.block_count(), move |blocks| {
                 Ok(matches(&parsed, &params, &normalized, blocks)?
@@ -432,6 +474,10 @@ mod tests {
 
     use super::*;
 
+    fn candidate(input: &str) -> Candidate {
+        Candidate::new(input).expect("short enough to check")
+    }
+
     #[test]
     fn length_is_counted_in_characters() {
         assert_eq!(Password::parse("éüéüéüé").unwrap_err(), PasswordError::TooShort);
@@ -470,10 +516,10 @@ mod tests {
         let composed = "caf\u{e9}-au-lait-42";
         let decomposed = "cafe\u{301}-au-lait-42";
         let hash = hasher.hash(&Password::parse(decomposed).unwrap()).await.unwrap();
-        assert!(hasher.verify(composed, Some(&hash)).await.unwrap());
+        assert!(hasher.verify(&candidate(composed), Some(&hash)).await.unwrap());
         // A hash made from a password as typed, before normalisation, still verifies.
         let legacy = hasher.hash(&Password(decomposed.to_owned())).await.unwrap();
-        assert!(hasher.verify(decomposed, Some(&legacy)).await.unwrap());
+        assert!(hasher.verify(&candidate(decomposed), Some(&legacy)).await.unwrap());
     }
 
     #[tokio::test]
@@ -495,9 +541,9 @@ mod tests {
         let decomposed = "e\u{301}u\u{308}".repeat(50);
         assert_eq!(decomposed.chars().count(), 200, "200 characters as sent");
         assert!(Password::parse(&decomposed).is_ok(), "100 once normalised");
-        assert!(Password::fits(&decomposed));
-        assert!(!Password::fits(&"a".repeat(129)));
-        assert!(!Password::fits(&"e\u{301}".repeat(300)));
+        assert!(Candidate::new(&decomposed).is_some());
+        assert!(Candidate::new(&"a".repeat(129)).is_none());
+        assert!(Candidate::new(&"e\u{301}".repeat(300)).is_none());
     }
 
     #[tokio::test]
@@ -505,7 +551,7 @@ mod tests {
         let hasher = PasswordHasher::new(1, 64);
         let greedy = Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::new(8, 1, 1, None).unwrap());
         let phc = greedy.hash_password(b"s3cret-passphrase").unwrap().to_string().replace("m=8,", "m=4000000,");
-        assert!(hasher.verify("s3cret-passphrase", Some(&PasswordHash::new(phc))).await.is_err());
+        assert!(hasher.verify(&candidate("s3cret-passphrase"), Some(&PasswordHash::new(phc))).await.is_err());
         assert_eq!(hasher.stats().runs, 0, "nothing ran");
     }
 
@@ -521,8 +567,8 @@ mod tests {
         let password = Password::parse("s3cret-passphrase").unwrap();
         let hash = hasher.hash(&password).await.unwrap();
         assert!(hash.expose().starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{}", hash.expose());
-        assert!(hasher.verify("s3cret-passphrase", Some(&hash)).await.unwrap());
-        assert!(!hasher.verify("s3cret-passphrasE", Some(&hash)).await.unwrap());
+        assert!(hasher.verify(&candidate("s3cret-passphrase"), Some(&hash)).await.unwrap());
+        assert!(!hasher.verify(&candidate("s3cret-passphrasE"), Some(&hash)).await.unwrap());
         assert_ne!(hasher.hash(&password).await.unwrap(), hash, "every hash has its own salt");
     }
 
@@ -531,8 +577,10 @@ mod tests {
         use argon2::PasswordVerifier as _;
         let hasher = PasswordHasher::new(1, 64);
         let theirs = Argon2::default().hash_password(b"s3cret-passphrase").unwrap().to_string();
-        assert!(hasher.verify("s3cret-passphrase", Some(&PasswordHash::new(theirs.clone()))).await.unwrap());
-        assert!(!hasher.verify("s3cret-passphrasE", Some(&PasswordHash::new(theirs))).await.unwrap());
+        assert!(
+            hasher.verify(&candidate("s3cret-passphrase"), Some(&PasswordHash::new(theirs.clone()))).await.unwrap()
+        );
+        assert!(!hasher.verify(&candidate("s3cret-passphrasE"), Some(&PasswordHash::new(theirs))).await.unwrap());
         let ours = hasher.hash(&Password::parse("s3cret-passphrase").unwrap()).await.unwrap();
         let parsed = argon2::PasswordHash::new(ours.expose()).unwrap();
         assert!(Argon2::default().verify_password(b"s3cret-passphrase", &parsed).is_ok());
@@ -580,7 +628,7 @@ mod tests {
     #[tokio::test]
     async fn verify_without_a_hash_answers_false() {
         let hasher = PasswordHasher::new(1, 64);
-        assert!(!hasher.verify("anything at all", None).await.unwrap());
+        assert!(!hasher.verify(&candidate("anything at all"), None).await.unwrap());
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -612,6 +660,6 @@ mod tests {
     async fn a_corrupt_stored_hash_is_an_error_not_a_match() {
         let hasher = PasswordHasher::new(1, 64);
         let corrupt = PasswordHash::new("not a phc string");
-        assert!(hasher.verify("whatever1", Some(&corrupt)).await.is_err());
+        assert!(hasher.verify(&candidate("whatever1"), Some(&corrupt)).await.is_err());
     }
 }

@@ -8,7 +8,7 @@ use sesame_ports::{
     UserRepository, UserSnapshot,
 };
 
-use crate::{AuthError, Password, PasswordHasher, SessionPolicy, SessionToken};
+use crate::{AuthError, Candidate, Credentials, Password, PasswordHasher, SessionPolicy, SessionToken};
 
 /// A fresh session and the token that opens it: the result of register and login.
 #[derive(Debug)]
@@ -91,15 +91,14 @@ impl AuthService {
     /// that could be neither; both cases cost one password verification.
     pub async fn login(
         &self,
-        email: &str,
-        password: &str,
+        credentials: &Credentials<'_>,
         presented: &[SessionToken],
         metadata: SessionMetadata,
     ) -> Result<LoggedIn, AuthError> {
-        let (Ok(email), true) = (Email::parse(email), Password::fits(password)) else {
+        let (Some(email), Some(password)) = (&credentials.email, &credentials.password) else {
             return Err(AuthError::InvalidCredentials);
         };
-        let user = self.users.find_by_email(&email).await?;
+        let user = self.users.find_by_email(email).await?;
         let verified = self.hasher.verify(password, user.as_ref().map(|user| &user.password_hash)).await?;
         match user {
             // Said only to whoever knows the password.
@@ -115,12 +114,12 @@ impl AuthService {
     /// `user` with its hash replaced when it was made with weaker settings
     /// than the hasher's; `password` has just matched it. A failure is logged
     /// and the login goes on: the next one tries again.
-    async fn rehash_if_weaker(&self, user: User, password: &str) -> User {
+    async fn rehash_if_weaker(&self, user: User, password: &Candidate) -> User {
         if !self.hasher.needs_rehash(&user.password_hash) {
             return user;
         }
         let rehashed = async {
-            let password_hash = self.hasher.hash(&Password::unchecked(password)).await?;
+            let password_hash = self.hasher.hash(&Password::matched(password)).await?;
             let changes = UserChanges { password_hash: Some(password_hash), ..UserChanges::default() };
             Ok::<_, AuthError>(self.users.update(user.id, changes).await?)
         };
@@ -142,10 +141,9 @@ impl AuthService {
             self.sessions.revoke_all(session.user_id).await?;
             return Err(AuthError::Unauthenticated);
         };
-        if Password::fits(password) && self.hasher.verify(password, Some(&user.password_hash)).await? {
-            Ok(user)
-        } else {
-            Err(AuthError::WrongPassword)
+        match Candidate::new(password) {
+            Some(candidate) if self.hasher.verify(&candidate, Some(&user.password_hash)).await? => Ok(user),
+            _ => Err(AuthError::WrongPassword),
         }
     }
 

@@ -3,7 +3,7 @@
 use std::{io, sync::Arc};
 
 use sesame_core::{
-    AuthError, AuthService, PasswordHasher, SessionPolicy, SessionToken,
+    AuthError, AuthService, Credentials, PasswordHasher, SessionPolicy, SessionToken,
     ports::{
         Clock, Email, ManualClock, MockSessionStore, MockUserRepository, NewUser, PasswordHash, PortError, Session,
         SessionId, SessionMetadata, User, UserId, testkit::SessionBuilder,
@@ -143,7 +143,11 @@ async fn login_revokes_the_presented_session_and_opens_a_new_one() {
     sessions.expect_create().withf(move |s| s.token_hash != presented_hash).times(1).returning(|_| Ok(()));
 
     let logged_in = service(users, sessions, &clock)
-        .login("alice@example.com", PASSWORD, std::slice::from_ref(&presented), SessionMetadata::default())
+        .login(
+            &Credentials::read("alice@example.com", PASSWORD),
+            std::slice::from_ref(&presented),
+            SessionMetadata::default(),
+        )
         .await
         .unwrap();
     assert_eq!(logged_in.user.id, user.id);
@@ -163,7 +167,7 @@ async fn login_with_unknown_email_or_wrong_password_is_invalid_credentials_at_th
         let service = &service;
         async move {
             let before = service.hasher().stats().runs;
-            let result = service.login(email, password, &[], SessionMetadata::default()).await;
+            let result = service.login(&Credentials::read(email, password), &[], SessionMetadata::default()).await;
             assert!(matches!(result, Err(AuthError::InvalidCredentials)), "{email}: {result:?}");
             service.hasher().stats().runs - before
         }
@@ -186,8 +190,9 @@ async fn login_surfaces_a_session_store_outage() {
     users.expect_find_by_email().returning(move |_| Ok(Some(user.clone())));
     let mut sessions = MockSessionStore::new();
     sessions.expect_create().returning(|_| Err(outage()));
-    let result =
-        service(users, sessions, &clock).login("alice@example.com", PASSWORD, &[], SessionMetadata::default()).await;
+    let result = service(users, sessions, &clock)
+        .login(&Credentials::read("alice@example.com", PASSWORD), &[], SessionMetadata::default())
+        .await;
     assert!(matches!(result, Err(AuthError::Store(_))), "{result:?}");
 }
 
@@ -335,7 +340,7 @@ async fn login_keeps_a_snapshot_of_the_user_in_the_session() {
     let expected = user.snapshot();
     sessions.expect_create().withf(move |s| s.user.as_ref() == Some(&expected)).times(1).returning(|_| Ok(()));
     service(users, sessions, &clock)
-        .login("alice@example.com", PASSWORD, &[], SessionMetadata::default())
+        .login(&Credentials::read("alice@example.com", PASSWORD), &[], SessionMetadata::default())
         .await
         .unwrap();
 }
@@ -413,7 +418,10 @@ async fn login_rehashes_a_hash_made_with_weaker_settings() {
     let users = expecting_a_rehash(&user, |hash| hash.contains("m=19456,t=2,p=1"));
     let mut sessions = MockSessionStore::new();
     sessions.expect_create().times(1).returning(|_| Ok(()));
-    let logged_in = service(users, sessions, &clock).login("alice@example.com", PASSWORD, &[], meta()).await.unwrap();
+    let logged_in = service(users, sessions, &clock)
+        .login(&Credentials::read("alice@example.com", PASSWORD), &[], meta())
+        .await
+        .unwrap();
     assert!(logged_in.user.password_hash.expose().contains("m=19456"));
 }
 
@@ -426,9 +434,9 @@ async fn an_imported_bcrypt_hash_logs_in_and_is_replaced_by_argon2id() {
     let mut sessions = MockSessionStore::new();
     sessions.expect_create().times(1).returning(|_| Ok(()));
     let service = service(users, sessions, &clock);
-    let wrong = service.login("alice@example.com", "not the password at all", &[], meta()).await;
+    let wrong = service.login(&Credentials::read("alice@example.com", "not the password at all"), &[], meta()).await;
     assert!(matches!(wrong, Err(AuthError::InvalidCredentials)), "a wrong password stays wrong");
-    let logged_in = service.login("alice@example.com", PASSWORD, &[], meta()).await.unwrap();
+    let logged_in = service.login(&Credentials::read("alice@example.com", PASSWORD), &[], meta()).await.unwrap();
     assert!(logged_in.user.password_hash.expose().starts_with("$argon2id$"));
 }
 
