@@ -42,7 +42,7 @@ impl Application {
     }
 
     /// Records `event` by `client` about `user` and `session`.
-    pub fn record(&self, event: AuditEvent, client: Client<'_>, user: Option<UserId>, session: Option<SessionId>) {
+    fn record(&self, event: AuditEvent, client: Client<'_>, user: Option<UserId>, session: Option<SessionId>) {
         self.audit.record(AuditRecord { event, actor: client.actor(), user, session, sessions: None });
     }
 
